@@ -1,0 +1,2 @@
+DROP TABLE revoked_tokens;
+DROP TABLE players;

@@ -1,0 +1,33 @@
+//! Liveness and readiness.
+
+use crate::app::AppState;
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+/// `GET /healthz`: the process is up.
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers, and Redis when configured. 503 with the failing
+/// dependency otherwise.
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let db_ok = state.db.ping().await.is_ok();
+    let redis_ok = match &state.redis {
+        None => None,
+        Some(pool) => Some(crate::app::redis_ping(pool).await),
+    };
+    let ready = db_ok && redis_ok.unwrap_or(true);
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "database": if db_ok { "ok" } else { "down" },
+        "redis": match redis_ok { None => "not_configured", Some(true) => "ok", Some(false) => "down" },
+    });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}

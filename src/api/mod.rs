@@ -1,0 +1,41 @@
+//! The HTTP route table. One handler group per file.
+
+pub mod accounts;
+pub mod health;
+
+use crate::error::{self, AppError};
+use actix_web::web;
+
+/// Register every route under the app. The web client's catch-all is added by [`crate::app`].
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(
+            web::scope("/api/v1")
+                .service(accounts::register)
+                .service(accounts::login)
+                .service(accounts::guest)
+                .service(accounts::logout)
+                .service(accounts::refresh)
+                .service(accounts::upgrade)
+                .service(accounts::me)
+                .default_service(web::to(api_not_found)),
+        );
+}
+
+/// JSON 404 for unknown API routes (and 405s folded in: the route does not exist for that
+/// method).
+async fn api_not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::not_found("no such API route"))
+}
+
+/// Extractor configs that turn actix's errors into our JSON body.
+pub fn extractor_configs(max_body: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig) {
+    (
+        web::JsonConfig::default()
+            .limit(max_body)
+            .error_handler(error::json_error_handler),
+        web::PathConfig::default().error_handler(error::path_error_handler),
+        web::QueryConfig::default().error_handler(error::query_error_handler),
+    )
+}

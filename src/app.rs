@@ -1,0 +1,202 @@
+//! The application: shared state, the HTTP/WebSocket server, background upkeep, shutdown.
+//!
+//! [`run`] is what `main` and the tests call: it takes a bound listener (tests bind
+//! `127.0.0.1:0`), the validated config and a shutdown future.
+
+use crate::auth::ratelimit::AuthLimiter;
+use crate::auth::RootKey;
+use crate::config::Config;
+use crate::db::Db;
+use crate::{api, metrics, web as client};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_actix_web::TracingLogger;
+
+/// State shared by every handler and actor of one server.
+pub struct AppState {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Database pool.
+    pub db: Db,
+    /// biscuit root key.
+    pub key: RootKey,
+    /// Login/register/guest limiter.
+    pub auth_limiter: AuthLimiter,
+    /// Redis pool when several instances share a registry.
+    pub redis: Option<deadpool_redis::Pool>,
+    /// Prometheus handle for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// Open the database (running migrations), load the root key, connect Redis.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let config = Arc::new(config);
+    let metrics = metrics::install()?;
+    let cfg = config.clone();
+    let db = web::block(move || -> anyhow::Result<Db> {
+        let db = Db::open(&cfg.database, cfg.db_pool_size)?;
+        let n = db.migrate()?;
+        if n > 0 {
+            tracing::info!(applied = n, "database migrations applied");
+        }
+        Ok(db)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??;
+    let key = RootKey::load_or_generate(&config.root_key_file, config.redis_url.is_none())?;
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => {
+            let pool = deadpool_redis::Config::from_url(url)
+                .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                .context("RALLY_REDIS_URL: cannot create the Redis pool")?;
+            if !redis_ping(&pool).await {
+                anyhow::bail!("cannot reach Redis at RALLY_REDIS_URL");
+            }
+            Some(pool)
+        }
+    };
+    Ok(AppState {
+        auth_limiter: AuthLimiter::new(config.auth_rate_per_minute),
+        config,
+        db,
+        key,
+        redis,
+        metrics,
+    })
+}
+
+/// `PING` Redis; true when it answers.
+pub async fn redis_ping(pool: &deadpool_redis::Pool) -> bool {
+    let Ok(mut conn) = pool.get().await else {
+        return false;
+    };
+    let pong: Result<String, _> = deadpool_redis::redis::cmd("PING")
+        .query_async(&mut conn)
+        .await;
+    pong.is_ok()
+}
+
+async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics::render(&state.metrics))
+}
+
+/// Run the server on `listener` until `shutdown` resolves (or the server fails).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
+    let state = web::Data::new(build_state(config).await?);
+    let addr = listener.local_addr()?;
+    let metrics_on_main = state.config.metrics_bind.is_none();
+    let shutdown_timeout = state.config.shutdown_timeout.as_secs().max(1);
+
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let (json, path, query) = api::extractor_configs(app_state.config.max_body_bytes);
+        let mut app = App::new()
+            .app_data(app_state.clone())
+            .app_data(json)
+            .app_data(path)
+            .app_data(query)
+            .wrap(from_fn(metrics::http_metrics))
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .configure(api::configure);
+        if metrics_on_main {
+            app = app.route("/metrics", web::get().to(metrics_endpoint));
+        }
+        app.configure(client::configure)
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout)
+    .run();
+
+    let metrics_server = match state.config.metrics_bind {
+        None => None,
+        Some(bind) => {
+            let st = state.clone();
+            Some(
+                HttpServer::new(move || {
+                    App::new()
+                        .app_data(st.clone())
+                        .route("/metrics", web::get().to(metrics_endpoint))
+                })
+                .workers(1)
+                .bind(bind)
+                .with_context(|| format!("RALLY_METRICS_BIND: cannot bind {bind}"))?
+                .disable_signals()
+                .run(),
+            )
+        }
+    };
+
+    tracing::info!(%addr, "rally listening");
+    spawn_upkeep(state.clone());
+
+    let handle = server.handle();
+    let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
+    actix_web::rt::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        if let Some(h) = metrics_handle {
+            h.stop(true).await;
+        }
+        handle.stop(true).await;
+    });
+    if let Some(m) = metrics_server {
+        actix_web::rt::spawn(m);
+    }
+    server.await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Periodic housekeeping: limiter state, expired revocations.
+fn spawn_upkeep(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.auth_limiter.purge();
+            if let Err(e) = state
+                .db
+                .run(crate::db::players::purge_expired_revocations)
+                .await
+            {
+                tracing::warn!(error = ?e, "purging expired revocations failed");
+            }
+        }
+    });
+}
+
+/// Copy tracing-actix-web's request id into an `X-Request-Id` response header.
+async fn request_id_header(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|r| r.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(id) = id.and_then(|i| actix_web::http::header::HeaderValue::from_str(&i).ok()) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            id,
+        );
+    }
+    Ok(res)
+}

@@ -1,0 +1,230 @@
+//! Validated runtime configuration, built from [`crate::cli::Settings`].
+//!
+//! Validation happens once at start with a clear message; the rest of the program works with
+//! typed values.
+
+use crate::cli::Settings;
+use anyhow::{anyhow, bail, Context};
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which storage backend a database URL selects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// Embedded SQLite file (the default); the path is relative to the working directory.
+    Sqlite(PathBuf),
+    /// A Postgres URL, passed to libpq as given.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parse by scheme: `sqlite://path`, `sqlite:path`, `postgres://…`, `postgresql://…`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if rest.is_empty() {
+                bail!("RALLY_DATABASE_URL: sqlite URL has no path (expected sqlite://data/rally.db)");
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        bail!("RALLY_DATABASE_URL: unsupported scheme in {url:?} (expected sqlite://… or postgres://…)")
+    }
+
+    /// The data directory: the SQLite file's folder, or `data` for Postgres.
+    pub fn data_dir(&self) -> PathBuf {
+        match self {
+            DatabaseUrl::Sqlite(p) => p
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the server needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Main listener address (as given; resolved when binding).
+    pub bind: String,
+    /// Storage backend.
+    pub database: DatabaseUrl,
+    /// Redis URL when running several instances.
+    pub redis_url: Option<String>,
+    /// Separate metrics listener.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Root key file (resolved: explicit, or `<data dir>/root.key`).
+    pub root_key_file: PathBuf,
+    /// Whether the root key file was given explicitly.
+    pub root_key_explicit: bool,
+    /// tracing filter.
+    pub log: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Token lifetime.
+    pub token_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Auth attempts per client address per minute.
+    pub auth_rate_per_minute: u32,
+    /// Largest HTTP JSON body.
+    pub max_body_bytes: usize,
+    /// Database pool size.
+    pub db_pool_size: u32,
+    /// Graceful shutdown wait.
+    pub shutdown_timeout: Duration,
+}
+
+fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(value)
+        .map_err(|e| anyhow!("{name}: invalid duration {value:?}: {e} (examples: 30s, 24h)"))
+}
+
+impl Config {
+    /// Validate settings. Errors name the variable and the expected form.
+    pub fn from_settings(s: &Settings) -> anyhow::Result<Config> {
+        s.bind
+            .to_socket_addrs()
+            .map_err(|e| anyhow!("RALLY_BIND: {:?} is not host:port ({e})", s.bind))?;
+        let database = DatabaseUrl::parse(&s.database_url)?;
+        let redis_url = s.redis_url.clone().filter(|u| !u.trim().is_empty());
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                bail!("RALLY_REDIS_URL: expected redis://host:port, got {url:?}");
+            }
+            if matches!(database, DatabaseUrl::Sqlite(_)) {
+                bail!(
+                    "RALLY_REDIS_URL is set but RALLY_DATABASE_URL is SQLite: several instances \
+                     cannot share a SQLite file; use postgres://…"
+                );
+            }
+            if s.root_key_file.is_none() {
+                bail!(
+                    "RALLY_REDIS_URL is set but RALLY_ROOT_KEY_FILE is not: every instance must \
+                     load the same root key, so rally will not generate one"
+                );
+            }
+        }
+        let metrics_bind = match &s.metrics_bind {
+            Some(m) if !m.trim().is_empty() => Some(
+                m.parse::<SocketAddr>()
+                    .with_context(|| format!("RALLY_METRICS_BIND: {m:?} is not ip:port"))?,
+            ),
+            _ => None,
+        };
+        let log_format = match s.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("RALLY_LOG_FORMAT: expected text or json, got {other:?}"),
+        };
+        tracing_subscriber::EnvFilter::try_new(&s.log)
+            .map_err(|e| anyhow!("RALLY_LOG: invalid filter {:?}: {e}", s.log))?;
+        let token_ttl = duration("RALLY_TOKEN_TTL", &s.token_ttl)?;
+        if token_ttl < Duration::from_secs(60) {
+            bail!("RALLY_TOKEN_TTL: must be at least 60s");
+        }
+        let trusted_proxies = s
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| anyhow!("RALLY_TRUSTED_PROXIES: {p:?} is not an address or CIDR"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if s.auth_rate_per_minute == 0 {
+            bail!("RALLY_AUTH_RATE_PER_MINUTE: must be at least 1");
+        }
+        if s.max_body_bytes < 1024 {
+            bail!("RALLY_MAX_BODY_BYTES: must be at least 1024");
+        }
+        if s.db_pool_size == 0 {
+            bail!("RALLY_DB_POOL_SIZE: must be at least 1");
+        }
+        let (root_key_file, root_key_explicit) = match &s.root_key_file {
+            Some(p) => (p.clone(), true),
+            None => (database.data_dir().join("root.key"), false),
+        };
+        Ok(Config {
+            bind: s.bind.clone(),
+            database,
+            redis_url,
+            metrics_bind,
+            root_key_file,
+            root_key_explicit,
+            log: s.log.clone(),
+            log_format,
+            token_ttl,
+            trusted_proxies,
+            auth_rate_per_minute: s.auth_rate_per_minute,
+            max_body_bytes: s.max_body_bytes,
+            db_pool_size: s.db_pool_size,
+            shutdown_timeout: duration("RALLY_SHUTDOWN_TIMEOUT", &s.shutdown_timeout)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut all = vec!["rally"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).map(|c| c.settings).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let c = Config::from_settings(&settings(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database, DatabaseUrl::Sqlite(PathBuf::from("data/rally.db")));
+        assert_eq!(c.root_key_file, PathBuf::from("data/root.key"));
+        assert_eq!(c.token_ttl, Duration::from_secs(24 * 3600));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (args, needle) in [
+            (vec!["--database-url", "mysql://x"], "RALLY_DATABASE_URL"),
+            (vec!["--token-ttl", "forever"], "RALLY_TOKEN_TTL"),
+            (vec!["--log-format", "xml"], "RALLY_LOG_FORMAT"),
+            (vec!["--bind", "nope"], "RALLY_BIND"),
+            (vec!["--trusted-proxies", "1.2.3.4,zzz"], "RALLY_TRUSTED_PROXIES"),
+            (vec!["--redis-url", "redis://127.0.0.1:6379"], "SQLite"),
+            (
+                vec![
+                    "--redis-url",
+                    "redis://127.0.0.1:6379",
+                    "--database-url",
+                    "postgres://localhost/x",
+                ],
+                "RALLY_ROOT_KEY_FILE",
+            ),
+        ] {
+            let err = Config::from_settings(&settings(&args)).err().map(|e| e.to_string());
+            let err = err.unwrap_or_default();
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+    }
+}

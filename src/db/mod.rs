@@ -1,0 +1,218 @@
+//! Storage: sync diesel over Postgres or SQLite behind one [`AnyConnection`], pooled with r2d2
+//! and always used from the blocking pool ([`Db::run`]), never on an arbiter thread.
+//!
+//! The backend is chosen from the URL scheme by [`ConnectionManager`] itself (diesel's derived
+//! `establish` tries every backend and hides the real error). Migrations are embedded per
+//! backend and applied at start and by `rally migrate`.
+
+pub mod players;
+pub mod schema;
+
+use crate::config::DatabaseUrl;
+use crate::error::AppError;
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+/// Postgres migrations, embedded at compile time.
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// SQLite migrations, embedded at compile time.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// How long a SQLite writer waits for a lock before failing (`busy_timeout`). Writes are short;
+/// 5 s rides out a checkpoint or a burst of result writes without surfacing errors.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// One connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL (production).
+    Postgresql(PgConnection),
+    /// SQLite (embedded default).
+    Sqlite(SqliteConnection),
+}
+
+/// r2d2 manager that picks the backend from the URL scheme so users see libpq's or SQLite's
+/// own error message, and applies the SQLite pragmas on every new connection.
+#[derive(Clone, Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Establishing failed (message from libpq or SQLite).
+    #[error("{0}")]
+    Connection(#[from] diesel::ConnectionError),
+    /// A query (pragma or health check) failed.
+    #[error("{0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+impl ConnectionManager {
+    /// A manager for `url`.
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+
+    /// Open one connection, outside any pool.
+    pub fn connect_once(&self) -> Result<AnyConnection, ConnectError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Ok(AnyConnection::Postgresql(PgConnection::establish(
+                url,
+            )?)),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+                ))?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectError> {
+        self.connect_once()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::from)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+/// The database handle shared by the whole process.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<ConnectionManager>,
+    /// Which backend this is (for the rare backend-specific statement).
+    pub backend: Backend,
+}
+
+/// Backend in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Db {
+    /// Create the data directory when needed, open the pool, and check one connection so a bad
+    /// URL fails at start with the driver's own message.
+    pub fn open(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Db> {
+        let backend = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("cannot create data directory {}", dir.display())
+                    })?;
+                }
+                Backend::Sqlite
+            }
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        };
+        let manager = ConnectionManager::new(url.clone());
+        // Fail fast with the real error instead of r2d2's generic timeout.
+        manager
+            .connect_once()
+            .with_context(|| format!("cannot connect to the database ({})", redact(url)))?;
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager)
+            .context("cannot build the database pool")?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Apply pending migrations for this backend; returns how many ran.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().context("cannot get a database connection")?;
+        let applied = match &mut *conn {
+            AnyConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS),
+            AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.len())
+    }
+
+    /// Run `f` with a pooled connection on the blocking pool. Rooms never call this directly;
+    /// they hand results to a task that does.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Run `f` synchronously (CLI subcommands, start-up).
+    pub fn run_sync<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut conn = self.pool.get()?;
+        f(&mut conn)
+    }
+
+    /// Readiness probe: one round trip.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        self.run(|c| {
+            c.batch_execute("SELECT 1")
+                .map_err(|e| AppError::unavailable("database unavailable").with_cause(e))
+        })
+        .await
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(p) => format!("sqlite://{}", p.display()),
+        DatabaseUrl::Postgres(u) => match url::Url::parse(u) {
+            Ok(mut parsed) => {
+                if parsed.password().is_some() {
+                    let _ = parsed.set_password(Some("***"));
+                }
+                parsed.to_string()
+            }
+            Err(_) => "postgres://(unparseable)".to_string(),
+        },
+    }
+}
+
+/// Current time as Unix milliseconds (the storage format for timestamps).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// True when `e` is a unique-constraint violation (name taken, duplicate id).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

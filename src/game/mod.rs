@@ -1,0 +1,387 @@
+//! Pure game logic: the [`Game`] trait that a room drives, the types it exchanges with the room,
+//! and the games themselves.
+//!
+//! # Layout
+//! - this file: [`Game`], [`Outcome`], [`EndReason`], [`GameEvent`], [`InputError`],
+//!   [`GameError`], the deterministic [`GameRng`], and the factory ([`create`], [`restore`],
+//!   [`default_config`], [`GAMES`]).
+//! - [`pong`]: Pong, the reference game.
+//!
+//! # Determinism contract
+//! Nothing here touches a clock, a socket, a file or a global random generator, and no game uses
+//! floating point. Positions and velocities are integers (fixed point), randomness comes only from
+//! a [`GameRng`] seeded by the room and stored in the game state. So the same kind, config, seed
+//! and input sequence (inputs applied between the same steps) give a bit-identical state on every
+//! machine and build, which is what lets a replay be verified by re-simulating it and comparing
+//! [`Game::state_hash`].
+
+pub mod pong;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// A player's seat in a game, `0..seats()`. Seats, not player ids, so that the pure game never
+/// learns who is playing; the room maps players to seats.
+pub type Seat = u8;
+
+/// The kinds that [`create`] knows, in the order clients should list them.
+pub const GAMES: &[&str] = &[pong::KIND];
+
+/// One running game, driven by a room at a fixed tick rate.
+///
+/// The room owns a `Box<dyn Game>`; every call is synchronous and cheap (microseconds), so it may
+/// run on the room actor's thread inside the tick. Implementations must be deterministic: see the
+/// module documentation.
+pub trait Game: Send + std::fmt::Debug {
+    /// The game's kind, as passed to [`create`] (for example `"pong"`).
+    fn kind(&self) -> &'static str;
+
+    /// Number of player seats; seats are `0..seats()`.
+    fn seats(&self) -> u8;
+
+    /// Ticks simulated so far (the number of [`Game::step`] calls that advanced the game).
+    fn tick(&self) -> u64;
+
+    /// Validates and applies one client input for `seat`; it takes effect on the next step.
+    ///
+    /// Inputs are intents (for example "move up"), never positions, so a client cannot teleport.
+    /// A wrong shape, an unknown seat or an input after the end is an [`InputError`] whose message
+    /// can be shown to the player; the state is then unchanged.
+    fn apply_input(&mut self, seat: Seat, input: &serde_json::Value) -> Result<(), InputError>;
+
+    /// Advances exactly one tick and pushes what happened ([`GameEvent::Scored`],
+    /// [`GameEvent::Ended`], ...) into `events`. Once the game has an [`Game::outcome`] this does
+    /// nothing and the tick no longer advances.
+    fn step(&mut self, events: &mut Vec<GameEvent>);
+
+    /// The full public snapshot as compact JSON, encoded once per tick by the room and shared by
+    /// every recipient.
+    fn snapshot(&self) -> Box<RawValue>;
+
+    /// The snapshot for spectators, which may hide private information (hands, fog of war).
+    /// Games without private information return the same as [`Game::snapshot`].
+    fn spectator_snapshot(&self) -> Box<RawValue>;
+
+    /// Static description that clients need once (field size, sprite sizes, input names), sent
+    /// by the room at join. The default names the kind and the number of seats.
+    fn info(&self) -> serde_json::Value {
+        serde_json::json!({ "kind": self.kind(), "seats": self.seats() })
+    }
+
+    /// Current score of each seat, indexed by seat.
+    fn scores(&self) -> Vec<u32>;
+
+    /// The outcome once the game has ended, by score or by [`Game::end_by_forfeit`].
+    fn outcome(&self) -> Option<Outcome>;
+
+    /// Ends the game now because `loser` forfeited, resigned or abandoned (a room-level
+    /// decision), records `reason`, and returns the outcome. If the game had already ended, the
+    /// existing outcome is returned unchanged. No event is emitted: the room reports the outcome.
+    fn end_by_forfeit(&mut self, loser: Seat, reason: EndReason) -> Outcome;
+
+    /// Serialises the whole state (checkpoint, failover); [`restore`] reverses it exactly, and
+    /// the restored game continues bit-identically.
+    fn save(&self) -> serde_json::Value;
+
+    /// Lower-case hex SHA-256 of a canonical encoding of the whole state, used to verify replays
+    /// and to compare instances.
+    fn state_hash(&self) -> String;
+}
+
+/// Why a game ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A seat reached the winning score.
+    Score,
+    /// A seat lost by forfeit (for example it did not return in time after a disconnect).
+    Forfeit,
+    /// A seat resigned.
+    Resign,
+    /// Every player left; there may be no winner.
+    Abandoned,
+}
+
+impl EndReason {
+    /// The snake_case name used in JSON, for logs, metrics labels and database columns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Score => "score",
+            Self::Forfeit => "forfeit",
+            Self::Resign => "resign",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// How a game ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The winning seat, or `None` for a draw or an abandoned game.
+    pub winner: Option<Seat>,
+    /// Final score of each seat, indexed by seat.
+    pub scores: Vec<u32>,
+    /// Why the game ended.
+    pub reason: EndReason,
+}
+
+/// Something that happened during a [`Game::step`], for the room to forward and record.
+///
+/// Serialised with a `"type"` tag in snake_case, for example
+/// `{"type":"scored","seat":0,"scores":[1,0]}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GameEvent {
+    /// `seat` scored; `scores` are the scores after the point, indexed by seat.
+    Scored {
+        /// The seat that scored.
+        seat: Seat,
+        /// Scores after the point.
+        scores: Vec<u32>,
+    },
+    /// The game ended; always the last event of a game.
+    Ended {
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// A game-specific event that clients may use for sound or effects (Pong: `"serve"`,
+    /// `"hit"`). Rooms forward it without interpreting it.
+    Custom {
+        /// Event name, snake_case, unique within the game kind.
+        name: String,
+        /// Event details; small JSON.
+        data: serde_json::Value,
+    },
+}
+
+/// A client input that was refused; the state is unchanged. The message is meant for players.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The seat does not exist in this game.
+    #[error("seat {seat} does not exist (this game has {seats} seats)")]
+    NoSuchSeat {
+        /// The seat that was given.
+        seat: Seat,
+        /// How many seats the game has.
+        seats: u8,
+    },
+    /// The input has the wrong shape or value; the message says what was expected.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The game has ended; no more inputs are accepted.
+    #[error("the game is over")]
+    GameOver,
+}
+
+/// A game could not be created or restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GameError {
+    /// No game of this kind exists.
+    #[error("unknown game {0:?} (known games: {known})", known = GAMES.join(", "))]
+    UnknownKind(String),
+    /// The configuration was malformed or out of range; the message names the field.
+    #[error("invalid {kind} config: {message}")]
+    BadConfig {
+        /// The game kind.
+        kind: &'static str,
+        /// What is wrong, naming the field and its allowed range.
+        message: String,
+    },
+    /// A saved state could not be decoded or is inconsistent.
+    #[error("invalid saved {kind} state: {message}")]
+    BadSave {
+        /// The game kind.
+        kind: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Creates a new game of `kind` from its JSON `config` (`null` means the defaults) and the room's
+/// `seed`, which is the only source of randomness.
+pub fn create(
+    kind: &str,
+    config: &serde_json::Value,
+    seed: u64,
+) -> Result<Box<dyn Game>, GameError> {
+    match kind {
+        pong::KIND => Ok(Box::new(pong::Pong::new(
+            pong::PongConfig::from_json(config)?,
+            seed,
+        ))),
+        other => Err(GameError::UnknownKind(other.to_owned())),
+    }
+}
+
+/// Rebuilds a game of `kind` from the output of [`Game::save`]; it continues exactly where the
+/// saved game was.
+pub fn restore(kind: &str, saved: &serde_json::Value) -> Result<Box<dyn Game>, GameError> {
+    match kind {
+        pong::KIND => Ok(Box::new(pong::Pong::restore(saved)?)),
+        other => Err(GameError::UnknownKind(other.to_owned())),
+    }
+}
+
+/// The default configuration of `kind`, as JSON, for forms and documentation.
+pub fn default_config(kind: &str) -> Result<serde_json::Value, GameError> {
+    match kind {
+        pong::KIND => {
+            serde_json::to_value(pong::PongConfig::default()).map_err(|e| GameError::BadConfig {
+                kind: pong::KIND,
+                message: e.to_string(),
+            })
+        }
+        other => Err(GameError::UnknownKind(other.to_owned())),
+    }
+}
+
+/// Deterministic random generator stored in a game's state: ChaCha8 seeded from a `u64`.
+///
+/// It serialises as `{"seed":"<64 hex digits>","word_pos":N}` (the key and the position in the
+/// key stream), so a saved game resumes the exact same sequence. The sampling helpers are written
+/// here rather than taken from `rand::Rng`, whose algorithms may change between `rand` versions
+/// and would silently break old replays.
+#[derive(Clone, Debug)]
+pub struct GameRng(ChaCha8Rng);
+
+impl GameRng {
+    /// A generator seeded from `seed` (the room's seed).
+    pub fn seeded(seed: u64) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// The next 32 random bits.
+    pub fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    /// A uniform number in `0..n` (unbiased, by rejection); `0` when `n` is `0`.
+    pub fn below(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        // 2^32 mod n: drawing below this would favour small results.
+        let reject_below = n.wrapping_neg() % n;
+        loop {
+            let x = self.next_u32();
+            if x >= reject_below {
+                return x % n;
+            }
+        }
+    }
+}
+
+/// Serialised form of [`GameRng`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RngState {
+    seed: String,
+    word_pos: u64,
+}
+
+impl Serialize for GameRng {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let word_pos = u64::try_from(self.0.get_word_pos())
+            .map_err(|_| serde::ser::Error::custom("random stream position beyond 2^64"))?;
+        RngState {
+            seed: hex::encode(self.0.get_seed()),
+            word_pos,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for GameRng {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let state = RngState::deserialize(deserializer)?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(&state.seed, &mut seed).map_err(serde::de::Error::custom)?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_word_pos(u128::from(state.word_pos));
+        Ok(Self(rng))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn rng_round_trips_mid_block() {
+        let mut a = GameRng::seeded(7);
+        // 5 words: the position is inside ChaCha's first 64-word block.
+        for _ in 0..5 {
+            a.next_u32();
+        }
+        let json = serde_json::to_value(&a).unwrap();
+        let mut b: GameRng = serde_json::from_value(json).unwrap();
+        let xs: Vec<u32> = (0..100).map(|_| a.next_u32()).collect();
+        let ys: Vec<u32> = (0..100).map(|_| b.next_u32()).collect();
+        assert_eq!(xs, ys);
+    }
+
+    #[test]
+    fn rng_below_stays_in_range_and_is_seeded() {
+        let mut a = GameRng::seeded(1);
+        let mut b = GameRng::seeded(1);
+        let mut c = GameRng::seeded(2);
+        let xs: Vec<u32> = (0..50).map(|_| a.below(7)).collect();
+        let ys: Vec<u32> = (0..50).map(|_| b.below(7)).collect();
+        let zs: Vec<u32> = (0..50).map(|_| c.below(7)).collect();
+        assert!(xs.iter().all(|&x| x < 7));
+        assert_eq!(xs, ys);
+        assert_ne!(xs, zs);
+        assert_eq!(a.below(0), 0);
+    }
+
+    #[test]
+    fn factory_knows_pong_only() {
+        assert!(create("pong", &serde_json::Value::Null, 1).is_ok());
+        assert!(matches!(
+            create("chess", &serde_json::Value::Null, 1),
+            Err(GameError::UnknownKind(_))
+        ));
+        assert!(default_config("pong").is_ok());
+        assert!(default_config("chess").is_err());
+        assert!(restore("chess", &serde_json::Value::Null).is_err());
+        for kind in GAMES {
+            assert!(default_config(kind).is_ok());
+        }
+    }
+
+    #[test]
+    fn events_and_outcomes_have_stable_json() {
+        let outcome = Outcome {
+            winner: Some(1),
+            scores: vec![2, 5],
+            reason: EndReason::Score,
+        };
+        let ended = serde_json::to_string(&GameEvent::Ended {
+            outcome: outcome.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            ended,
+            r#"{"type":"ended","outcome":{"winner":1,"scores":[2,5],"reason":"score"}}"#
+        );
+        let scored = serde_json::to_string(&GameEvent::Scored {
+            seat: 0,
+            scores: vec![1, 0],
+        })
+        .unwrap();
+        assert_eq!(scored, r#"{"type":"scored","seat":0,"scores":[1,0]}"#);
+        for reason in [
+            EndReason::Score,
+            EndReason::Forfeit,
+            EndReason::Resign,
+            EndReason::Abandoned,
+        ] {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, serde_json::Value::from(reason.as_str()));
+        }
+    }
+}
