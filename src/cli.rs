@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// rally: a realtime authoritative game server.
 #[derive(Parser, Debug)]
-#[command(name = "rally", version, about)]
+#[command(name = "rally", version, about, args_override_self = true)]
 pub struct Cli {
     /// Settings shared by every subcommand.
     #[command(flatten)]
@@ -85,7 +85,11 @@ pub struct Settings {
     #[arg(long, env = "RALLY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
     /// Database URL: `sqlite://path` (embedded default) or `postgres://…`.
-    #[arg(long, env = "RALLY_DATABASE_URL", default_value = "sqlite://data/rally.db")]
+    #[arg(
+        long,
+        env = "RALLY_DATABASE_URL",
+        default_value = "sqlite://data/rally.db"
+    )]
     pub database_url: String,
     /// Redis URL; unset means the in-process registry (single instance).
     #[arg(long, env = "RALLY_REDIS_URL")]

@@ -39,7 +39,11 @@ pub fn set_organiser(config: &Config, name: &str, organiser: bool) -> anyhow::Re
     };
     db.run_sync(|c| players::set_role(c, &row.id, target))
         .map_err(|e: AppError| anyhow::anyhow!("{e}"))?;
-    println!("{} is now {} (their existing tokens no longer work)", row.name, target.as_str());
+    println!(
+        "{} is now {} (their existing tokens no longer work)",
+        row.name,
+        target.as_str()
+    );
     Ok(())
 }
 
@@ -48,7 +52,10 @@ pub fn healthcheck(config: &Config, url: Option<&str>) -> anyhow::Result<()> {
     let base = match url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
-            let bind = config.bind.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+            let bind = config
+                .bind
+                .replace("0.0.0.0", "127.0.0.1")
+                .replace("[::]", "[::1]");
             format!("http://{bind}")
         }
     };

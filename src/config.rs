@@ -27,7 +27,9 @@ impl DatabaseUrl {
             .or_else(|| url.strip_prefix("sqlite:"))
         {
             if rest.is_empty() {
-                bail!("RALLY_DATABASE_URL: sqlite URL has no path (expected sqlite://data/rally.db)");
+                bail!(
+                    "RALLY_DATABASE_URL: sqlite URL has no path (expected sqlite://data/rally.db)"
+                );
             }
             return Ok(DatabaseUrl::Sqlite(PathBuf::from(rest)));
         }
@@ -192,13 +194,18 @@ mod tests {
     fn settings(args: &[&str]) -> Settings {
         let mut all = vec!["rally"];
         all.extend_from_slice(args);
-        Cli::try_parse_from(all).map(|c| c.settings).unwrap_or_else(|e| panic!("{e}"))
+        Cli::try_parse_from(all)
+            .map(|c| c.settings)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn defaults_are_valid_and_embedded() {
         let c = Config::from_settings(&settings(&[])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.database, DatabaseUrl::Sqlite(PathBuf::from("data/rally.db")));
+        assert_eq!(
+            c.database,
+            DatabaseUrl::Sqlite(PathBuf::from("data/rally.db"))
+        );
         assert_eq!(c.root_key_file, PathBuf::from("data/root.key"));
         assert_eq!(c.token_ttl, Duration::from_secs(24 * 3600));
     }
@@ -210,7 +217,10 @@ mod tests {
             (vec!["--token-ttl", "forever"], "RALLY_TOKEN_TTL"),
             (vec!["--log-format", "xml"], "RALLY_LOG_FORMAT"),
             (vec!["--bind", "nope"], "RALLY_BIND"),
-            (vec!["--trusted-proxies", "1.2.3.4,zzz"], "RALLY_TRUSTED_PROXIES"),
+            (
+                vec!["--trusted-proxies", "1.2.3.4,zzz"],
+                "RALLY_TRUSTED_PROXIES",
+            ),
             (vec!["--redis-url", "redis://127.0.0.1:6379"], "SQLite"),
             (
                 vec![
@@ -222,7 +232,9 @@ mod tests {
                 "RALLY_ROOT_KEY_FILE",
             ),
         ] {
-            let err = Config::from_settings(&settings(&args)).err().map(|e| e.to_string());
+            let err = Config::from_settings(&settings(&args))
+                .err()
+                .map(|e| e.to_string());
             let err = err.unwrap_or_default();
             assert!(err.contains(needle), "{args:?}: {err}");
         }

@@ -19,8 +19,12 @@ fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Migrate => rally::commands::migrate(&config),
         Command::Admin { action } => match action {
-            AdminAction::GrantOrganiser { name } => rally::commands::set_organiser(&config, &name, true),
-            AdminAction::RevokeOrganiser { name } => rally::commands::set_organiser(&config, &name, false),
+            AdminAction::GrantOrganiser { name } => {
+                rally::commands::set_organiser(&config, &name, true)
+            }
+            AdminAction::RevokeOrganiser { name } => {
+                rally::commands::set_organiser(&config, &name, false)
+            }
         },
         Command::Healthcheck { url } => rally::commands::healthcheck(&config, url.as_deref()),
         Command::Token { action } => match action {

@@ -38,9 +38,16 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Suffix("http_request_duration_seconds".into()), HTTP_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("rally_tick_".into()), TICK_BUCKETS))
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("wait_seconds".into()), WAIT_BUCKETS))
+                .set_buckets_for_metric(
+                    Matcher::Suffix("http_request_duration_seconds".into()),
+                    HTTP_BUCKETS,
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Prefix("rally_tick_".into()), TICK_BUCKETS)
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Suffix("wait_seconds".into()), WAIT_BUCKETS)
+                })
                 .map_err(|e| e.to_string())?;
             let handle = builder.install_recorder().map_err(|e| e.to_string())?;
             let upkeep = handle.clone();
@@ -72,16 +79,31 @@ pub fn render(handle: &PrometheusHandle) -> String {
 /// Describe every metric and register zero-valued series for counters that may stay at zero.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!("rally_http_requests_total", "HTTP requests by method, route pattern and status");
+    describe_counter!(
+        "rally_http_requests_total",
+        "HTTP requests by method, route pattern and status"
+    );
     describe_histogram!(
         "rally_http_request_duration_seconds",
         Unit::Seconds,
         "HTTP request latency by method and route pattern"
     );
-    describe_counter!("rally_auth_rate_limited_total", "Authentication attempts refused by the per-address rate limit");
-    describe_counter!("rally_auth_failures_total", "Refused logins and tokens, by reason");
-    describe_counter!("rally_accounts_created_total", "Accounts created, by kind (player, guest)");
-    describe_gauge!("rally_build_info", "Always 1; the version label says which build runs");
+    describe_counter!(
+        "rally_auth_rate_limited_total",
+        "Authentication attempts refused by the per-address rate limit"
+    );
+    describe_counter!(
+        "rally_auth_failures_total",
+        "Refused logins and tokens, by reason"
+    );
+    describe_counter!(
+        "rally_accounts_created_total",
+        "Accounts created, by kind (player, guest)"
+    );
+    describe_gauge!(
+        "rally_build_info",
+        "Always 1; the version label says which build runs"
+    );
     metrics::counter!("rally_auth_rate_limited_total").absolute(0);
     for reason in ["bad_credentials", "invalid_token", "forbidden"] {
         metrics::counter!("rally_auth_failures_total", "reason" => reason).absolute(0);

@@ -112,7 +112,8 @@ pub async fn login(
 ) -> AppResult<HttpResponse> {
     rate_limit(&state, &req)?;
     let Credentials { name, password } = body.into_inner();
-    let row = if name.chars().count() > MAX_NAME_LEN || password.len() > password::MAX_PASSWORD_LEN {
+    let row = if name.chars().count() > MAX_NAME_LEN || password.len() > password::MAX_PASSWORD_LEN
+    {
         None
     } else {
         let n = name.clone();
@@ -165,7 +166,11 @@ pub async fn guest(
         let stored = row.clone();
         match state.db.run(move |c| players::insert(c, &stored)).await {
             Ok(()) => break row,
-            Err(e) if wanted.is_none() && attempt < 5 && e.kind == crate::error::ErrorKind::Conflict => {
+            Err(e)
+                if wanted.is_none()
+                    && attempt < 5
+                    && e.kind == crate::error::ErrorKind::Conflict =>
+            {
                 attempt += 1;
             }
             Err(e) => return Err(e),
@@ -264,7 +269,14 @@ mod tests {
         for ok in ["abc", "Alice_1", "a-b-c", "x".repeat(20).as_str()] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "", "has space", "émile", "x".repeat(21).as_str(), "semi;colon"] {
+        for bad in [
+            "ab",
+            "",
+            "has space",
+            "émile",
+            "x".repeat(21).as_str(),
+            "semi;colon",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

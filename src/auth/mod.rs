@@ -153,7 +153,11 @@ pub fn issue(
 }
 
 fn hex_ids(token: &Biscuit) -> Vec<String> {
-    token.revocation_identifiers().iter().map(hex::encode).collect()
+    token
+        .revocation_identifiers()
+        .iter()
+        .map(hex::encode)
+        .collect()
 }
 
 /// Verify the signature and run the Datalog policy for `operation` on `resource`. Pure: no
@@ -185,7 +189,8 @@ pub fn check_token(
     let [(player_id, role, epoch)]: [(String, String, i64); 1] = rows
         .try_into()
         .map_err(|_| AppError::unauthorized("token does not name exactly one user"))?;
-    let role = Role::parse(&role).ok_or_else(|| AppError::unauthorized("token has an unknown role"))?;
+    let role =
+        Role::parse(&role).ok_or_else(|| AppError::unauthorized("token has an unknown role"))?;
     Ok(Claims {
         player_id,
         role,
@@ -297,7 +302,10 @@ mod tests {
         assert_eq!(e.kind, crate::error::ErrorKind::Forbidden);
         let o = issue(&k, "p3", Role::Organiser, 3, Duration::from_secs(60)).unwrap();
         let c = check_token(k.public(), &o, Operation::Admin, "admin").unwrap();
-        assert_eq!((c.player_id.as_str(), c.role, c.epoch), ("p3", Role::Organiser, 3));
+        assert_eq!(
+            (c.player_id.as_str(), c.role, c.epoch),
+            ("p3", Role::Organiser, 3)
+        );
     }
 
     #[test]

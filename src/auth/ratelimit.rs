@@ -93,11 +93,17 @@ mod tests {
             .peer_addr("127.0.0.1:5000".parse().unwrap())
             .insert_header(("x-forwarded-for", "203.0.113.9, 127.0.0.1"))
             .to_http_request();
-        assert_eq!(client_ip(&req, &trusted), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(
+            client_ip(&req, &trusted),
+            Some("203.0.113.9".parse().unwrap())
+        );
         let req = TestRequest::default()
             .peer_addr("198.51.100.1:5000".parse().unwrap())
             .insert_header(("x-forwarded-for", "203.0.113.9"))
             .to_http_request();
-        assert_eq!(client_ip(&req, &trusted), Some("198.51.100.1".parse().unwrap()));
+        assert_eq!(
+            client_ip(&req, &trusted),
+            Some("198.51.100.1".parse().unwrap())
+        );
     }
 }

@@ -63,9 +63,9 @@ impl ConnectionManager {
     /// Open one connection, outside any pool.
     pub fn connect_once(&self) -> Result<AnyConnection, ConnectError> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => Ok(AnyConnection::Postgresql(PgConnection::establish(
-                url,
-            )?)),
+            DatabaseUrl::Postgres(url) => {
+                Ok(AnyConnection::Postgresql(PgConnection::establish(url)?))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 conn.batch_execute(&format!(
@@ -142,7 +142,10 @@ impl Db {
 
     /// Apply pending migrations for this backend; returns how many ran.
     pub fn migrate(&self) -> anyhow::Result<usize> {
-        let mut conn = self.pool.get().context("cannot get a database connection")?;
+        let mut conn = self
+            .pool
+            .get()
+            .context("cannot get a database connection")?;
         let applied = match &mut *conn {
             AnyConnection::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS),
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),

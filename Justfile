@@ -1,0 +1,32 @@
+# rally developer recipes. `just` lists them.
+
+set dotenv-load := false
+
+default:
+    @just --list
+
+# Run the server for development (embedded SQLite by default; set RALLY_DATABASE_URL /
+# RALLY_REDIS_URL for Postgres/Redis). Auto-reloads when cargo-watch is installed.
+dev *ARGS:
+    if command -v cargo-watch >/dev/null; then cargo watch -w src -w migrations -w web -x 'run -- {{ARGS}}'; else cargo run -- {{ARGS}}; fi
+
+# The test suite. Postgres/Redis tests run when RALLY_TEST_POSTGRES_URL / RALLY_TEST_REDIS_URL are set.
+test *ARGS:
+    cargo test {{ARGS}}
+
+# Everything CI runs (starts Postgres and Redis when needed).
+ci:
+    bash .ci/run
+
+# Lints: formatting and clippy with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Apply database migrations to RALLY_DATABASE_URL.
+migrate:
+    cargo run -- migrate

@@ -1,0 +1,3 @@
+//! Matchmaking: rating maths (pure, [`rating`]) and the quick-match queue actor.
+
+pub mod rating;
