@@ -125,4 +125,49 @@ pub struct Settings {
     /// How long to wait for in-flight requests on shutdown.
     #[arg(long, env = "RALLY_SHUTDOWN_TIMEOUT", default_value = "10s")]
     pub shutdown_timeout: String,
+    /// Simulation rate of rooms, ticks per second.
+    #[arg(long, env = "RALLY_TICK_HZ", default_value_t = 60)]
+    pub tick_hz: u32,
+    /// Send a snapshot every N ticks (1 = every tick).
+    #[arg(long, env = "RALLY_SNAPSHOT_EVERY", default_value_t = 1)]
+    pub snapshot_every: u32,
+    /// Points to win a quick-match Pong game (private rooms and tournaments may set their own).
+    #[arg(long, env = "RALLY_POINTS_TO_WIN", default_value_t = 5)]
+    pub points_to_win: u32,
+    /// Countdown before play starts and after a pause.
+    #[arg(long, env = "RALLY_COUNTDOWN", default_value = "3s")]
+    pub countdown: String,
+    /// How long a disconnected player keeps the seat before forfeiting.
+    #[arg(long, env = "RALLY_RECONNECT_GRACE", default_value = "30s")]
+    pub reconnect_grace: String,
+    /// How long matched players have to join their room before the no-show rule applies.
+    #[arg(long, env = "RALLY_JOIN_WINDOW", default_value = "15s")]
+    pub join_window: String,
+    /// Longest a match may run; then the leader on points wins (a draw when level).
+    #[arg(long, env = "RALLY_MAX_MATCH_DURATION", default_value = "15m")]
+    pub max_match_duration: String,
+    /// How long a finished room stays reachable (results, late spectators) before it stops.
+    #[arg(long, env = "RALLY_ROOM_LINGER", default_value = "10s")]
+    pub room_linger: String,
+    /// Time a new WebSocket has to send its `auth` message.
+    #[arg(long, env = "RALLY_WS_AUTH_TIMEOUT", default_value = "5s")]
+    pub ws_auth_timeout: String,
+    /// Interval between server pings on each WebSocket.
+    #[arg(long, env = "RALLY_WS_HEARTBEAT_INTERVAL", default_value = "5s")]
+    pub ws_heartbeat_interval: String,
+    /// A WebSocket silent for this long (no pong, no message) is dropped.
+    #[arg(long, env = "RALLY_WS_HEARTBEAT_TIMEOUT", default_value = "15s")]
+    pub ws_heartbeat_timeout: String,
+    /// Outbound frames queued per session before it counts as a slow client and is dropped.
+    #[arg(long, env = "RALLY_SESSION_QUEUE", default_value_t = 256)]
+    pub session_queue: usize,
+    /// Messages queued per room (inputs beyond it are dropped and counted).
+    #[arg(long, env = "RALLY_ROOM_QUEUE", default_value_t = 256)]
+    pub room_queue: usize,
+    /// Arbiter threads that run rooms; 0 = one per CPU core.
+    #[arg(long, env = "RALLY_ARBITERS", default_value_t = 0)]
+    pub arbiters: usize,
+    /// How often the matchmaker tries to pair queued players.
+    #[arg(long, env = "RALLY_MATCHMAKING_INTERVAL", default_value = "250ms")]
+    pub matchmaking_interval: String,
 }

@@ -92,6 +92,44 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Graceful shutdown wait.
     pub shutdown_timeout: Duration,
+    /// Realtime engine settings.
+    pub engine: EngineConfig,
+}
+
+/// Settings of rooms, sessions and matchmaking. Every timer is configurable so tests run with
+/// small ones (1–2 points, ~1 s windows); production defaults are in the README.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Ticks per second.
+    pub tick_hz: u32,
+    /// Snapshot every N ticks.
+    pub snapshot_every: u32,
+    /// Quick-match points to win.
+    pub points_to_win: u32,
+    /// Countdown before play and after a pause.
+    pub countdown: Duration,
+    /// Seat kept for a disconnected player.
+    pub reconnect_grace: Duration,
+    /// Time matched players have to join.
+    pub join_window: Duration,
+    /// Longest match.
+    pub max_match_duration: Duration,
+    /// Finished rooms stay this long.
+    pub room_linger: Duration,
+    /// Time to send `auth`.
+    pub ws_auth_timeout: Duration,
+    /// Ping interval.
+    pub ws_heartbeat_interval: Duration,
+    /// Silence before a socket is dropped.
+    pub ws_heartbeat_timeout: Duration,
+    /// Outbound frames per session.
+    pub session_queue: usize,
+    /// Messages per room mailbox.
+    pub room_queue: usize,
+    /// Room arbiter threads.
+    pub arbiters: usize,
+    /// Matchmaker pairing interval.
+    pub matchmaking_interval: Duration,
 }
 
 fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
@@ -166,7 +204,48 @@ impl Config {
             Some(p) => (p.clone(), true),
             None => (database.data_dir().join("root.key"), false),
         };
+        if !(10..=240).contains(&s.tick_hz) {
+            bail!("RALLY_TICK_HZ: must be between 10 and 240");
+        }
+        if !(1..=60).contains(&s.snapshot_every) {
+            bail!("RALLY_SNAPSHOT_EVERY: must be between 1 and 60");
+        }
+        if !(1..=21).contains(&s.points_to_win) {
+            bail!("RALLY_POINTS_TO_WIN: must be between 1 and 21");
+        }
+        if s.session_queue < 8 {
+            bail!("RALLY_SESSION_QUEUE: must be at least 8");
+        }
+        if s.room_queue < 8 {
+            bail!("RALLY_ROOM_QUEUE: must be at least 8");
+        }
+        let arbiters = if s.arbiters == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        } else {
+            s.arbiters
+        };
+        let engine = EngineConfig {
+            tick_hz: s.tick_hz,
+            snapshot_every: s.snapshot_every,
+            points_to_win: s.points_to_win,
+            countdown: duration("RALLY_COUNTDOWN", &s.countdown)?,
+            reconnect_grace: duration("RALLY_RECONNECT_GRACE", &s.reconnect_grace)?,
+            join_window: duration("RALLY_JOIN_WINDOW", &s.join_window)?,
+            max_match_duration: duration("RALLY_MAX_MATCH_DURATION", &s.max_match_duration)?,
+            room_linger: duration("RALLY_ROOM_LINGER", &s.room_linger)?,
+            ws_auth_timeout: duration("RALLY_WS_AUTH_TIMEOUT", &s.ws_auth_timeout)?,
+            ws_heartbeat_interval: duration("RALLY_WS_HEARTBEAT_INTERVAL", &s.ws_heartbeat_interval)?,
+            ws_heartbeat_timeout: duration("RALLY_WS_HEARTBEAT_TIMEOUT", &s.ws_heartbeat_timeout)?,
+            session_queue: s.session_queue,
+            room_queue: s.room_queue,
+            arbiters,
+            matchmaking_interval: duration("RALLY_MATCHMAKING_INTERVAL", &s.matchmaking_interval)?,
+        };
+        if engine.ws_heartbeat_timeout <= engine.ws_heartbeat_interval {
+            bail!("RALLY_WS_HEARTBEAT_TIMEOUT: must be longer than RALLY_WS_HEARTBEAT_INTERVAL");
+        }
         Ok(Config {
+            engine,
             bind: s.bind.clone(),
             database,
             redis_url,

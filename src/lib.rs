@@ -19,6 +19,7 @@
 //! - [`metrics`]: the Prometheus recorder, upkeep, the metrics contract and HTTP middleware.
 //! - [`telemetry`]: tracing subscriber (text or JSON).
 //! - [`web`]: the browser client, embedded in the binary at compile time.
+//! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
 
@@ -34,6 +35,7 @@ pub mod game;
 pub mod ids;
 pub mod matchmaking;
 pub mod metrics;
+pub mod protocol;
 pub mod telemetry;
 pub mod tournament;
 pub mod web;

@@ -1,6 +1,39 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    matches (id) {
+        id -> Text,
+        room_id -> Text,
+        game -> Text,
+        mode -> Text,
+        rated -> Bool,
+        status -> Text,
+        player0_id -> Nullable<Text>,
+        player1_id -> Nullable<Text>,
+        score0 -> BigInt,
+        score1 -> BigInt,
+        winner_seat -> Nullable<BigInt>,
+        end_reason -> Nullable<Text>,
+        seed -> BigInt,
+        config -> Text,
+        input_log -> Nullable<Text>,
+        final_hash -> Nullable<Text>,
+        ticks -> BigInt,
+        epoch -> BigInt,
+        rating0_before -> Nullable<Double>,
+        rating0_after -> Nullable<Double>,
+        rating1_before -> Nullable<Double>,
+        rating1_after -> Nullable<Double>,
+        tournament_id -> Nullable<Text>,
+        tournament_slot -> Nullable<Text>,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        duration_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     players (id) {
         id -> Text,
         name -> Text,
@@ -28,4 +61,4 @@ diesel::table! {
 
 diesel::joinable!(revoked_tokens -> players (player_id));
 
-diesel::allow_tables_to_appear_in_same_query!(players, revoked_tokens,);
+diesel::allow_tables_to_appear_in_same_query!(matches, players, revoked_tokens,);
