@@ -10,8 +10,8 @@ use crate::db::Db;
 use crate::matchmaking::queue::Matchmaker;
 use crate::registry::Registry;
 use crate::room::Engine;
-use actix::{Actor, Addr};
 use crate::{api, metrics, web as client};
+use actix::{Actor, Addr};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -109,6 +109,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = web::Data::new(build_state(config).await?);
     let addr = listener.local_addr()?;
+    if state.config.socket_send_buffer > 0 {
+        // Accepted sockets inherit SO_SNDBUF from the listener (and lose autotuning).
+        socket2::SockRef::from(&listener)
+            .set_send_buffer_size(state.config.socket_send_buffer)
+            .context("RALLY_SOCKET_SEND_BUFFER: cannot set SO_SNDBUF")?;
+    }
     let metrics_on_main = state.config.metrics_bind.is_none();
     let shutdown_timeout = state.config.shutdown_timeout.as_secs().max(1);
 

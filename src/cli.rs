@@ -167,6 +167,10 @@ pub struct Settings {
     /// Arbiter threads that run rooms; 0 = one per CPU core.
     #[arg(long, env = "RALLY_ARBITERS", default_value_t = 0)]
     pub arbiters: usize,
+    /// SO_SNDBUF for client connections, bytes; 0 keeps the kernel's autotuning. A small value
+    /// bounds per-connection kernel memory and makes slow clients show up sooner.
+    #[arg(long, env = "RALLY_SOCKET_SEND_BUFFER", default_value_t = 0)]
+    pub socket_send_buffer: usize,
     /// How often the matchmaker tries to pair queued players.
     #[arg(long, env = "RALLY_MATCHMAKING_INTERVAL", default_value = "250ms")]
     pub matchmaking_interval: String,
