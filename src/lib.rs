@@ -21,6 +21,7 @@
 //! - [`web`]: the browser client, embedded in the binary at compile time.
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
+//! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
 
 pub mod api;
@@ -36,6 +37,7 @@ pub mod ids;
 pub mod matchmaking;
 pub mod metrics;
 pub mod protocol;
+pub mod replay;
 pub mod telemetry;
 pub mod tournament;
 pub mod web;
