@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod health;
+pub mod matches;
+pub mod page;
 
 use crate::error::{self, AppError};
 use actix_web::web;
@@ -19,6 +21,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(accounts::refresh)
                 .service(accounts::upgrade)
                 .service(accounts::me)
+                .service(matches::list)
+                .service(matches::show)
+                .service(matches::replay)
+                .service(matches::for_player)
+                .service(matches::leaderboard)
                 .default_service(web::to(api_not_found)),
         );
 }
