@@ -1,11 +1,11 @@
 //! Results, history, leaderboard and replays: `GET /api/v1/matches`, `/matches/{id}`,
 //! `/matches/{id}/replay`, `/players/{id}/matches`, `/leaderboard`.
 //!
-//! These are public reads, like a scoreboard on a wall: no token is needed, because everything
-//! they show (names, scores, ratings, inputs of finished games) is what spectators of those
-//! matches saw anyway, and sharing a result link should not require an account. They never
-//! show private data (no roles of others, no token epochs), and live inputs are only served once
-//! a match has finished.
+//! These are public reads, like a scoreboard on a wall: no token is needed, because what they
+//! show (names, scores, ratings, and the inputs of finished games) is public to anyone who could
+//! watch the match, and sharing a result link should not require an account. They never show
+//! private data (roles, token epochs), and inputs are only served once a match has finished, so
+//! a replay cannot be used to read an opponent's intent live.
 
 use super::page::{Page, PageQuery};
 use crate::app::AppState;
