@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`app`]: builds the shared state and the HTTP/WebSocket server; `app::run` is what `main`
 //!   and the tests call.
-//! - [`commands`]: the non-serving subcommands (migrate, admin, healthcheck, token).
+//! - [`commands`]: the non-serving subcommands (migrate, admin, healthcheck, token, replay).
 //! - [`cli`]: the `rally` command line (clap) and the configuration it produces.
 //! - [`config`]: validated runtime configuration ([`config::Config`]).
 //! - [`error`]: the one application error type, mapped to HTTP statuses and WebSocket close codes.
