@@ -41,6 +41,24 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Match replays.
+    Replay {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReplayAction,
+    },
+}
+
+/// `rally replay …`
+#[derive(Subcommand, Debug)]
+pub enum ReplayAction {
+    /// Re-simulate a finished match and check its final state hash: exit 0 when it matches,
+    /// non-zero with the reason otherwise.
+    Verify {
+        /// A replay JSON file (as served by `GET /api/v1/matches/{id}/replay`), or a match id
+        /// looked up in the database (`RALLY_DATABASE_URL`).
+        target: String,
+    },
 }
 
 /// `rally admin …`

@@ -108,6 +108,25 @@ async fn quick_match_plays_to_a_persisted_rated_result() {
         let won = c["seat"].as_u64().unwrap() as usize == seat_a;
         assert_eq!(won, c["after"].as_i64() > c["before"].as_i64(), "{ratings}");
     }
+    // The match row is finished with the result, and its replay verifies by re-simulation.
+    let match_id = ja["match"].as_str().unwrap();
+    let (st, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["status"], "finished");
+    assert_eq!(m["winner_seat"].as_u64().unwrap() as usize, seat_a);
+    assert_eq!(m["end_reason"], "score");
+    let (st, replay) = s
+        .get(&format!("/api/v1/matches/{match_id}/replay"), None)
+        .await;
+    assert_eq!(st, 200, "{replay}");
+    assert!(!replay["log"]["inputs"].as_array().unwrap().is_empty());
+    let out = s.rally_cli(&["replay", "verify", match_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
     // The player is free again: where → no room; can queue again.
     a.send(json!({"type": "where"})).await;
     assert_eq!(a.expect("location").await["room"], Value::Null);
@@ -178,6 +197,12 @@ async fn public_rooms_are_listed_with_pagination() {
     assert_eq!(items[0]["game"], "pong");
     assert_eq!(items[0]["players"].as_array().unwrap().len(), 2);
     let (st, body) = s.get("/api/v1/rooms?limit=1000", None).await;
+    assert_eq!(
+        (st, &body["limit"]),
+        (200, &json!(100)),
+        "limits are capped: {body}"
+    );
+    let (st, body) = s.get("/api/v1/rooms?limit=0", None).await;
     common::assert_error(st, &body, 400, "validation");
     let (st, body) = s.get("/api/v1/rooms?limit=abc", None).await;
     common::assert_error(st, &body, 400, "validation");

@@ -18,10 +18,10 @@ use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
 use crate::registry::{RoomSummary, SessionHandle};
+use crate::replay::{ForcedEnd, InputLog};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
-use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,21 +67,6 @@ struct SeatSlot {
     last_seq: u64,
     away_since: Option<Instant>,
     joined_once: bool,
-}
-
-/// The replay input log: every applied input with the game tick it was applied at, and the
-/// forced end if the match did not end by score. Stored as one JSON blob per match.
-#[derive(Default, Serialize)]
-struct InputLog {
-    inputs: Vec<(u64, u8, serde_json::Value)>,
-    end: Option<ForcedEnd>,
-}
-
-#[derive(Serialize)]
-struct ForcedEnd {
-    tick: u64,
-    loser: u8,
-    reason: EndReason,
 }
 
 /// Seat value meaning "nobody" in a forced end (a draw).
@@ -408,7 +393,7 @@ impl RoomActor {
             match self.game.apply_input(seat, &input) {
                 Ok(()) => {
                     self.seats[seat as usize].last_seq = seq;
-                    self.log.inputs.push((tick, seat, input));
+                    self.log.record_input(tick, seat, input);
                     metrics.inputs_applied.increment(1);
                 }
                 Err(e) => {
