@@ -329,20 +329,17 @@ impl RoomActor {
             now.saturating_duration_since(self.next_deadline)
                 .as_secs_f64(),
         );
-        let mut ran = 0;
-        while self.next_deadline <= now && ran < MAX_CATCHUP_TICKS {
+        let plan = plan_ticks(now, self.next_deadline, self.period);
+        for _ in 0..plan.run {
             self.tick(ctx);
             self.next_deadline += self.period;
-            ran += 1;
             if self.state == RoomState::Finished {
                 return;
             }
         }
-        if self.next_deadline <= now {
-            let behind = now.saturating_duration_since(self.next_deadline);
-            let skip = (behind.as_nanos() / self.period.as_nanos().max(1)) as u32 + 1;
-            metrics.ticks_skipped.increment(u64::from(skip));
-            self.next_deadline += self.period * skip;
+        if plan.skip > 0 {
+            metrics.ticks_skipped.increment(u64::from(plan.skip));
+            self.next_deadline += self.period * plan.skip;
         }
         self.schedule(ctx);
     }
@@ -651,6 +648,33 @@ impl RoomActor {
     }
 }
 
+/// What a timer wake-up should do: run `run` ticks now (each advancing the deadline by one
+/// period), then skip `skip` periods so the next deadline is in the future.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TickPlan {
+    /// Ticks to run now (at most [`MAX_CATCHUP_TICKS`]).
+    pub run: u32,
+    /// Periods to skip afterwards (counted as skipped ticks).
+    pub skip: u32,
+}
+
+/// Plan a wake-up at `now` for a room whose next tick was due at `deadline`. Pure: tested
+/// with a synthetic clock.
+pub fn plan_ticks(now: Instant, deadline: Instant, period: Duration) -> TickPlan {
+    if now < deadline {
+        return TickPlan { run: 0, skip: 0 };
+    }
+    let period_ns = period.as_nanos().max(1);
+    // Ticks due: the one at `deadline` plus every full period since.
+    let due = now.duration_since(deadline).as_nanos() / period_ns + 1;
+    let due = u32::try_from(due).unwrap_or(u32::MAX);
+    let run = due.min(MAX_CATCHUP_TICKS);
+    TickPlan {
+        run,
+        skip: due - run,
+    }
+}
+
 fn kick_slow(h: &SessionHandle) {
     h.events.do_send(SessionEvent::Kick {
         code: close::SLOW_CLIENT,
@@ -902,5 +926,62 @@ impl Handler<Detach> for RoomActor {
 
     fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
         self.drop_session(&msg.session_id, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_time_and_early_wakeups() {
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        assert_eq!(plan_ticks(t0, t0 + p, p), TickPlan { run: 0, skip: 0 });
+        assert_eq!(plan_ticks(t0, t0, p), TickPlan { run: 1, skip: 0 });
+        // 1 ms late (tokio's timer granularity): still one tick.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(1), t0, p),
+            TickPlan { run: 1, skip: 0 }
+        );
+    }
+
+    #[test]
+    fn catches_up_a_bounded_number_then_skips() {
+        let t0 = Instant::now();
+        let p = Duration::from_millis(10);
+        // Two and a half periods late: three ticks due, all run.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(25), t0, p),
+            TickPlan { run: 3, skip: 0 }
+        );
+        // A 1 s stall: 101 due, 3 run, 98 skipped; the next deadline lands in the future.
+        let now = t0 + Duration::from_secs(1);
+        let plan = plan_ticks(now, t0, p);
+        assert_eq!(
+            plan,
+            TickPlan {
+                run: MAX_CATCHUP_TICKS,
+                skip: 98
+            }
+        );
+        let next = t0 + p * (plan.run + plan.skip);
+        assert!(next > now && next <= now + p);
+    }
+
+    #[test]
+    fn no_drift_over_many_periods() {
+        // Scheduling against absolute deadlines: after N on-time wake-ups the deadline is
+        // exactly t0 + N periods, whatever the wake-up jitter was.
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        let mut deadline = t0;
+        for i in 0..600u32 {
+            let jitter = Duration::from_micros(u64::from(i % 7) * 150);
+            let plan = plan_ticks(deadline + jitter, deadline, p);
+            assert_eq!(plan, TickPlan { run: 1, skip: 0 });
+            deadline += p;
+        }
+        assert_eq!(deadline, t0 + p * 600);
     }
 }
