@@ -8,7 +8,7 @@ use crate::auth::RootKey;
 use crate::config::Config;
 use crate::db::Db;
 use crate::matchmaking::queue::Matchmaker;
-use crate::registry::Registry;
+use crate::registry::{Cluster, Registry};
 use crate::room::Engine;
 use crate::{api, metrics, web as client};
 use actix::{Actor, Addr};
@@ -70,8 +70,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             Some(pool)
         }
     };
-    let engine = Engine::new(Registry::new(), db.clone(), config.engine.clone());
+    let registry = match (&redis, &config.redis_url) {
+        (Some(pool), Some(url)) => Registry::clustered(Cluster::new(
+            pool.clone(),
+            url,
+            config.cluster.clone(),
+            config.engine.session_queue,
+        )),
+        _ => Registry::new(),
+    };
+    let engine = Engine::new(registry, db.clone(), config.engine.clone());
     let matchmaker = Matchmaker::new(engine.clone()).start();
+    engine.set_requeue(matchmaker.clone().recipient());
     Ok(AppState {
         engine,
         matchmaker,
@@ -161,14 +171,30 @@ pub async fn run(
         }
     };
 
+    if let Some(c) = state.engine.registry.cluster() {
+        c.set_addr(
+            state
+                .config
+                .cluster
+                .instance_addr
+                .clone()
+                .unwrap_or_else(|| addr.to_string()),
+        );
+        crate::registry::upkeep::start(state.engine.clone(), c.clone()).await;
+        tracing::info!(instance = %c.id(), "joined the cluster");
+    }
     tracing::info!(%addr, "rally listening");
     spawn_upkeep(state.clone());
 
     let handle = server.handle();
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     let engine = state.engine.clone();
+    let drain_timeout = state.config.cluster.drain_timeout;
     actix_web::rt::spawn(async move {
         shutdown.await;
+        if let Some(c) = engine.registry.cluster().cloned() {
+            hand_over(&c, drain_timeout).await;
+        }
         tracing::info!("shutting down: telling clients to reconnect, finishing in-flight requests");
         for s in engine.registry.all_sessions() {
             s.events.do_send(crate::room::messages::SessionEvent::Kick {
@@ -189,6 +215,36 @@ pub async fn run(
     state.engine.stop();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Graceful hand-over (several instances): stop taking rooms, write each room's final
+/// checkpoint and release its lease, offer the rooms to the least-loaded survivor (which adopts
+/// them at once), leave the cluster. Bounded by `RALLY_DRAIN_TIMEOUT`; a room that did not make
+/// it is adopted when its lease lapses.
+async fn hand_over(c: &std::sync::Arc<Cluster>, drain: Duration) {
+    c.set_draining();
+    crate::registry::upkeep::heartbeat(c).await;
+    let rooms = c.local().rooms();
+    tracing::info!(rooms = rooms.len(), "draining: handing rooms over");
+    let mut released = Vec::new();
+    let work = async {
+        for (h, _) in rooms {
+            if let Some(addr) = h.local_addr() {
+                if let Ok(true) = addr.send(crate::room::HandOver).await {
+                    released.push(h.id.clone());
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(drain, work).await;
+    if !released.is_empty() {
+        let to = c.pick_instance().await;
+        if &to != c.id() {
+            c.offer_rooms(&to, released).await;
+        }
+    }
+    c.release(&crate::registry::Resource::matchmaker()).await;
+    crate::registry::upkeep::vanish(c).await;
 }
 
 /// How often the dependency gauges (`rally_dependency_up`) are refreshed.

@@ -192,4 +192,22 @@ pub struct Settings {
     /// How often the matchmaker tries to pair queued players.
     #[arg(long, env = "RALLY_MATCHMAKING_INTERVAL", default_value = "250ms")]
     pub matchmaking_interval: String,
+    /// Prefix of every Redis key and channel (several deployments, or tests, can share one
+    /// Redis).
+    #[arg(long, env = "RALLY_REDIS_PREFIX", default_value = "rally")]
+    pub redis_prefix: String,
+    /// Lease time-to-live of rooms, tournaments and the matchmaker leader (multi-instance):
+    /// an owner that stops renewing loses its resources to a survivor after this long.
+    #[arg(long, env = "RALLY_LEASE_TTL", default_value = "10s")]
+    pub lease_ttl: String,
+    /// Address other components may use to reach this instance (published with its
+    /// heartbeat); defaults to the bound listener address.
+    #[arg(long, env = "RALLY_INSTANCE_ADDR")]
+    pub instance_addr: Option<String>,
+    /// How often a room writes its checkpoint to Redis (multi-instance failover).
+    #[arg(long, env = "RALLY_CHECKPOINT_INTERVAL", default_value = "1s")]
+    pub checkpoint_interval: String,
+    /// On SIGTERM with Redis, how long rooms get to hand over to other instances.
+    #[arg(long, env = "RALLY_DRAIN_TIMEOUT", default_value = "5s")]
+    pub drain_timeout: String,
 }

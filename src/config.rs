@@ -96,6 +96,34 @@ pub struct Config {
     pub socket_send_buffer: usize,
     /// Realtime engine settings.
     pub engine: EngineConfig,
+    /// Multi-instance settings (used when `redis_url` is set).
+    pub cluster: ClusterConfig,
+}
+
+/// Settings of the multi-instance registry (Redis).
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// Prefix of every key and channel.
+    pub prefix: String,
+    /// Lease time-to-live; renewals run every third of it.
+    pub lease_ttl: Duration,
+    /// Address published with the heartbeat (None: the bound listener's).
+    pub instance_addr: Option<String>,
+    /// Bounded hand-over time on SIGTERM.
+    pub drain_timeout: Duration,
+}
+
+impl ClusterConfig {
+    /// How often leases are renewed and the directory re-announced: a third of the TTL, so
+    /// two renewals may fail in a row before a lease expires.
+    pub fn renew_every(&self) -> Duration {
+        self.lease_ttl / 3
+    }
+
+    /// How long a cross-instance request (join, resign, create) waits for its answer.
+    pub fn request_timeout(&self) -> Duration {
+        self.lease_ttl.clamp(Duration::from_millis(500), Duration::from_secs(5))
+    }
 }
 
 /// Settings of rooms, sessions and matchmaking. Every timer is configurable so tests run with
@@ -132,6 +160,8 @@ pub struct EngineConfig {
     pub arbiters: usize,
     /// Matchmaker pairing interval.
     pub matchmaking_interval: Duration,
+    /// Room checkpoint period (multi-instance only).
+    pub checkpoint_interval: Duration,
 }
 
 fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
@@ -247,11 +277,30 @@ impl Config {
             room_queue: s.room_queue,
             arbiters,
             matchmaking_interval: duration("RALLY_MATCHMAKING_INTERVAL", &s.matchmaking_interval)?,
+            checkpoint_interval: duration("RALLY_CHECKPOINT_INTERVAL", &s.checkpoint_interval)?,
         };
+        if engine.checkpoint_interval < Duration::from_millis(50) {
+            bail!("RALLY_CHECKPOINT_INTERVAL: must be at least 50ms");
+        }
         if engine.ws_heartbeat_timeout <= engine.ws_heartbeat_interval {
             bail!("RALLY_WS_HEARTBEAT_TIMEOUT: must be longer than RALLY_WS_HEARTBEAT_INTERVAL");
         }
+        let lease_ttl = duration("RALLY_LEASE_TTL", &s.lease_ttl)?;
+        if lease_ttl < Duration::from_millis(300) {
+            bail!("RALLY_LEASE_TTL: must be at least 300ms");
+        }
+        let prefix = s.redis_prefix.trim().to_string();
+        if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+            bail!("RALLY_REDIS_PREFIX: must be a non-empty word without spaces");
+        }
+        let cluster = ClusterConfig {
+            prefix,
+            lease_ttl,
+            instance_addr: s.instance_addr.clone().filter(|a| !a.trim().is_empty()),
+            drain_timeout: duration("RALLY_DRAIN_TIMEOUT", &s.drain_timeout)?,
+        };
         Ok(Config {
+            cluster,
             socket_send_buffer: s.socket_send_buffer,
             engine,
             bind: s.bind.clone(),

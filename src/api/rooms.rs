@@ -80,7 +80,8 @@ pub async fn list(
     let (items, total) = state
         .engine
         .registry
-        .list_rooms(page.offset as usize, page.limit as usize);
+        .list_rooms(page.offset as usize, page.limit as usize)
+        .await;
     Ok(HttpResponse::Ok().json(json!({
         "items": items, "limit": page.limit, "offset": page.offset, "total": total,
     })))

@@ -1,6 +1,7 @@
-//! In-process registry: one instance, everything in memory behind short-held mutexes.
+//! In-process registry: this instance's rooms and sessions, in memory behind short-held
+//! mutexes. On its own it is the single-instance registry; with Redis it is the local half.
 
-use super::{RoomHandle, RoomSummary, SessionHandle};
+use super::{RoomHandle, RoomRecord, RoomSummary, SessionHandle};
 use crate::ids::{PlayerId, RoomId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -16,39 +17,64 @@ struct Inner {
 
 struct RoomEntry {
     handle: RoomHandle,
-    code: Option<String>,
-    listed: bool,
-    summary: RoomSummary,
+    record: RoomRecord,
 }
 
-/// The registry (cheap to clone).
+/// The local tables (cheap to clone).
 #[derive(Clone, Default)]
-pub struct Registry {
+pub struct LocalRegistry {
     inner: Arc<Mutex<Inner>>,
 }
 
-impl Registry {
+impl LocalRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Make a room reachable; `code` for private rooms (which are not listed).
-    pub fn register_room(&self, handle: RoomHandle, code: Option<String>, summary: RoomSummary) {
+    /// Make a room reachable; private rooms (with a code) are not listed.
+    pub fn register_room(&self, handle: RoomHandle, record: RoomRecord) {
         let mut g = self.inner.lock();
-        if let Some(c) = &code {
+        if let Some(c) = &record.code {
             g.codes.insert(c.clone(), handle.id.clone());
         }
-        let listed = code.is_none();
-        g.rooms.insert(
-            handle.id.clone(),
-            RoomEntry {
-                handle,
-                code,
-                listed,
-                summary,
-            },
-        );
+        g.rooms
+            .insert(handle.id.clone(), RoomEntry { handle, record });
+    }
+
+    /// The directory record of a local room.
+    pub fn record(&self, id: &RoomId) -> Option<RoomRecord> {
+        self.inner.lock().rooms.get(id).map(|e| e.record.clone())
+    }
+
+    /// Every local room's handle and record (re-announce, hand-over).
+    pub fn rooms(&self) -> Vec<(RoomHandle, RoomRecord)> {
+        self.inner
+            .lock()
+            .rooms
+            .values()
+            .map(|e| (e.handle.clone(), e.record.clone()))
+            .collect()
+    }
+
+    /// Every seat → room pair held by local rooms (re-announce).
+    pub fn player_rooms(&self) -> Vec<(PlayerId, RoomId)> {
+        let g = self.inner.lock();
+        g.player_rooms
+            .iter()
+            .filter(|(_, r)| g.rooms.contains_key(*r))
+            .map(|(p, r)| (p.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Every local session: (player, session id).
+    pub fn session_ids(&self) -> Vec<(PlayerId, String)> {
+        self.inner
+            .lock()
+            .sessions
+            .iter()
+            .map(|(p, s)| (p.clone(), s.session_id.clone()))
+            .collect()
     }
 
     /// True when `code` is free.
@@ -56,15 +82,23 @@ impl Registry {
         !self.inner.lock().codes.contains_key(code)
     }
 
-    /// Forget a stopped room (its code, and presence pointing at it).
-    pub fn deregister_room(&self, id: &RoomId) {
+    /// Forget a stopped room (its code, and presence pointing at it); returns the players
+    /// whose room it was.
+    pub fn deregister_room(&self, id: &RoomId) -> Vec<PlayerId> {
         let mut g = self.inner.lock();
         if let Some(e) = g.rooms.remove(id) {
-            if let Some(c) = e.code {
+            if let Some(c) = e.record.code {
                 g.codes.remove(&c);
             }
         }
+        let gone: Vec<PlayerId> = g
+            .player_rooms
+            .iter()
+            .filter(|(_, r)| *r == id)
+            .map(|(p, _)| p.clone())
+            .collect();
         g.player_rooms.retain(|_, r| r != id);
+        gone
     }
 
     /// Reach a room.
@@ -72,17 +106,23 @@ impl Registry {
         self.inner.lock().rooms.get(id).map(|e| e.handle.clone())
     }
 
-    /// Resolve a private room code (case-insensitive).
-    pub fn room_by_code(&self, code: &str) -> Option<RoomHandle> {
-        let g = self.inner.lock();
-        let id = g.codes.get(&code.to_ascii_uppercase())?;
-        g.rooms.get(id).map(|e| e.handle.clone())
+    /// Resolve a private room code (case-insensitive) of a local room.
+    pub fn room_id_by_code(&self, code: &str) -> Option<RoomId> {
+        self.inner
+            .lock()
+            .codes
+            .get(&code.to_ascii_uppercase())
+            .cloned()
     }
 
-    /// Replace a room's summary (state, score, seats changed).
-    pub fn update_summary(&self, id: &RoomId, summary: RoomSummary) {
-        if let Some(e) = self.inner.lock().rooms.get_mut(id) {
-            e.summary = summary;
+    /// Replace a room's summary; false when the room is not here or nothing changed.
+    pub fn update_summary(&self, id: &RoomId, summary: RoomSummary) -> bool {
+        match self.inner.lock().rooms.get_mut(id) {
+            Some(e) if e.record.summary != summary => {
+                e.record.summary = summary;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -92,8 +132,8 @@ impl Registry {
         let mut all: Vec<RoomSummary> = g
             .rooms
             .values()
-            .filter(|e| e.listed)
-            .map(|e| e.summary.clone())
+            .filter(|e| e.record.listed())
+            .map(|e| e.record.summary.clone())
             .collect();
         let total = all.len();
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));

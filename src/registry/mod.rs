@@ -2,81 +2,169 @@
 //! session, player → current room).
 //!
 //! Every part of rally reaches rooms through here — sessions, the matchmaker, the rooms API and
-//! (later) tournaments — never through an `Addr<RoomActor>` kept on the side. This instance's
-//! rooms are held in-process ([`local`]); the multi-instance registry (Redis leases, routing)
-//! plugs in behind the same methods, and the messages a [`RoomHandle`] carries are
-//! serde-serialisable so a handle can forward them to another instance.
+//! tournaments — never through an `Addr<RoomActor>` kept on the side.
+//!
+//! # Backends
+//! - [`local`]: this instance's rooms and sessions, in memory. Always present: even with Redis,
+//!   a session on the owning instance talks to its room in-process.
+//! - [`cluster`] (Redis, when `RALLY_REDIS_URL` is set): instance heartbeats, leases on owned
+//!   resources ([`lease`]), the shared directory (room records, codes, summaries, presence),
+//!   cross-instance routing over pub/sub ([`routing`], [`wire`], [`proxy`]) and the background
+//!   upkeep that renews, re-announces and adopts orphans ([`upkeep`]).
+//!
+//! [`Registry`] offers the same methods over both; the ones that may need Redis are `async`.
 
+pub mod cluster;
+pub mod lease;
 pub mod local;
+pub mod proxy;
+pub mod routing;
+pub mod upkeep;
+pub mod wire;
 
-pub use local::Registry;
+pub use cluster::Cluster;
+pub use lease::{LeaseEvent, LeaseNotice, Resource, ResourceKind};
+pub use local::LocalRegistry;
 
-use crate::ids::{PlayerId, RoomId};
-use crate::room::messages::{Outbound, SessionEvent};
+use crate::ids::{InstanceId, MatchId, PlayerId, RoomId};
+use crate::replay::InputLog;
+use crate::room::messages::{Outbound, PlayerInfo, SessionEvent};
 use crate::room::RoomActor;
 use actix::prelude::*;
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-/// A way to reach one room.
+/// A way to reach one room: in-process, or through its owning instance.
 #[derive(Clone)]
 pub struct RoomHandle {
     /// The room.
     pub id: RoomId,
-    addr: Addr<RoomActor>,
+    target: Target,
 }
 
-/// Why an input did not reach the room.
+#[derive(Clone)]
+enum Target {
+    Local(Addr<RoomActor>),
+    Remote {
+        owner: InstanceId,
+        cluster: Arc<Cluster>,
+    },
+}
+
+/// Why a message did not reach the room.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Undelivered {
-    /// The room's bounded queue is full (input dropped and counted).
+    /// The room's bounded queue (or the bounded cross-instance queue) is full.
     Full,
-    /// The room has stopped.
+    /// The room has stopped (or its owner did not answer in time).
     Closed,
+}
+
+/// A message a session may send to a room, locally or across instances.
+pub trait RoomRequest: Message + Send + 'static
+where
+    Self::Result: Send,
+{
+    /// The serialisable form, and the local session handle to attach (joins).
+    fn into_wire(self) -> (wire::RoomMsg, Option<SessionHandle>);
 }
 
 impl RoomHandle {
     /// Wrap a local room.
     pub fn local(id: RoomId, addr: Addr<RoomActor>) -> Self {
-        Self { id, addr }
+        Self {
+            id,
+            target: Target::Local(addr),
+        }
+    }
+
+    /// A room owned by another instance.
+    pub fn remote(id: RoomId, owner: InstanceId, cluster: Arc<Cluster>) -> Self {
+        Self {
+            id,
+            target: Target::Remote { owner, cluster },
+        }
+    }
+
+    /// The instance that owns the room when it is not this one.
+    pub fn owner(&self) -> Option<&InstanceId> {
+        match &self.target {
+            Target::Local(_) => None,
+            Target::Remote { owner, .. } => Some(owner),
+        }
     }
 
     /// Deliver a message that must not be dropped (join, leave, resign, detach).
     pub fn send<M>(&self, msg: M)
     where
-        M: Message + Send + 'static,
+        M: RoomRequest,
         M::Result: Send,
         RoomActor: Handler<M>,
     {
-        self.addr.do_send(msg);
+        match &self.target {
+            Target::Local(addr) => addr.do_send(msg),
+            Target::Remote { owner, cluster } => {
+                let (wire, session) = msg.into_wire();
+                cluster.send_room(owner, &self.id, wire, session, None);
+            }
+        }
     }
 
-    /// Deliver a message and wait for the answer.
+    /// Deliver a message and wait for the answer (across instances: with a timeout).
     pub async fn ask<M>(&self, msg: M) -> Result<M::Result, Undelivered>
     where
-        M: Message + Send + 'static,
-        M::Result: Send,
+        M: RoomRequest,
+        M::Result: Send + DeserializeOwned,
         RoomActor: Handler<M>,
     {
-        self.addr.send(msg).await.map_err(|_| Undelivered::Closed)
+        match &self.target {
+            Target::Local(addr) => addr.send(msg).await.map_err(|_| Undelivered::Closed),
+            Target::Remote { owner, cluster } => {
+                let (wire, session) = msg.into_wire();
+                let value = cluster
+                    .ask_room(owner, &self.id, wire, session)
+                    .await
+                    .ok_or(Undelivered::Closed)?;
+                serde_json::from_value(value).map_err(|_| Undelivered::Closed)
+            }
+        }
     }
 
     /// Deliver a droppable message into the room's bounded mailbox (inputs): the sender
-    /// enforces the bound.
+    /// enforces the bound (across instances, the bounded outgoing queue).
     pub fn try_send<M>(&self, msg: M) -> Result<(), Undelivered>
     where
-        M: Message + Send + 'static,
+        M: RoomRequest,
         M::Result: Send,
         RoomActor: Handler<M>,
     {
-        self.addr.try_send(msg).map_err(|e| match e {
-            SendError::Full(_) => Undelivered::Full,
-            SendError::Closed(_) => Undelivered::Closed,
-        })
+        match &self.target {
+            Target::Local(addr) => addr.try_send(msg).map_err(|e| match e {
+                SendError::Full(_) => Undelivered::Full,
+                SendError::Closed(_) => Undelivered::Closed,
+            }),
+            Target::Remote { owner, cluster } => {
+                let (wire, session) = msg.into_wire();
+                cluster.try_send_room(owner, &self.id, wire, session)
+            }
+        }
     }
 
-    /// Whether the room is still running.
+    /// The local actor, when the room runs here.
+    pub fn local_addr(&self) -> Option<&Addr<RoomActor>> {
+        match &self.target {
+            Target::Local(a) => Some(a),
+            Target::Remote { .. } => None,
+        }
+    }
+
+    /// Whether the room is (as far as this instance knows) still running.
     pub fn connected(&self) -> bool {
-        self.addr.connected()
+        match &self.target {
+            Target::Local(addr) => addr.connected(),
+            Target::Remote { .. } => true,
+        }
     }
 }
 
@@ -92,14 +180,14 @@ pub struct SessionHandle {
 }
 
 /// What `GET /api/v1/rooms` shows of a room.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RoomSummary {
     /// Room id.
     pub id: String,
     /// Game kind.
     pub game: String,
     /// Room state.
-    pub state: &'static str,
+    pub state: String,
     /// Player names by seat (None = empty seat).
     pub players: Vec<Option<String>>,
     /// Spectators watching.
@@ -107,11 +195,70 @@ pub struct RoomSummary {
     /// Scores by seat.
     pub score: Vec<u32>,
     /// Quick, private or tournament.
-    pub mode: &'static str,
+    pub mode: String,
     /// Whether ratings change.
     pub rated: bool,
     /// Unix ms.
     pub created_at: i64,
+}
+
+/// Everything needed to recreate a room on another instance (with a [`Checkpoint`], where it
+/// was; without one, from the start). Written to the directory when the room is created and
+/// rewritten with each summary change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoomRecord {
+    /// Room.
+    pub id: RoomId,
+    /// Its match row.
+    pub match_id: MatchId,
+    /// Game kind.
+    pub game: String,
+    /// Game config.
+    pub config: serde_json::Value,
+    /// Game seed (also on the match row).
+    pub seed: u64,
+    /// `quick` | `private` | `tournament`.
+    pub mode: String,
+    /// Rated.
+    pub rated: bool,
+    /// Seats assigned in advance.
+    pub seats: Option<Vec<PlayerInfo>>,
+    /// Join code (private rooms; not listed).
+    pub code: Option<String>,
+    /// Whether no-show survivors go back to the quick-match queue.
+    pub requeue: bool,
+    /// Unix ms.
+    pub created_ms: i64,
+    /// Latest summary.
+    pub summary: RoomSummary,
+}
+
+impl RoomRecord {
+    /// Listed in `GET /api/v1/rooms` (private rooms never are).
+    pub fn listed(&self) -> bool {
+        self.code.is_none()
+    }
+}
+
+/// A room's periodic checkpoint: enough to resume the match where it was.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The owner's epoch when it was written.
+    pub epoch: i64,
+    /// Room state name.
+    pub state: String,
+    /// `game.save()`.
+    pub game: serde_json::Value,
+    /// The input log so far (the replay must cover the whole match).
+    pub log: InputLog,
+    /// Players by seat.
+    pub seats: Vec<Option<PlayerInfo>>,
+    /// Last applied input sequence number by seat.
+    pub last_seq: Vec<u64>,
+    /// Milliseconds played so far (None before the start).
+    pub played_ms: Option<u64>,
+    /// Unix ms when written.
+    pub saved_ms: i64,
 }
 
 /// Presence answer for "which room am I in?".
@@ -123,3 +270,212 @@ pub struct Location {
 
 /// Used by sessions to report which player they serve (for presence).
 pub type PresenceKey = PlayerId;
+
+/// What to do with a stopping room's directory entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Departure {
+    /// The room is over: forget it everywhere.
+    Finished,
+    /// The room moved (lease lost, handed over): another instance owns the entries now.
+    Moved,
+}
+
+/// The registry (cheap to clone): the local tables plus, with Redis, the cluster.
+#[derive(Clone, Default)]
+pub struct Registry {
+    local: LocalRegistry,
+    cluster: Option<Arc<Cluster>>,
+}
+
+impl Registry {
+    /// A single-instance registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry backed by Redis.
+    pub fn clustered(cluster: Arc<Cluster>) -> Self {
+        Self {
+            local: cluster.local.clone(),
+            cluster: Some(cluster),
+        }
+    }
+
+    /// The Redis side, when configured.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
+    }
+
+    /// The in-process tables.
+    pub fn local(&self) -> &LocalRegistry {
+        &self.local
+    }
+
+    /// Make a room reachable (and, with Redis, announce it).
+    pub fn register_room(&self, handle: RoomHandle, record: RoomRecord) {
+        let id = handle.id.clone();
+        self.local.register_room(handle, record);
+        if let Some(c) = &self.cluster {
+            c.announce_room(&id);
+        }
+    }
+
+    /// Reserve a private room code for `room`; false when taken.
+    pub async fn reserve_code(&self, code: &str, room: &RoomId) -> bool {
+        if !self.local.code_free(code) {
+            return false;
+        }
+        match &self.cluster {
+            None => true,
+            Some(c) => c.reserve_code(code, room).await,
+        }
+    }
+
+    /// Forget a stopped room; with [`Departure::Finished`] also its directory entries.
+    pub fn deregister_room(&self, id: &RoomId, departure: Departure) {
+        let code = self.local.record(id).and_then(|r| r.code);
+        let players = self.local.deregister_room(id);
+        if let Some(c) = &self.cluster {
+            c.room_departed(id, departure, players, code);
+        }
+    }
+
+    /// A room on this instance.
+    pub fn local_room(&self, id: &RoomId) -> Option<RoomHandle> {
+        self.local.room(id)
+    }
+
+    /// Reach a room, wherever it runs. None: unknown, or known but without a live owner
+    /// (see [`crate::room::Engine::find_room`], which then adopts it).
+    pub async fn room(&self, id: &RoomId) -> Option<RoomHandle> {
+        if let Some(h) = self.local.room(id) {
+            return Some(h);
+        }
+        let c = self.cluster.as_ref()?;
+        let owner = c.owner(&Resource::room(id)).await?;
+        if &owner == c.id() {
+            return None;
+        }
+        Some(RoomHandle::remote(id.clone(), owner, c.clone()))
+    }
+
+    /// Resolve a private room code (case-insensitive) to a room id.
+    pub async fn room_id_by_code(&self, code: &str) -> Option<RoomId> {
+        let code = code.to_ascii_uppercase();
+        if let Some(id) = self.local.room_id_by_code(&code) {
+            return Some(id);
+        }
+        self.cluster.as_ref()?.room_by_code(&code).await
+    }
+
+    /// Replace a room's summary (state, score, seats changed).
+    pub fn update_summary(&self, id: &RoomId, summary: RoomSummary) {
+        if self.local.update_summary(id, summary) {
+            if let Some(c) = &self.cluster {
+                c.announce_room(id);
+            }
+        }
+    }
+
+    /// Write a room's checkpoint (non-blocking; coalesced: only the latest is written).
+    pub fn checkpoint(&self, id: &RoomId, checkpoint: &Checkpoint) {
+        if let Some(c) = &self.cluster {
+            c.checkpoint(id, checkpoint);
+        }
+    }
+
+    /// Whether rooms should write checkpoints at all.
+    pub fn wants_checkpoints(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// Listed (public) rooms, newest first, paginated — the same on every instance.
+    pub async fn list_rooms(&self, offset: usize, limit: usize) -> (Vec<RoomSummary>, usize) {
+        match &self.cluster {
+            None => self.local.list_rooms(offset, limit),
+            Some(c) => match c.list_rooms(offset, limit).await {
+                Some(r) => r,
+                None => self.local.list_rooms(offset, limit),
+            },
+        }
+    }
+
+    /// Number of rooms on this instance.
+    pub fn room_count(&self) -> usize {
+        self.local.room_count()
+    }
+
+    /// Presence: a session of `player` authenticated. Returns the local session it replaces
+    /// (the caller closes it: newest connection wins); a session on another instance is told
+    /// by the cluster.
+    pub fn session_connected(
+        &self,
+        player: &PlayerId,
+        session: SessionHandle,
+    ) -> Option<SessionHandle> {
+        let sid = session.session_id.clone();
+        let old = self.local.session_connected(player, session);
+        if let Some(c) = &self.cluster {
+            c.presence_connected(player, &sid);
+        }
+        old
+    }
+
+    /// Presence: the session ended; only removes it if it is still the current one.
+    pub fn session_gone(&self, player: &PlayerId, session_id: &str) {
+        self.local.session_gone(player, session_id);
+        if let Some(c) = &self.cluster {
+            c.presence_gone(player, session_id);
+        }
+    }
+
+    /// The live session of `player` on this instance.
+    pub fn session(&self, player: &PlayerId) -> Option<SessionHandle> {
+        self.local.session(player)
+    }
+
+    /// Deliver a control event to `player` on whichever instance they are connected to.
+    pub fn notify_player(&self, player: &PlayerId, event: SessionEvent) {
+        if let Some(s) = self.local.session(player) {
+            s.events.do_send(event);
+            return;
+        }
+        if let Some(c) = &self.cluster {
+            c.notify_player(player, event);
+        }
+    }
+
+    /// Every live session on this instance (shutdown notices).
+    pub fn all_sessions(&self) -> Vec<SessionHandle> {
+        self.local.all_sessions()
+    }
+
+    /// Number of live sessions on this instance.
+    pub fn session_count(&self) -> usize {
+        self.local.session_count()
+    }
+
+    /// Presence: `player` holds a seat in `room` (None: no longer).
+    pub fn set_player_room(&self, player: &PlayerId, room: Option<RoomId>) {
+        self.local.set_player_room(player, room.clone());
+        if let Some(c) = &self.cluster {
+            c.set_player_room(player, room);
+        }
+    }
+
+    /// Clear `player`'s room only if it is `room`.
+    pub fn clear_player_room(&self, player: &PlayerId, room: &RoomId) {
+        self.local.clear_player_room(player, room);
+        if let Some(c) = &self.cluster {
+            c.clear_player_room(player, room);
+        }
+    }
+
+    /// "Which room am I in?"
+    pub async fn player_room(&self, player: &PlayerId) -> Option<RoomId> {
+        if let Some(r) = self.local.player_room(player) {
+            return Some(r);
+        }
+        self.cluster.as_ref()?.player_room(player).await
+    }
+}

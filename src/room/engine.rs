@@ -2,17 +2,20 @@
 //! the shared pieces rooms need (registry, database, settings).
 
 use super::messages::{PlayerInfo, Requeue};
-use super::RoomActor;
+use super::{RoomActor, RoomInit};
 use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::ids::{MatchId, RoomId};
-use crate::registry::{Registry, RoomHandle};
+use crate::ids::{MatchId, PlayerId, RoomId};
+use crate::registry::wire::WireSpec;
+use crate::registry::{
+    Checkpoint, Registry, Resource, ResourceKind, RoomHandle, RoomRecord, RoomSummary,
+};
 use actix::prelude::*;
 use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where a match comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +35,16 @@ impl Mode {
             Mode::Quick => "quick",
             Mode::Private => "private",
             Mode::Tournament => "tournament",
+        }
+    }
+
+    /// Parse a storage / wire name.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "quick" => Some(Mode::Quick),
+            "private" => Some(Mode::Private),
+            "tournament" => Some(Mode::Tournament),
+            _ => None,
         }
     }
 }
@@ -81,6 +94,9 @@ pub struct Engine {
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
     arbiter_owners: parking_lot::Mutex<Vec<Arbiter>>,
+    /// Where no-show survivors of rooms created for other instances go (this instance's
+    /// matchmaker, which shares the queue through Redis).
+    requeue: OnceLock<Recipient<Requeue>>,
 }
 
 impl Engine {
@@ -97,7 +113,18 @@ impl Engine {
             arbiters,
             next: AtomicUsize::new(0),
             arbiter_owners: parking_lot::Mutex::new(owners),
+            requeue: OnceLock::new(),
         })
+    }
+
+    /// Set the matchmaker that takes requeued players (once, at start).
+    pub fn set_requeue(&self, r: Recipient<Requeue>) {
+        let _ = self.requeue.set(r);
+    }
+
+    /// The matchmaker that takes requeued players.
+    pub fn requeue_recipient(&self) -> Option<Recipient<Requeue>> {
+        self.requeue.get().cloned()
     }
 
     /// Stop the room arbiters (shutdown).
@@ -112,21 +139,55 @@ impl Engine {
         self.arbiters[i].clone()
     }
 
-    fn new_code(&self) -> String {
-        let mut rng = rand::thread_rng();
-        loop {
-            let code: String = (0..CODE_LEN)
-                .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
-                .collect();
-            if self.registry.code_free(&code) {
-                return code;
+    async fn new_code(&self, room: &RoomId) -> AppResult<String> {
+        for _ in 0..64 {
+            let code: String = {
+                let mut rng = rand::thread_rng();
+                (0..CODE_LEN)
+                    .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+                    .collect()
+            };
+            if self.registry.reserve_code(&code, room).await {
+                return Ok(code);
             }
         }
+        Err(AppError::unavailable("cannot reserve a room code"))
     }
 
-    /// Create the match row, start the room on an arbiter, register it. The match row exists
-    /// before anyone can join.
+    /// Create a room: with several instances, on the least-loaded live one (the request is
+    /// routed there; if it does not answer, here).
     pub async fn create_room(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
+        if let Some(c) = self.registry.cluster() {
+            let target = c.pick_instance().await;
+            if &target != c.id() {
+                let wire = WireSpec {
+                    game: spec.game.clone(),
+                    config: spec.config.clone(),
+                    mode: spec.mode.as_str().to_string(),
+                    rated: spec.rated,
+                    seats: spec.seats.clone(),
+                    private: spec.private,
+                    requeue: spec.requeue.is_some(),
+                };
+                if let Some(created) = c.request_create(&target, wire).await {
+                    return Ok(CreatedRoom {
+                        room: created.room,
+                        match_id: created.match_id,
+                        code: created.code,
+                    });
+                }
+                tracing::warn!(%target, "placement request unanswered; creating the room here");
+            }
+        }
+        self.create_room_here(spec).await
+    }
+
+    /// Create the match row, start the room on an arbiter, register it (and take its lease).
+    /// The match row exists before anyone can join.
+    pub async fn create_room_here(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
+        if self.registry.cluster().is_some_and(|c| c.draining()) {
+            return Err(AppError::unavailable("this instance is shutting down"));
+        }
         let seed: u64 = rand::thread_rng().gen();
         let game = crate::game::create(&spec.game, &spec.config, seed)
             .map_err(|e| AppError::validation(e.to_string()))?;
@@ -154,34 +215,153 @@ impl Engine {
         self.db
             .run(move |c| matches::insert_created(c, &row))
             .await?;
-        let code = spec.private.then(|| self.new_code());
-        let summary = super::RoomSummary {
-            id: room_id.0.clone(),
-            game: spec.game.clone(),
-            state: "waiting",
-            players: match &spec.seats {
-                Some(s) => s.iter().map(|p| Some(p.name.clone())).collect(),
-                None => vec![None; game.seats() as usize],
-            },
-            spectators: 0,
-            score: game.scores(),
-            mode: spec.mode.as_str(),
-            rated: spec.rated,
-            created_at: crate::db::now_ms(),
+        let code = match spec.private {
+            true => Some(self.new_code(&room_id).await?),
+            false => None,
         };
-        let engine = self.clone();
-        let (rid, mid) = (room_id.clone(), match_id.clone());
-        let capacity = self.config.room_queue;
-        let addr = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            RoomActor::new(engine, rid, mid, game, spec)
-        });
-        let handle = RoomHandle::local(room_id.clone(), addr);
-        self.registry.register_room(handle, code.clone(), summary);
+        if let Some(c) = self.registry.cluster() {
+            c.acquire(&Resource::room(&room_id), None).await;
+        }
+        let created_ms = crate::db::now_ms();
+        let record = RoomRecord {
+            id: room_id.clone(),
+            match_id: match_id.clone(),
+            game: spec.game.clone(),
+            config: spec.config.clone(),
+            seed,
+            mode: spec.mode.as_str().to_string(),
+            rated: spec.rated,
+            seats: spec.seats.clone(),
+            code: code.clone(),
+            requeue: spec.requeue.is_some(),
+            created_ms,
+            summary: RoomSummary {
+                id: room_id.0.clone(),
+                game: spec.game.clone(),
+                state: "waiting".into(),
+                players: match &spec.seats {
+                    Some(s) => s.iter().map(|p| Some(p.name.clone())).collect(),
+                    None => vec![None; game.seats() as usize],
+                },
+                spectators: 0,
+                score: game.scores(),
+                mode: spec.mode.as_str().to_string(),
+                rated: spec.rated,
+                created_at: created_ms,
+            },
+        };
+        self.start_room(record, game, 1, None, spec.requeue);
         Ok(CreatedRoom {
             room: room_id,
             match_id,
             code,
         })
+    }
+
+    /// Start a room actor on an arbiter and register it.
+    fn start_room(
+        self: &Arc<Self>,
+        record: RoomRecord,
+        game: Box<dyn crate::game::Game>,
+        epoch: i64,
+        checkpoint: Option<Checkpoint>,
+        requeue: Option<Recipient<Requeue>>,
+    ) -> RoomHandle {
+        let engine = self.clone();
+        let capacity = self.config.room_queue;
+        let rec = record.clone();
+        let addr = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            RoomActor::new(
+                engine,
+                RoomInit {
+                    record: rec,
+                    game,
+                    epoch,
+                    checkpoint,
+                    requeue,
+                },
+            )
+        });
+        let handle = RoomHandle::local(record.id.clone(), addr.clone());
+        if let Some(c) = self.registry.cluster() {
+            c.hold(&Resource::room(&record.id), addr.recipient());
+        }
+        self.registry.register_room(handle.clone(), record);
+        handle
+    }
+
+    /// Reach a room wherever it runs; a room whose owner vanished is adopted on the spot.
+    pub async fn find_room(self: &Arc<Self>, id: &RoomId) -> Option<RoomHandle> {
+        if let Some(h) = self.registry.room(id).await {
+            return Some(h);
+        }
+        let c = self.registry.cluster()?;
+        if c.draining() || c.owner(&Resource::room(id)).await.is_some() {
+            return None;
+        }
+        self.adopt_room(id).await
+    }
+
+    /// Claim a room whose owner is gone: take its lease (`SET NX`), bump the match epoch in
+    /// Postgres (`take_over`: the old owner's writes are refused from now on), and recreate it
+    /// from its latest checkpoint — or from the start when there is none. A room whose match
+    /// is already over is forgotten instead.
+    pub async fn adopt_room(self: &Arc<Self>, id: &RoomId) -> Option<RoomHandle> {
+        let c = self.registry.cluster()?.clone();
+        if c.draining() {
+            return None;
+        }
+        if let Some(h) = self.registry.local_room(id) {
+            return Some(h);
+        }
+        let resource = Resource::room(id);
+        if !c.acquire(&resource, None).await {
+            return None;
+        }
+        let Some(record) = c.room_record(id).await else {
+            c.release(&resource).await;
+            c.unregister_owned(ResourceKind::Room, id.as_str()).await;
+            return None;
+        };
+        let players: Vec<PlayerId> = record
+            .seats
+            .iter()
+            .flatten()
+            .map(|p| p.id.clone())
+            .collect();
+        let mid = record.match_id.0.clone();
+        let epoch = match self.db.run(move |conn| matches::take_over(conn, &mid)).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::info!(room = %id, error = %e.message, "orphaned room's match is over; forgetting it");
+                c.forget_room(id, record.code.clone(), players);
+                return None;
+            }
+        };
+        let checkpoint = c.room_checkpoint(id).await;
+        let game = match checkpoint.as_ref() {
+            Some(cp) => crate::game::restore(&record.game, &cp.game),
+            None => crate::game::create(&record.game, &record.config, record.seed),
+        };
+        let game = match game {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::error!(room = %id, error = %e, "cannot rebuild an orphaned room");
+                c.release(&resource).await;
+                return None;
+            }
+        };
+        metrics::counter!("rally_failovers_total", "kind" => "room").increment(1);
+        tracing::info!(
+            room = %id, epoch, resumed = checkpoint.is_some(),
+            "adopted an orphaned room"
+        );
+        let requeue = if record.requeue {
+            self.requeue_recipient()
+        } else {
+            None
+        };
+        Some(self.start_room(record, game, epoch, checkpoint, requeue))
     }
 }

@@ -17,7 +17,10 @@ use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
-use crate::registry::{RoomSummary, SessionHandle};
+use crate::registry::{
+    Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomRecord, RoomSummary,
+    SessionHandle,
+};
 use crate::replay::{ForcedEnd, InputLog};
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -101,21 +104,41 @@ pub struct RoomActor {
     started: Option<Instant>,
     events: Vec<GameEvent>,
     ticks_since_snapshot: u32,
+    /// Set when this instance no longer owns the room (lease lost, fenced off, handed over):
+    /// it writes nothing more and leaves the directory entries to the new owner.
+    moved: bool,
+}
+
+/// What a room starts from: a new match, or an adopted one (failover).
+pub struct RoomInit {
+    /// The directory record (spec).
+    pub record: RoomRecord,
+    /// The game, new or restored from the checkpoint.
+    pub game: Box<dyn Game>,
+    /// Ownership epoch (1 for a new match; from `take_over` for an adopted one).
+    pub epoch: i64,
+    /// Where the match was, for an adopted room (None: it starts over).
+    pub checkpoint: Option<Checkpoint>,
+    /// Where no-show survivors go.
+    pub requeue: Option<Recipient<Requeue>>,
 }
 
 impl RoomActor {
-    fn new(
-        engine: Arc<Engine>,
-        id: RoomId,
-        match_id: MatchId,
-        game: Box<dyn Game>,
-        spec: RoomSpec,
-    ) -> Self {
+    fn new(engine: Arc<Engine>, init: RoomInit) -> Self {
+        let RoomInit {
+            record,
+            game,
+            epoch,
+            checkpoint,
+            requeue,
+        } = init;
         let n = game.seats() as usize;
-        let assigned = spec.seats.is_some();
-        let seats = (0..n)
+        let assigned = record.seats.is_some();
+        let adopted = epoch > 1;
+        let now = Instant::now();
+        let mut seats: Vec<SeatSlot> = (0..n)
             .map(|i| SeatSlot {
-                player: spec.seats.as_ref().and_then(|s| s.get(i).cloned()),
+                player: record.seats.as_ref().and_then(|s| s.get(i).cloned()),
                 session: None,
                 last_seq: 0,
                 away_since: None,
@@ -130,34 +153,96 @@ impl RoomActor {
             .unwrap_or(engine.config.tick_hz)
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
-        let now = Instant::now();
-        let deadline = assigned.then(|| now + engine.config.join_window);
+        // An adopted match waits for its players as for a reconnection; a new one gives them
+        // the join window.
+        let join_window = if adopted {
+            engine.config.join_window.max(engine.config.reconnect_grace)
+        } else {
+            engine.config.join_window
+        };
+        let mut state = RoomState::Waiting;
+        let mut deadline = assigned.then(|| now + join_window);
+        let mut log = InputLog::default();
+        let mut started = None;
+        if let Some(cp) = &checkpoint {
+            for (i, slot) in seats.iter_mut().enumerate() {
+                if let Some(Some(p)) = cp.seats.get(i) {
+                    slot.player = Some(p.clone());
+                }
+                slot.last_seq = cp.last_seq.get(i).copied().unwrap_or(0);
+            }
+            log = cp.log.clone();
+            started = cp
+                .played_ms
+                .map(|ms| now.checked_sub(Duration::from_millis(ms)).unwrap_or(now));
+            if matches!(cp.state.as_str(), "countdown" | "playing" | "paused") {
+                state = RoomState::Paused;
+                deadline = Some(now + engine.config.reconnect_grace);
+                for slot in &mut seats {
+                    slot.away_since = Some(now);
+                    slot.joined_once = true;
+                }
+            }
+        }
         RoomActor {
             tick_hz,
             info,
-            game_kind: spec.game.clone(),
-            epoch: 1,
-            spec_mode: spec.mode,
-            rated: spec.rated,
-            requeue: spec.requeue,
+            game_kind: record.game.clone(),
+            epoch,
+            spec_mode: Mode::parse(&record.mode).unwrap_or(Mode::Private),
+            rated: record.rated,
+            requeue,
             seats,
             assigned,
             spectators: HashMap::new(),
-            state: RoomState::Waiting,
+            state,
             deadline,
             pending: VecDeque::new(),
-            log: InputLog::default(),
+            log,
             period,
             next_deadline: now + period,
-            created_ms: crate::db::now_ms(),
-            started: None,
+            created_ms: record.created_ms,
+            started,
             events: Vec::new(),
             ticks_since_snapshot: 0,
+            moved: false,
             engine,
-            id,
-            match_id,
+            id: record.id,
+            match_id: record.match_id,
             game,
         }
+    }
+
+    /// The room's state as a checkpoint.
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            epoch: self.epoch,
+            state: self.state.as_str().to_string(),
+            game: self.game.save(),
+            log: self.log.clone(),
+            seats: self.seats.iter().map(|s| s.player.clone()).collect(),
+            last_seq: self.seats.iter().map(|s| s.last_seq).collect(),
+            played_ms: self.started.map(|s| s.elapsed().as_millis() as u64),
+            saved_ms: crate::db::now_ms(),
+        }
+    }
+
+    /// Stop owning this room at once: write nothing more, tell everyone to reconnect (they
+    /// find the room on its new owner), leave the directory to the new owner.
+    fn step_down(&mut self, why: &str, ctx: &mut Context<Self>) {
+        if self.moved {
+            return;
+        }
+        tracing::warn!(room = %self.id, epoch = self.epoch, why, "stepping down");
+        self.moved = true;
+        for s in self.sessions() {
+            s.events.do_send(SessionEvent::Kick {
+                code: close::RESTART,
+                error: code::UNAVAILABLE,
+                message: "your room moved to another instance; reconnect".into(),
+            });
+        }
+        ctx.stop();
     }
 
     fn set_state(&mut self, state: RoomState, deadline: Option<Instant>) {
@@ -177,7 +262,7 @@ impl RoomActor {
             RoomSummary {
                 id: self.id.0.clone(),
                 game: self.game_kind.clone(),
-                state: self.state.as_str(),
+                state: self.state.as_str().to_string(),
                 players: self
                     .seats
                     .iter()
@@ -185,7 +270,7 @@ impl RoomActor {
                     .collect(),
                 spectators: self.spectators.len(),
                 score: self.game.scores(),
-                mode: self.spec_mode.as_str(),
+                mode: self.spec_mode.as_str().to_string(),
                 rated: self.rated,
                 created_at: self.created_ms,
             },
@@ -320,7 +405,7 @@ impl RoomActor {
 
     /// Timer: run the ticks that are due (bounded catch-up), skip the rest, re-arm.
     fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.state == RoomState::Finished {
+        if self.state == RoomState::Finished || self.moved {
             return;
         }
         let metrics = m::engine();
@@ -627,7 +712,8 @@ impl RoomActor {
                 Ok(FinishOutcome::Recorded { ratings: None })
                 | Ok(FinishOutcome::AlreadyRecorded) => {}
                 Ok(FinishOutcome::StaleEpoch) => {
-                    tracing::warn!("match result refused: another owner holds a newer epoch")
+                    tracing::warn!("match result refused: another owner holds a newer epoch");
+                    addr.do_send(Fenced);
                 }
                 Err(e) => tracing::error!(error = ?e, "persisting match result failed"),
             }
@@ -695,6 +781,13 @@ impl Actor for RoomActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("rally_rooms", "state" => self.state.as_str()).increment(1.0);
+        if self.engine.registry.wants_checkpoints() {
+            ctx.run_interval(self.engine.config.checkpoint_interval, |act, _| {
+                if act.state != RoomState::Finished && !act.moved {
+                    act.engine.registry.checkpoint(&act.id, &act.checkpoint());
+                }
+            });
+        }
         for s in &self.seats {
             if let Some(p) = &s.player {
                 self.engine
@@ -713,7 +806,91 @@ impl Actor for RoomActor {
                 room: self.id.clone(),
             });
         }
-        self.engine.registry.deregister_room(&self.id);
+        let departure = if self.moved {
+            Departure::Moved
+        } else {
+            Departure::Finished
+        };
+        self.engine.registry.deregister_room(&self.id, departure);
+    }
+}
+
+/// The database refused a write with our epoch: another instance owns the match.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Fenced;
+
+impl Handler<Fenced> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, _: Fenced, ctx: &mut Context<Self>) {
+        self.step_down("fenced off by a newer epoch", ctx);
+    }
+}
+
+impl Handler<LeaseNotice> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, msg: LeaseNotice, ctx: &mut Context<Self>) {
+        match msg.event {
+            LeaseEvent::Lost => self.step_down("lease lost", ctx),
+            LeaseEvent::Reacquired => {
+                // Redis lost our lease key and we re-created it: make sure nobody took the
+                // match over in between (the epoch in Postgres is the truth).
+                let (db, id, epoch, addr) = (
+                    self.engine.db.clone(),
+                    self.match_id.0.clone(),
+                    self.epoch,
+                    ctx.address(),
+                );
+                actix::spawn(async move {
+                    if let Ok(Some(row)) = db.run(move |c| matches::get(c, &id)).await {
+                        if row.epoch != epoch {
+                            addr.do_send(Fenced);
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Graceful shutdown: write a final checkpoint, release the lease so a survivor adopts the
+/// room at once, tell the sessions to reconnect, stop. Answers whether the hand-over was
+/// written (false: the room simply stops and is adopted when its lease lapses).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HandOver;
+
+impl Handler<HandOver> for RoomActor {
+    type Result = ResponseActFuture<Self, bool>;
+    fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
+        let Some(cluster) = self.engine.registry.cluster().cloned() else {
+            return Box::pin(actix::fut::ready(false));
+        };
+        if self.state == RoomState::Finished {
+            return Box::pin(actix::fut::ready(true));
+        }
+        let cp = self.checkpoint();
+        let id = self.id.clone();
+        self.moved = true;
+        Box::pin(
+            async move {
+                let ok = cluster.checkpoint_now(&id, &cp).await;
+                cluster.release(&Resource::room(&id)).await;
+                ok
+            }
+            .into_actor(self)
+            .map(|ok, act, ctx| {
+                for s in act.sessions() {
+                    s.events.do_send(SessionEvent::Kick {
+                        code: close::RESTART,
+                        error: code::UNAVAILABLE,
+                        message: "server restarting; reconnect".into(),
+                    });
+                }
+                ctx.stop();
+                ok
+            }),
+        )
     }
 }
 
@@ -727,12 +904,13 @@ impl Handler<Persisted> for RoomActor {
         .encode()
         .into();
         self.broadcast_reliable(frame.clone());
-        // Seated players were released at the end; they still get their rating change.
+        // Seated players were released at the end; they still get their rating change,
+        // wherever they are connected.
         for s in &self.seats {
             if let Some(p) = &s.player {
-                if let Some(h) = self.engine.registry.session(&p.id) {
-                    h.events.do_send(SessionEvent::Frame(frame.clone()));
-                }
+                self.engine
+                    .registry
+                    .notify_player(&p.id, SessionEvent::Frame(frame.clone()));
             }
         }
     }

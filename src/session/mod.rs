@@ -163,13 +163,17 @@ impl Session {
                 },
             ),
             ClientMsg::Where => {
-                let room = self.engine.registry.player_room(&principal.player_id);
-                self.send(
-                    ctx,
-                    ServerMsg::Location {
-                        room: room.as_ref().map(|r| r.as_str()),
-                    },
-                );
+                let registry = self.engine.registry.clone();
+                let player = principal.player_id.clone();
+                let fut = async move { registry.player_room(&player).await };
+                ctx.wait(fut.into_actor(self).map(|room, act, ctx| {
+                    act.send(
+                        ctx,
+                        ServerMsg::Location {
+                            room: room.as_ref().map(|r| r.as_str()),
+                        },
+                    );
+                }));
             }
             ClientMsg::Queue { game } => self.queue(principal, game, ctx),
             ClientMsg::CancelQueue => {
@@ -240,23 +244,27 @@ impl Session {
         }
         metrics::gauge!("rally_sessions", "state" => "authenticating").decrement(1.0);
         metrics::gauge!("rally_sessions", "state" => "active").increment(1.0);
-        let room = self.engine.registry.player_room(&p.player_id);
         let player = serde_json::json!({
             "id": p.player_id, "name": p.name, "role": p.role,
             "rating": p.rating.round() as i64,
         });
-        let session = self.id.clone();
+        let registry = self.engine.registry.clone();
+        let player_id = p.player_id.clone();
         self.principal = Some(p);
-        self.send(
-            ctx,
-            ServerMsg::Welcome {
-                protocol: protocol::PROTOCOL_VERSION,
-                session: &session,
-                player,
-                room: room.as_ref().map(|r| r.as_str()),
-                server_time: crate::db::now_ms() as u64,
-            },
-        );
+        let fut = async move { registry.player_room(&player_id).await };
+        ctx.wait(fut.into_actor(self).map(move |room, act, ctx| {
+            let session = act.id.clone();
+            act.send(
+                ctx,
+                ServerMsg::Welcome {
+                    protocol: protocol::PROTOCOL_VERSION,
+                    session: &session,
+                    player,
+                    room: room.as_ref().map(|r| r.as_str()),
+                    server_time: crate::db::now_ms() as u64,
+                },
+            );
+        }));
     }
 
     fn player_info(p: &Principal) -> PlayerInfo {
@@ -294,16 +302,28 @@ impl Session {
         spectate: bool,
         ctx: &mut Ctx,
     ) {
-        let handle = match (&room, &join_code) {
-            (Some(r), _) => RoomId::parse(r).and_then(|id| self.engine.registry.room(&id)),
-            (None, Some(c)) => self.engine.registry.room_by_code(c),
-            (None, None) => {
-                return self.protocol_error(ctx, code::INVALID_FIELD, "give \"room\" or \"code\"")
-            }
+        if room.is_none() && join_code.is_none() {
+            return self.protocol_error(ctx, code::INVALID_FIELD, "give \"room\" or \"code\"");
+        }
+        let engine = self.engine.clone();
+        let fut = async move {
+            let id = match (&room, &join_code) {
+                (Some(r), _) => RoomId::parse(r),
+                (None, Some(c)) => engine.registry.room_id_by_code(c).await,
+                (None, None) => None,
+            }?;
+            engine.find_room(&id).await
         };
-        let Some(handle) = handle else {
-            return self.error(ctx, code::NOT_FOUND, "no such room");
-        };
+        ctx.wait(
+            fut.into_actor(self)
+                .map(move |handle, act, ctx| match handle {
+                    Some(h) => act.join_resolved(p, h, spectate, ctx),
+                    None => act.error(ctx, code::NOT_FOUND, "no such room"),
+                }),
+        );
+    }
+
+    fn join_resolved(&mut self, p: Principal, handle: RoomHandle, spectate: bool, ctx: &mut Ctx) {
         // Leaving a different room first: joining is never silent about the old one.
         if let Some((old, _)) = &self.room {
             if old.id != handle.id {
@@ -661,8 +681,9 @@ impl Handler<SessionEvent> for Session {
                 } else {
                     "client_closed"
                 };
-                // A slow client was already let go by its room: no Detach on stop.
-                if c == close::SLOW_CLIENT {
+                // A slow client was already let go by a local room: no Detach on stop (a room
+                // on another instance is told by the Detach).
+                if c == close::SLOW_CLIENT && self.room.as_ref().is_some_and(|(r, _)| r.owner().is_none()) {
                     self.room = None;
                 }
                 self.fail(ctx, c, error, &message, reason);

@@ -1,0 +1,1020 @@
+//! The Redis half of the registry: this instance's identity, the shared directory, presence,
+//! leases and the queues that carry writes and cross-instance messages.
+//!
+//! # Keys (all under `RALLY_REDIS_PREFIX`, written `P` here)
+//! | key | value | life |
+//! |---|---|---|
+//! | `P:inst:<id>` | [`InstanceInfo`] JSON (address, room count, draining) | PX lease TTL, heartbeat |
+//! | `P:lease:<kind>:<id>` | owner instance id | PX lease TTL, renewed |
+//! | `P:owned:<kind>` | set of resource ids that must have an owner | until the resource ends |
+//! | `P:room:<id>` | [`RoomRecord`] JSON (spec + summary) | until the room ends |
+//! | `P:rooms` | sorted set of listed room ids by creation time | until the room ends |
+//! | `P:code:<CODE>` | room id | until the room ends |
+//! | `P:ckpt:<id>` | [`Checkpoint`] JSON | until the room ends |
+//! | `P:presence:<player>` | `<instance>/<session>` | PX 3 × TTL, refreshed |
+//! | `P:proom:<player>` | room id | PX 3 × TTL, refreshed |
+//! | `P:mm:queue` | hash player → queue entry | shared quick-match queue |
+//! | `P:ch:<id>` | pub/sub channel of an instance | – |
+//!
+//! Everything an instance owns is re-announced every third of the TTL, so a flushed or
+//! restarted Redis is whole again within one lease period.
+//!
+//! Rooms never wait on Redis: summaries and checkpoints are handed to one writer task
+//! (coalesced: only the latest is written), and record/checkpoint writes are conditional on
+//! still holding the lease, so a paused old owner cannot overwrite its successor's entries.
+
+use super::lease::{self, LeaseNotice, Resource, ResourceKind};
+use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireEvent, WireSpec};
+use super::{
+    Checkpoint, Departure, LocalRegistry, RoomRecord, RoomSummary, SessionHandle, Undelivered,
+};
+use crate::config::ClusterConfig;
+use crate::ids::{InstanceId, PlayerId, RoomId};
+use crate::room::messages::SessionEvent;
+use actix::prelude::*;
+use deadpool_redis::redis::{self, RedisResult};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+/// Cross-instance messages queued for publishing. A full queue drops inputs (counted as
+/// dropped, like a full room mailbox) and applies back-pressure to frame proxies.
+pub const OUTGOING_QUEUE: usize = 4096;
+/// Messages published in one pipeline round trip.
+pub const PUBLISH_BATCH: usize = 256;
+
+/// Write a value only while holding the lease: KEYS[1] lease, KEYS[2] target, ARGV[1] owner,
+/// ARGV[2] value. Returns 1 when written.
+const SET_IF_OWNER_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// What an instance publishes with its heartbeat.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// Instance id.
+    pub id: InstanceId,
+    /// Address of its listener.
+    pub addr: String,
+    /// Rooms it runs (placement picks the fewest).
+    pub rooms: usize,
+    /// Shutting down: no new rooms.
+    pub draining: bool,
+}
+
+/// A session on this instance attached to a room on another.
+#[derive(Clone)]
+pub(crate) struct Attachment {
+    pub(crate) room: RoomId,
+    pub(crate) owner: InstanceId,
+    pub(crate) handle: SessionHandle,
+    /// Consecutive upkeep rounds in which the owner looked gone.
+    pub(crate) suspect: u8,
+}
+
+/// Fire-and-forget directory writes, in order, by one task.
+pub(crate) enum Op {
+    Room(RoomId),
+    Departed {
+        room: RoomId,
+        departure: Departure,
+        players: Vec<PlayerId>,
+        code: Option<String>,
+    },
+    Checkpoint(RoomId),
+    Presence {
+        player: PlayerId,
+        session: String,
+    },
+    PresenceGone {
+        player: PlayerId,
+        session: String,
+    },
+    PlayerRoom {
+        player: PlayerId,
+        room: Option<RoomId>,
+    },
+    ClearPlayerRoom {
+        player: PlayerId,
+        room: RoomId,
+    },
+    Notify {
+        player: PlayerId,
+        event: WireEvent,
+    },
+}
+
+/// The Redis side of the registry (one per process).
+pub struct Cluster {
+    id: InstanceId,
+    /// Settings.
+    pub config: ClusterConfig,
+    /// Outbound frames per session (the bound of frame proxies).
+    pub session_queue: usize,
+    pub(crate) pool: deadpool_redis::Pool,
+    pub(crate) url: String,
+    pub(crate) local: LocalRegistry,
+    addr: Mutex<String>,
+    ops: mpsc::UnboundedSender<Op>,
+    pub(crate) ops_rx: Mutex<Option<mpsc::UnboundedReceiver<Op>>>,
+    out: mpsc::Sender<(InstanceId, String)>,
+    pub(crate) out_rx: Mutex<Option<mpsc::Receiver<(InstanceId, String)>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<serde_json::Value>>>,
+    corr: AtomicU64,
+    pub(crate) leases: Mutex<HashMap<Resource, Option<Recipient<LeaseNotice>>>>,
+    pub(crate) attached: Mutex<HashMap<String, Attachment>>,
+    pub(crate) proxies: Mutex<HashMap<String, Addr<super::proxy::Proxy>>>,
+    checkpoints: Mutex<HashMap<RoomId, String>>,
+    draining: AtomicBool,
+    /// Woken when the directory must be re-announced at once (pub/sub reconnected).
+    pub(crate) reannounce: Notify,
+}
+
+impl Cluster {
+    /// A cluster member with a fresh instance id. Call [`super::upkeep::start`] to run it.
+    pub fn new(
+        pool: deadpool_redis::Pool,
+        url: &str,
+        config: ClusterConfig,
+        session_queue: usize,
+    ) -> Arc<Cluster> {
+        let (ops, ops_rx) = mpsc::unbounded_channel();
+        let (out, out_rx) = mpsc::channel(OUTGOING_QUEUE);
+        Arc::new(Cluster {
+            id: InstanceId::generate(),
+            config,
+            session_queue,
+            pool,
+            url: url.to_string(),
+            local: LocalRegistry::new(),
+            addr: Mutex::new(String::new()),
+            ops,
+            ops_rx: Mutex::new(Some(ops_rx)),
+            out,
+            out_rx: Mutex::new(Some(out_rx)),
+            pending: Mutex::new(HashMap::new()),
+            corr: AtomicU64::new(1),
+            leases: Mutex::new(HashMap::new()),
+            attached: Mutex::new(HashMap::new()),
+            proxies: Mutex::new(HashMap::new()),
+            checkpoints: Mutex::new(HashMap::new()),
+            draining: AtomicBool::new(false),
+            reannounce: Notify::new(),
+        })
+    }
+
+    /// This instance.
+    pub fn id(&self) -> &InstanceId {
+        &self.id
+    }
+
+    /// Set the address published with the heartbeat.
+    pub fn set_addr(&self, addr: String) {
+        *self.addr.lock() = addr;
+    }
+
+    /// The address published with the heartbeat.
+    pub fn addr(&self) -> String {
+        self.addr.lock().clone()
+    }
+
+    /// Stop taking new rooms and orphans (SIGTERM).
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// The local tables.
+    pub fn local(&self) -> &LocalRegistry {
+        &self.local
+    }
+
+    /// Shutting down.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// `P:<rest>`.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}:{rest}", self.config.prefix)
+    }
+
+    pub(crate) fn lease_key(&self, r: &Resource) -> String {
+        self.key(&format!("lease:{}:{}", r.kind.as_str(), r.id))
+    }
+
+    pub(crate) fn channel(&self, instance: &InstanceId) -> String {
+        self.key(&format!("ch:{instance}"))
+    }
+
+    fn presence_value(&self, session: &str) -> String {
+        format!("{}/{session}", self.id)
+    }
+
+    pub(crate) fn ttl_ms(&self) -> u64 {
+        self.config.lease_ttl.as_millis() as u64
+    }
+
+    /// A pooled connection, timed and counted as `op`.
+    pub(crate) async fn conn(&self) -> RedisResult<deadpool_redis::Connection> {
+        self.pool.get().await.map_err(|e| {
+            redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "redis pool",
+                e.to_string(),
+            ))
+        })
+    }
+
+    /// Run `cmd` on a pooled connection, timed and counted as `op`.
+    pub(crate) async fn run<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        cmd: &redis::Cmd,
+    ) -> RedisResult<T> {
+        let t0 = Instant::now();
+        let res = match self.conn().await {
+            Ok(mut c) => cmd.query_async::<T>(&mut c).await,
+            Err(e) => Err(e),
+        };
+        record_op(op, t0, res.is_ok());
+        res
+    }
+
+    /// Run a pipeline, timed and counted as `op`.
+    pub(crate) async fn run_pipe<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        p: &redis::Pipeline,
+    ) -> RedisResult<T> {
+        let t0 = Instant::now();
+        let res = match self.conn().await {
+            Ok(mut c) => p.query_async::<T>(&mut c).await,
+            Err(e) => Err(e),
+        };
+        record_op(op, t0, res.is_ok());
+        res
+    }
+
+    // ---------------------------------------------------------------- leases
+
+    /// Try to take `resource` (`SET NX PX`); on success it is renewed with the others and
+    /// `holder` is told of losses.
+    pub async fn acquire(
+        &self,
+        resource: &Resource,
+        holder: Option<Recipient<LeaseNotice>>,
+    ) -> bool {
+        let mut c = redis::cmd("SET");
+        c.arg(self.lease_key(resource))
+            .arg(self.id.as_str())
+            .arg("NX")
+            .arg("PX")
+            .arg(self.ttl_ms());
+        let got = matches!(
+            self.run::<Option<String>>("lease_acquire", &c).await,
+            Ok(Some(_))
+        );
+        if got {
+            self.leases.lock().insert(resource.clone(), holder);
+        }
+        got
+    }
+
+    /// Attach (or replace) the holder of a lease this instance already has.
+    pub fn hold(&self, resource: &Resource, holder: Recipient<LeaseNotice>) {
+        self.leases.lock().insert(resource.clone(), Some(holder));
+    }
+
+    /// Whether this instance believes it holds `resource`.
+    pub fn holds(&self, resource: &Resource) -> bool {
+        self.leases.lock().contains_key(resource)
+    }
+
+    /// Give `resource` up (check-and-delete: never deletes a successor's lease).
+    pub async fn release(&self, resource: &Resource) -> bool {
+        self.leases.lock().remove(resource);
+        let mut c = redis::cmd("EVAL");
+        c.arg(lease::RELEASE_SCRIPT)
+            .arg(1)
+            .arg(self.lease_key(resource))
+            .arg(self.id.as_str());
+        matches!(self.run::<i64>("lease_release", &c).await, Ok(1))
+    }
+
+    /// Who owns `resource` now.
+    pub async fn owner(&self, resource: &Resource) -> Option<InstanceId> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.lease_key(resource));
+        self.run::<Option<String>>("directory_read", &c)
+            .await
+            .ok()
+            .flatten()
+            .map(InstanceId)
+    }
+
+    /// Mark `id` of `kind` as a resource that must always have an owner (orphan scans adopt
+    /// it when its lease lapses).
+    pub async fn register_owned(&self, kind: ResourceKind, id: &str) -> bool {
+        let mut c = redis::cmd("SADD");
+        c.arg(self.key(&format!("owned:{}", kind.as_str()))).arg(id);
+        self.run::<i64>("directory_write", &c).await.is_ok()
+    }
+
+    /// The resource is over: no more adoption.
+    pub async fn unregister_owned(&self, kind: ResourceKind, id: &str) -> bool {
+        let mut c = redis::cmd("SREM");
+        c.arg(self.key(&format!("owned:{}", kind.as_str()))).arg(id);
+        self.run::<i64>("directory_write", &c).await.is_ok()
+    }
+
+    /// Resources of `kind` without a live lease.
+    pub async fn orphans(&self, kind: ResourceKind) -> Vec<String> {
+        let mut c = redis::cmd("SMEMBERS");
+        c.arg(self.key(&format!("owned:{}", kind.as_str())));
+        let Ok(ids) = self.run::<Vec<String>>("directory_read", &c).await else {
+            return Vec::new();
+        };
+        if ids.is_empty() {
+            return ids;
+        }
+        let mut m = redis::cmd("MGET");
+        for id in &ids {
+            m.arg(self.lease_key(&Resource {
+                kind,
+                id: id.clone(),
+            }));
+        }
+        let Ok(owners) = self.run::<Vec<Option<String>>>("directory_read", &m).await else {
+            return Vec::new();
+        };
+        ids.into_iter()
+            .zip(owners)
+            .filter(|(_, o)| o.is_none())
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- instances
+
+    /// Live instances (heartbeat keys), this one included.
+    pub async fn live_instances(&self) -> Vec<InstanceInfo> {
+        let pattern = self.key("inst:*");
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut c = redis::cmd("SCAN");
+            c.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500);
+            let Ok((next, batch)) = self.run::<(u64, Vec<String>)>("directory_read", &c).await
+            else {
+                return Vec::new();
+            };
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let mut m = redis::cmd("MGET");
+        for k in &keys {
+            m.arg(k);
+        }
+        let vals = self
+            .run::<Vec<Option<String>>>("directory_read", &m)
+            .await
+            .unwrap_or_default();
+        vals.into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_str(&v).ok())
+            .collect()
+    }
+
+    /// Where a new room should go: the live, non-draining instance with the fewest rooms
+    /// (this one on a tie or when nothing else is known).
+    pub async fn pick_instance(&self) -> InstanceId {
+        let mine = self.local.room_count();
+        let mut best = (mine, self.id.clone());
+        if self.draining() {
+            best.0 = usize::MAX;
+        }
+        for i in self.live_instances().await {
+            if i.draining || i.id == self.id {
+                continue;
+            }
+            if i.rooms < best.0 {
+                best = (i.rooms, i.id);
+            }
+        }
+        best.1
+    }
+
+    // ---------------------------------------------------------------- directory
+
+    /// Queue the (re)write of a local room's record.
+    pub fn announce_room(&self, id: &RoomId) {
+        let _ = self.ops.send(Op::Room(id.clone()));
+    }
+
+    /// A local room stopped.
+    pub fn room_departed(
+        &self,
+        id: &RoomId,
+        departure: Departure,
+        players: Vec<PlayerId>,
+        code: Option<String>,
+    ) {
+        self.checkpoints.lock().remove(id);
+        self.leases.lock().remove(&Resource::room(id));
+        let _ = self.ops.send(Op::Departed {
+            room: id.clone(),
+            departure,
+            players,
+            code,
+        });
+    }
+
+    /// Forget a room that cannot be adopted (its match is over) everywhere.
+    pub(crate) fn forget_room(&self, id: &RoomId, code: Option<String>, players: Vec<PlayerId>) {
+        let _ = self.ops.send(Op::Departed {
+            room: id.clone(),
+            departure: Departure::Finished,
+            players,
+            code,
+        });
+    }
+
+    /// Queue a checkpoint (only the latest per room is written).
+    pub fn checkpoint(&self, id: &RoomId, cp: &Checkpoint) {
+        let Ok(json) = serde_json::to_string(cp) else {
+            return;
+        };
+        let fresh = self.checkpoints.lock().insert(id.clone(), json).is_none();
+        if fresh {
+            let _ = self.ops.send(Op::Checkpoint(id.clone()));
+        }
+    }
+
+    /// Write a checkpoint now and wait for it (hand-over on shutdown).
+    pub async fn checkpoint_now(&self, id: &RoomId, cp: &Checkpoint) -> bool {
+        self.checkpoints.lock().remove(id);
+        let Ok(json) = serde_json::to_string(cp) else {
+            return false;
+        };
+        self.set_if_owner(&Resource::room(id), &self.key(&format!("ckpt:{id}")), &json)
+            .await
+    }
+
+    pub(crate) async fn set_if_owner(&self, r: &Resource, key: &str, value: &str) -> bool {
+        let mut c = redis::cmd("EVAL");
+        c.arg(SET_IF_OWNER_SCRIPT)
+            .arg(2)
+            .arg(self.lease_key(r))
+            .arg(key)
+            .arg(self.id.as_str())
+            .arg(value);
+        matches!(self.run::<i64>("checkpoint", &c).await, Ok(1))
+    }
+
+    /// A room's record from the directory.
+    pub async fn room_record(&self, id: &RoomId) -> Option<RoomRecord> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.key(&format!("room:{id}")));
+        let v = self
+            .run::<Option<String>>("directory_read", &c)
+            .await
+            .ok()??;
+        serde_json::from_str(&v).ok()
+    }
+
+    /// A room's latest checkpoint.
+    pub async fn room_checkpoint(&self, id: &RoomId) -> Option<Checkpoint> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.key(&format!("ckpt:{id}")));
+        let v = self
+            .run::<Option<String>>("directory_read", &c)
+            .await
+            .ok()??;
+        serde_json::from_str(&v).ok()
+    }
+
+    /// Reserve a join code (`SET NX`).
+    pub async fn reserve_code(&self, code: &str, room: &RoomId) -> bool {
+        let mut c = redis::cmd("SET");
+        c.arg(self.key(&format!("code:{code}")))
+            .arg(room.as_str())
+            .arg("NX");
+        matches!(
+            self.run::<Option<String>>("directory_write", &c).await,
+            Ok(Some(_))
+        )
+    }
+
+    /// Resolve a join code.
+    pub async fn room_by_code(&self, code: &str) -> Option<RoomId> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.key(&format!("code:{code}")));
+        self.run::<Option<String>>("directory_read", &c)
+            .await
+            .ok()
+            .flatten()
+            .map(RoomId)
+    }
+
+    /// Listed rooms from the directory, newest first; None when Redis does not answer.
+    pub async fn list_rooms(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> Option<(Vec<RoomSummary>, usize)> {
+        let mut p = redis::pipe();
+        p.cmd("ZCARD").arg(self.key("rooms"));
+        p.cmd("ZREVRANGE")
+            .arg(self.key("rooms"))
+            .arg(offset)
+            .arg((offset + limit).saturating_sub(1) as i64);
+        let (total, ids): (usize, Vec<String>) =
+            self.run_pipe("directory_read", &p).await.ok()?;
+        if ids.is_empty() || limit == 0 {
+            return Some((Vec::new(), total));
+        }
+        let mut m = redis::cmd("MGET");
+        for id in &ids {
+            m.arg(self.key(&format!("room:{id}")));
+        }
+        let vals: Vec<Option<String>> = self.run("directory_read", &m).await.ok()?;
+        let items = vals
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_str::<RoomRecord>(&v).ok())
+            .map(|r| r.summary)
+            .collect();
+        Some((items, total))
+    }
+
+    // ---------------------------------------------------------------- presence
+
+    /// A local session of `player` authenticated (a session elsewhere is kicked).
+    pub fn presence_connected(&self, player: &PlayerId, session: &str) {
+        let _ = self.ops.send(Op::Presence {
+            player: player.clone(),
+            session: session.to_string(),
+        });
+    }
+
+    /// A local session ended.
+    pub fn presence_gone(&self, player: &PlayerId, session: &str) {
+        let _ = self.ops.send(Op::PresenceGone {
+            player: player.clone(),
+            session: session.to_string(),
+        });
+        if let Some(a) = self.attached.lock().remove(session) {
+            drop(a);
+        }
+    }
+
+    /// Send `event` to `player` wherever they are connected.
+    pub fn notify_player(&self, player: &PlayerId, event: SessionEvent) {
+        let _ = self.ops.send(Op::Notify {
+            player: player.clone(),
+            event: event.into(),
+        });
+    }
+
+    /// Seat bookkeeping.
+    pub fn set_player_room(&self, player: &PlayerId, room: Option<RoomId>) {
+        let _ = self.ops.send(Op::PlayerRoom {
+            player: player.clone(),
+            room,
+        });
+    }
+
+    /// Clear `player`'s room if it is `room`.
+    pub fn clear_player_room(&self, player: &PlayerId, room: &RoomId) {
+        let _ = self.ops.send(Op::ClearPlayerRoom {
+            player: player.clone(),
+            room: room.clone(),
+        });
+    }
+
+    /// "Which room am I in?" from the directory.
+    pub async fn player_room(&self, player: &PlayerId) -> Option<RoomId> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.key(&format!("proom:{player}")));
+        self.run::<Option<String>>("presence", &c)
+            .await
+            .ok()
+            .flatten()
+            .map(RoomId)
+    }
+
+    /// The instance `player` is connected to, and the session.
+    pub async fn presence(&self, player: &PlayerId) -> Option<(InstanceId, String)> {
+        let mut c = redis::cmd("GET");
+        c.arg(self.key(&format!("presence:{player}")));
+        let v = self
+            .run::<Option<String>>("presence", &c)
+            .await
+            .ok()??;
+        let (i, s) = v.split_once('/')?;
+        Some((InstanceId(i.to_string()), s.to_string()))
+    }
+
+    // ---------------------------------------------------------------- routing
+
+    fn envelope(&self, body: Body) -> Option<String> {
+        serde_json::to_string(&Envelope {
+            from: self.id.0.clone(),
+            sent_us: now_us(),
+            body,
+        })
+        .ok()
+    }
+
+    /// Queue a message for `to`; false when the outgoing queue is full.
+    pub(crate) fn try_publish(&self, to: &InstanceId, body: Body) -> bool {
+        let Some(text) = self.envelope(body) else {
+            return false;
+        };
+        self.out.try_send((to.clone(), text)).is_ok()
+    }
+
+    /// Queue a message for `to`, waiting for room in the outgoing queue.
+    pub(crate) async fn publish(&self, to: &InstanceId, body: Body) -> bool {
+        let Some(text) = self.envelope(body) else {
+            return false;
+        };
+        self.out.send((to.clone(), text)).await.is_ok()
+    }
+
+    fn attach(&self, room: &RoomId, owner: &InstanceId, session: Option<SessionHandle>) {
+        if let Some(handle) = session {
+            self.attached.lock().insert(
+                handle.session_id.clone(),
+                Attachment {
+                    room: room.clone(),
+                    owner: owner.clone(),
+                    handle,
+                    suspect: 0,
+                },
+            );
+        }
+    }
+
+    fn detach_local(&self, msg: &RoomMsg) {
+        let sid = match msg {
+            RoomMsg::Leave(l) => &l.session_id,
+            RoomMsg::Detach(d) => &d.session_id,
+            _ => return,
+        };
+        self.attached.lock().remove(sid);
+    }
+
+    /// Fire-and-forget a room message to its owner (never dropped unless the queue is full).
+    pub(crate) fn send_room(
+        self: &Arc<Self>,
+        owner: &InstanceId,
+        room: &RoomId,
+        msg: RoomMsg,
+        session: Option<SessionHandle>,
+        corr: Option<u64>,
+    ) {
+        self.attach(room, owner, session);
+        self.detach_local(&msg);
+        let body = Body::Room {
+            room: room.clone(),
+            corr,
+            msg,
+        };
+        if !self.try_publish(owner, body) {
+            tracing::warn!(%room, "cross-instance queue full: room message dropped");
+        }
+    }
+
+    /// A droppable room message (input): a full outgoing queue is [`Undelivered::Full`].
+    pub(crate) fn try_send_room(
+        &self,
+        owner: &InstanceId,
+        room: &RoomId,
+        msg: RoomMsg,
+        session: Option<SessionHandle>,
+    ) -> Result<(), Undelivered> {
+        self.attach(room, owner, session);
+        let body = Body::Room {
+            room: room.clone(),
+            corr: None,
+            msg,
+        };
+        if self.try_publish(owner, body) {
+            Ok(())
+        } else {
+            Err(Undelivered::Full)
+        }
+    }
+
+    fn new_request(&self) -> (u64, oneshot::Receiver<serde_json::Value>) {
+        let corr = self.corr.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().insert(corr, tx);
+        (corr, rx)
+    }
+
+    async fn await_reply(
+        &self,
+        corr: u64,
+        rx: oneshot::Receiver<serde_json::Value>,
+    ) -> Option<serde_json::Value> {
+        let res = tokio::time::timeout(self.config.request_timeout(), rx).await;
+        self.pending.lock().remove(&corr);
+        match res {
+            Ok(Ok(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A room request with an answer (join, resign); None on timeout.
+    pub(crate) async fn ask_room(
+        &self,
+        owner: &InstanceId,
+        room: &RoomId,
+        msg: RoomMsg,
+        session: Option<SessionHandle>,
+    ) -> Option<serde_json::Value> {
+        let joining = session.is_some();
+        let sid = session.as_ref().map(|s| s.session_id.clone());
+        self.attach(room, owner, session);
+        let (corr, rx) = self.new_request();
+        let body = Body::Room {
+            room: room.clone(),
+            corr: Some(corr),
+            msg,
+        };
+        if !self.publish(owner, body).await {
+            self.pending.lock().remove(&corr);
+            return None;
+        }
+        let answer = self.await_reply(corr, rx).await;
+        let refused = answer
+            .as_ref()
+            .is_none_or(|v| v.get("Err").is_some());
+        if joining && refused {
+            if let Some(sid) = sid {
+                self.attached.lock().remove(&sid);
+            }
+        }
+        answer
+    }
+
+    /// Ask `to` to create a room; None on refusal or timeout.
+    pub async fn request_create(&self, to: &InstanceId, spec: WireSpec) -> Option<WireCreated> {
+        let (corr, rx) = self.new_request();
+        if !self.publish(to, Body::Create { corr, spec }).await {
+            self.pending.lock().remove(&corr);
+            return None;
+        }
+        let v = self.await_reply(corr, rx).await?;
+        serde_json::from_value::<Result<WireCreated, String>>(v)
+            .ok()?
+            .ok()
+    }
+
+    /// An answer arrived.
+    pub(crate) fn complete(&self, corr: u64, value: serde_json::Value) {
+        if let Some(tx) = self.pending.lock().remove(&corr) {
+            let _ = tx.send(value);
+        }
+    }
+
+    /// Tell `to` to adopt `rooms` now (hand-over).
+    pub async fn offer_rooms(&self, to: &InstanceId, rooms: Vec<RoomId>) -> bool {
+        self.publish(to, Body::Adopt { rooms }).await
+    }
+
+    /// Take the queued writes (the writer task).
+    pub(crate) fn take_ops(&self) -> Option<mpsc::UnboundedReceiver<Op>> {
+        self.ops_rx.lock().take()
+    }
+
+    /// Take the outgoing queue (the publisher task).
+    pub(crate) fn take_out(&self) -> Option<mpsc::Receiver<(InstanceId, String)>> {
+        self.out_rx.lock().take()
+    }
+
+    /// Apply one batch of queued writes.
+    pub(crate) async fn apply_ops(&self, ops: Vec<Op>) {
+        let ttl3 = self.ttl_ms() * 3;
+        let mut p = redis::pipe();
+        let mut n = 0;
+        let mut conditional: Vec<(Resource, String, String)> = Vec::new();
+        let mut notifies: Vec<(PlayerId, WireEvent)> = Vec::new();
+        let mut takeovers: Vec<(PlayerId, String)> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Room(id) => {
+                    let Some(rec) = self.local.record(&id) else {
+                        continue;
+                    };
+                    if let Ok(json) = serde_json::to_string(&rec) {
+                        conditional.push((Resource::room(&id), self.key(&format!("room:{id}")), json));
+                    }
+                    p.cmd("SADD")
+                        .arg(self.key("owned:room"))
+                        .arg(id.as_str())
+                        .ignore();
+                    if rec.listed() {
+                        p.cmd("ZADD")
+                            .arg(self.key("rooms"))
+                            .arg(rec.created_ms)
+                            .arg(id.as_str())
+                            .ignore();
+                    }
+                    if let Some(code) = &rec.code {
+                        p.cmd("SET")
+                            .arg(self.key(&format!("code:{code}")))
+                            .arg(id.as_str())
+                            .ignore();
+                    }
+                    n += 1;
+                }
+                Op::Checkpoint(id) => {
+                    if let Some(json) = self.checkpoints.lock().remove(&id) {
+                        conditional.push((Resource::room(&id), self.key(&format!("ckpt:{id}")), json));
+                    }
+                }
+                Op::Departed {
+                    room,
+                    departure,
+                    players,
+                    code,
+                } => {
+                    if departure == Departure::Moved {
+                        continue;
+                    }
+                    let rid = room.as_str();
+                    p.cmd("DEL")
+                        .arg(self.key(&format!("room:{rid}")))
+                        .arg(self.key(&format!("ckpt:{rid}")))
+                        .ignore();
+                    p.cmd("ZREM").arg(self.key("rooms")).arg(rid).ignore();
+                    p.cmd("SREM").arg(self.key("owned:room")).arg(rid).ignore();
+                    if let Some(code) = code {
+                        p.cmd("EVAL")
+                            .arg(lease::DELETE_IF_SCRIPT)
+                            .arg(1)
+                            .arg(self.key(&format!("code:{code}")))
+                            .arg(rid)
+                            .ignore();
+                    }
+                    for pl in players {
+                        p.cmd("EVAL")
+                            .arg(lease::DELETE_IF_SCRIPT)
+                            .arg(1)
+                            .arg(self.key(&format!("proom:{pl}")))
+                            .arg(rid)
+                            .ignore();
+                    }
+                    p.cmd("EVAL")
+                        .arg(lease::RELEASE_SCRIPT)
+                        .arg(1)
+                        .arg(self.lease_key(&Resource::room(&room)))
+                        .arg(self.id.as_str())
+                        .ignore();
+                    n += 1;
+                }
+                Op::Presence { player, session } => {
+                    takeovers.push((player, session));
+                }
+                Op::PresenceGone { player, session } => {
+                    p.cmd("EVAL")
+                        .arg(lease::DELETE_IF_SCRIPT)
+                        .arg(1)
+                        .arg(self.key(&format!("presence:{player}")))
+                        .arg(self.presence_value(&session))
+                        .ignore();
+                    n += 1;
+                }
+                Op::PlayerRoom { player, room } => {
+                    let k = self.key(&format!("proom:{player}"));
+                    match room {
+                        Some(r) => p.cmd("SET").arg(k).arg(r.as_str()).arg("PX").arg(ttl3),
+                        None => p.cmd("DEL").arg(k),
+                    }
+                    .ignore();
+                    n += 1;
+                }
+                Op::ClearPlayerRoom { player, room } => {
+                    p.cmd("EVAL")
+                        .arg(lease::DELETE_IF_SCRIPT)
+                        .arg(1)
+                        .arg(self.key(&format!("proom:{player}")))
+                        .arg(room.as_str())
+                        .ignore();
+                    n += 1;
+                }
+                Op::Notify { player, event } => notifies.push((player, event)),
+            }
+        }
+        if n > 0 {
+            if let Err(e) = self.run_pipe::<()>("directory_write", &p).await {
+                tracing::warn!(error = %e, "directory write failed (re-announced later)");
+            }
+        }
+        for (r, k, v) in conditional {
+            self.set_if_owner(&r, &k, &v).await;
+        }
+        for (player, session) in takeovers {
+            let mut c = redis::cmd("SET");
+            c.arg(self.key(&format!("presence:{player}")))
+                .arg(self.presence_value(&session))
+                .arg("PX")
+                .arg(ttl3)
+                .arg("GET");
+            if let Ok(Some(old)) = self.run::<Option<String>>("presence", &c).await {
+                if let Some((inst, sid)) = old.split_once('/') {
+                    if inst != self.id.as_str() && sid != session {
+                        let kick = WireEvent::Kick {
+                            code: crate::protocol::close::SESSION_REPLACED,
+                            error: crate::protocol::code::CONFLICT.into(),
+                            message: "a newer connection of this player took over".into(),
+                        };
+                        self.publish(
+                            &InstanceId(inst.to_string()),
+                            Body::Player {
+                                player: player.clone(),
+                                session: Some(sid.to_string()),
+                                event: kick,
+                            },
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+        for (player, event) in notifies {
+            match self.presence(&player).await {
+                Some((inst, _)) if &inst == self.id() => {
+                    if let Some(s) = self.local.session(&player) {
+                        s.events.do_send(event.into());
+                    }
+                }
+                Some((inst, _)) => {
+                    self.publish(
+                        &inst,
+                        Body::Player {
+                            player,
+                            session: None,
+                            event,
+                        },
+                    )
+                    .await;
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+/// Count and time one registry operation.
+pub(crate) fn record_op(op: &'static str, t0: Instant, ok: bool) {
+    let result = if ok { "ok" } else { "error" };
+    metrics::counter!("rally_registry_ops_total", "op" => op, "result" => result).increment(1);
+    metrics::histogram!("rally_registry_op_duration_seconds", "op" => op)
+        .record(t0.elapsed().as_secs_f64());
+}
+
+/// Registry operations (the `op` label values).
+pub const REGISTRY_OPS: [&str; 9] = [
+    "heartbeat",
+    "lease_acquire",
+    "lease_renew",
+    "lease_release",
+    "directory_read",
+    "directory_write",
+    "checkpoint",
+    "presence",
+    "publish",
+];
+
+/// Unix time in µs.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Back-off between reconnect attempts.
+pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);

@@ -1,0 +1,334 @@
+//! The cluster's background tasks, all on the system arbiter:
+//!
+//! - **subscriber**: a dedicated pub/sub connection on this instance's channel, dispatching
+//!   what arrives; on disconnect it reconnects (with back-off), re-subscribes and triggers an
+//!   immediate re-announce;
+//! - **publisher**: drains the bounded outgoing queue, one pipeline of `PUBLISH`es per batch;
+//! - **writer**: applies queued directory writes in order;
+//! - **upkeep**, every third of the lease TTL: heartbeat, lease renewal (one Lua call for all),
+//!   re-announce of everything owned here (rebuilds a flushed Redis), watch of rooms that
+//!   local sessions are attached to on other instances, and adoption of orphaned resources.
+
+use super::cluster::{Attachment, Cluster, InstanceInfo, RECONNECT_BACKOFF};
+use super::lease::{self, LeaseEvent, LeaseNotice, Resource, ResourceKind};
+use super::routing::dispatch;
+use crate::ids::{InstanceId, RoomId};
+use crate::protocol::{close, code};
+use crate::room::messages::SessionEvent;
+use crate::room::Engine;
+use deadpool_redis::redis;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Refresh a presence key unless another session has taken it over: KEYS[1] key, ARGV[1]
+/// value, ARGV[2] ttl ms.
+const PRESENCE_REFRESH_SCRIPT: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// Something that adopts orphaned resources of one kind (tournaments register one).
+pub type Adopter = Arc<dyn Fn(String) + Send + Sync>;
+
+static ADOPTERS: Mutex<Vec<(ResourceKind, Adopter)>> = Mutex::new(Vec::new());
+
+/// Register what to do with an orphaned resource of `kind` (rooms are built in).
+pub fn on_orphan(kind: ResourceKind, adopter: Adopter) {
+    ADOPTERS.lock().push((kind, adopter));
+}
+
+/// Start the background tasks; resolves once this instance listens on its channel (or after
+/// one lease period if Redis is not answering), then announces it.
+pub async fn start(engine: Arc<Engine>, cluster: Arc<Cluster>) {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    actix::spawn(subscriber(engine.clone(), cluster.clone(), ready_tx));
+    if let Some(rx) = cluster.take_out() {
+        actix::spawn(publisher(cluster.clone(), rx));
+    }
+    if let Some(rx) = cluster.take_ops() {
+        actix::spawn(writer(cluster.clone(), rx));
+    }
+    let _ = tokio::time::timeout(cluster.config.lease_ttl, ready_rx).await;
+    heartbeat(&cluster).await;
+    actix::spawn(upkeep(engine, cluster));
+}
+
+async fn subscriber(
+    engine: Arc<Engine>,
+    cluster: Arc<Cluster>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let channel = cluster.channel(cluster.id());
+    loop {
+        match redis::Client::open(cluster.url.as_str()) {
+            Ok(client) => match client.get_async_pubsub().await {
+                Ok(mut ps) => match ps.subscribe(&channel).await {
+                    Ok(()) => {
+                        match ready.take() {
+                            Some(tx) => {
+                                let _ = tx.send(());
+                            }
+                            None => {
+                                tracing::info!("pub/sub reconnected; re-announcing");
+                                cluster.reannounce.notify_one();
+                            }
+                        }
+                        let mut stream = ps.into_on_message();
+                        while let Some(msg) = stream.next().await {
+                            if let Ok(text) = msg.get_payload::<String>() {
+                                dispatch(&engine, &cluster, &text);
+                            }
+                        }
+                        tracing::warn!("pub/sub connection lost; reconnecting");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "pub/sub subscribe failed"),
+                },
+                Err(e) => tracing::debug!(error = %e, "pub/sub connect failed"),
+            },
+            Err(e) => tracing::error!(error = %e, "bad Redis URL"),
+        }
+        tokio::time::sleep(RECONNECT_BACKOFF).await;
+    }
+}
+
+async fn publisher(
+    cluster: Arc<Cluster>,
+    mut rx: tokio::sync::mpsc::Receiver<(InstanceId, String)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < super::cluster::PUBLISH_BATCH {
+            match rx.try_recv() {
+                Ok(x) => batch.push(x),
+                Err(_) => break,
+            }
+        }
+        let mut p = redis::pipe();
+        for (to, text) in &batch {
+            p.cmd("PUBLISH")
+                .arg(cluster.channel(to))
+                .arg(text)
+                .ignore();
+        }
+        match cluster.run_pipe::<()>("publish", &p).await {
+            Ok(()) => {
+                metrics::counter!("rally_cross_instance_messages_total", "direction" => "out")
+                    .increment(batch.len() as u64);
+            }
+            Err(e) => tracing::debug!(error = %e, n = batch.len(), "publish failed; dropped"),
+        }
+    }
+}
+
+async fn writer(cluster: Arc<Cluster>, mut rx: tokio::sync::mpsc::UnboundedReceiver<super::cluster::Op>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(x) => batch.push(x),
+                Err(_) => break,
+            }
+        }
+        cluster.apply_ops(batch).await;
+    }
+}
+
+/// Publish the heartbeat (load and address) with the lease TTL.
+pub async fn heartbeat(cluster: &Arc<Cluster>) {
+    let info = InstanceInfo {
+        id: cluster.id().clone(),
+        addr: cluster.addr(),
+        rooms: cluster.local.room_count(),
+        draining: cluster.draining(),
+    };
+    let Ok(json) = serde_json::to_string(&info) else {
+        return;
+    };
+    let mut c = redis::cmd("SET");
+    c.arg(cluster.key(&format!("inst:{}", cluster.id())))
+        .arg(json)
+        .arg("PX")
+        .arg(cluster.ttl_ms());
+    let _ = cluster.run::<()>("heartbeat", &c).await;
+    metrics::gauge!("rally_instance_rooms").set(info.rooms as f64);
+}
+
+/// Remove the heartbeat (shutdown).
+pub async fn vanish(cluster: &Arc<Cluster>) {
+    let mut c = redis::cmd("DEL");
+    c.arg(cluster.key(&format!("inst:{}", cluster.id())));
+    let _ = cluster.run::<()>("heartbeat", &c).await;
+}
+
+async fn upkeep(engine: Arc<Engine>, cluster: Arc<Cluster>) {
+    let mut tick = tokio::time::interval(cluster.config.renew_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cluster.reannounce.notified() => {}
+        }
+        heartbeat(&cluster).await;
+        renew(&cluster).await;
+        reannounce(&cluster).await;
+        watch_attachments(&cluster).await;
+        if !cluster.draining() {
+            adopt_orphans(&engine, &cluster).await;
+        }
+    }
+}
+
+/// Renew every held lease in one script call; tell holders about losses and re-creations.
+pub async fn renew(cluster: &Arc<Cluster>) {
+    let held: Vec<Resource> = cluster.leases.lock().keys().cloned().collect();
+    if held.is_empty() {
+        return;
+    }
+    let mut c = redis::cmd("EVAL");
+    c.arg(lease::RENEW_SCRIPT).arg(held.len());
+    for r in &held {
+        c.arg(cluster.lease_key(r));
+    }
+    c.arg(cluster.id().as_str()).arg(cluster.ttl_ms());
+    let Ok(statuses) = cluster.run::<Vec<i64>>("lease_renew", &c).await else {
+        // Redis unreachable: keep running; fencing refuses our writes if someone else has
+        // taken over by the time it answers again.
+        return;
+    };
+    for (r, status) in held.into_iter().zip(statuses) {
+        let event = match status {
+            1 => {
+                metrics::counter!("rally_lease_renewals_total").increment(1);
+                continue;
+            }
+            2 => {
+                metrics::counter!("rally_lease_renewals_total").increment(1);
+                LeaseEvent::Reacquired
+            }
+            _ => {
+                metrics::counter!("rally_lease_losses_total").increment(1);
+                LeaseEvent::Lost
+            }
+        };
+        let holder = if event == LeaseEvent::Lost {
+            cluster.leases.lock().remove(&r).flatten()
+        } else {
+            cluster.leases.lock().get(&r).cloned().flatten()
+        };
+        tracing::warn!(kind = r.kind.as_str(), id = %r.id, ?event, "lease changed hands");
+        if let Some(h) = holder {
+            h.do_send(LeaseNotice { resource: r, event });
+        }
+    }
+}
+
+/// Re-write everything owned here: room records (via the writer), seats, presence.
+async fn reannounce(cluster: &Arc<Cluster>) {
+    for (h, _) in cluster.local.rooms() {
+        cluster.announce_room(&h.id);
+    }
+    let ttl3 = cluster.ttl_ms() * 3;
+    let mut p = redis::pipe();
+    let mut n = 0;
+    for (player, room) in cluster.local.player_rooms() {
+        p.cmd("SET")
+            .arg(cluster.key(&format!("proom:{player}")))
+            .arg(room.as_str())
+            .arg("PX")
+            .arg(ttl3)
+            .ignore();
+        n += 1;
+    }
+    for (player, session) in cluster.local.session_ids() {
+        p.cmd("EVAL")
+            .arg(PRESENCE_REFRESH_SCRIPT)
+            .arg(1)
+            .arg(cluster.key(&format!("presence:{player}")))
+            .arg(format!("{}/{session}", cluster.id()))
+            .arg(ttl3)
+            .ignore();
+        n += 1;
+    }
+    if n > 0 {
+        let _ = cluster.run_pipe::<()>("presence", &p).await;
+    }
+}
+
+/// Local sessions attached to rooms elsewhere: when the owner changed (or has been gone for
+/// two rounds), tell the session to reconnect — `welcome.room` then leads it back to the room
+/// on its new owner.
+async fn watch_attachments(cluster: &Arc<Cluster>) {
+    let rooms: HashMap<RoomId, InstanceId> = cluster
+        .attached
+        .lock()
+        .values()
+        .map(|a| (a.room.clone(), a.owner.clone()))
+        .collect();
+    if rooms.is_empty() {
+        return;
+    }
+    let mut moved: Vec<RoomId> = Vec::new();
+    let mut suspect: Vec<RoomId> = Vec::new();
+    let mut fine: Vec<RoomId> = Vec::new();
+    for (room, owner) in rooms {
+        match cluster.owner(&Resource::room(&room)).await {
+            Some(o) if o == owner => fine.push(room),
+            Some(_) => moved.push(room),
+            None => suspect.push(room),
+        }
+    }
+    let mut kick: Vec<Attachment> = Vec::new();
+    {
+        let mut g = cluster.attached.lock();
+        for a in g.values_mut() {
+            if fine.contains(&a.room) {
+                a.suspect = 0;
+            } else if suspect.contains(&a.room) {
+                a.suspect = a.suspect.saturating_add(1);
+            }
+        }
+        g.retain(|_, a| {
+            let go = moved.contains(&a.room) || a.suspect >= 2;
+            if go {
+                kick.push(a.clone());
+            }
+            !go
+        });
+    }
+    for a in kick {
+        tracing::info!(room = %a.room, "room changed owner; telling the session to reconnect");
+        a.handle.events.do_send(SessionEvent::Kick {
+            code: close::RESTART,
+            error: code::UNAVAILABLE,
+            message: "your room moved to another instance; reconnect".into(),
+        });
+    }
+}
+
+/// Claim resources whose owner vanished.
+async fn adopt_orphans(engine: &Arc<Engine>, cluster: &Arc<Cluster>) {
+    for id in cluster.orphans(ResourceKind::Room).await {
+        if let Some(r) = RoomId::parse(&id) {
+            engine.adopt_room(&r).await;
+        }
+    }
+    let adopters: Vec<(ResourceKind, Adopter)> = ADOPTERS.lock().clone();
+    for (kind, adopt) in adopters {
+        for id in cluster.orphans(kind).await {
+            adopt(id);
+        }
+    }
+}
+
+/// How long to wait for something that should happen within one lease period.
+pub fn within_lease(cluster: &Cluster) -> Duration {
+    cluster.config.lease_ttl
+}

@@ -1,0 +1,254 @@
+//! What instances say to each other over Redis pub/sub (one channel per instance). JSON
+//! envelopes; every one carries its sender and send time (for the latency histogram).
+
+use crate::ids::{PlayerId, RoomId};
+use crate::protocol::code;
+use crate::room::messages::{Detach, Input, Join, Leave, PlayerInfo, Resign, SessionEvent};
+use serde::{Deserialize, Serialize};
+
+/// One message between instances.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Envelope {
+    /// Sending instance.
+    pub from: String,
+    /// Send time, Unix µs (same-host clocks in tests; skew shows up in the latency metric).
+    pub sent_us: u64,
+    /// Payload.
+    pub body: Body,
+}
+
+/// Payloads.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Body {
+    /// A session's message to a room owned by the receiver; `corr` when an answer is awaited.
+    Room {
+        /// Room.
+        room: RoomId,
+        /// Correlation id of a request.
+        corr: Option<u64>,
+        /// The message.
+        msg: RoomMsg,
+    },
+    /// The answer to a request.
+    Reply {
+        /// Correlation id.
+        corr: u64,
+        /// The answer, JSON.
+        value: serde_json::Value,
+    },
+    /// A droppable frame (snapshot) for a session on the receiver.
+    Frame {
+        /// Session id.
+        session: String,
+        /// Pre-encoded text frame.
+        frame: String,
+    },
+    /// A control event for a session on the receiver (never dropped).
+    Event {
+        /// Session id.
+        session: String,
+        /// Event.
+        event: WireEvent,
+    },
+    /// A control event for a player connected to the receiver (presence-addressed).
+    Player {
+        /// Player.
+        player: PlayerId,
+        /// Only deliver to this session (takeover kicks); None: the current one.
+        session: Option<String>,
+        /// Event.
+        event: WireEvent,
+    },
+    /// Create a room here (placement on the least-loaded instance).
+    Create {
+        /// Correlation id.
+        corr: u64,
+        /// What to create.
+        spec: WireSpec,
+    },
+    /// Rooms just released by a draining instance: claim them now.
+    Adopt {
+        /// Rooms.
+        rooms: Vec<RoomId>,
+    },
+}
+
+/// The room messages a session sends.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(tag = "m", rename_all = "snake_case")]
+pub enum RoomMsg {
+    /// Take a seat or watch.
+    Join(Join),
+    /// Game input.
+    Input(Input),
+    /// Leave.
+    Leave(Leave),
+    /// Concede.
+    Resign(Resign),
+    /// Connection dropped.
+    Detach(Detach),
+}
+
+impl std::fmt::Debug for Join {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Join")
+            .field("player", &self.player.id)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input").field("seq", &self.seq).finish()
+    }
+}
+
+impl std::fmt::Debug for Leave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Leave").field("player", &self.player).finish()
+    }
+}
+
+impl std::fmt::Debug for Resign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resign").field("player", &self.player).finish()
+    }
+}
+
+impl std::fmt::Debug for Detach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detach").field("player", &self.player).finish()
+    }
+}
+
+/// [`SessionEvent`] on the wire.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(tag = "e", rename_all = "snake_case")]
+pub enum WireEvent {
+    /// Matched.
+    MatchFound {
+        /// Room.
+        room: RoomId,
+        /// Join window.
+        join_within_ms: u64,
+    },
+    /// Close with a code.
+    Kick {
+        /// Close code.
+        code: u16,
+        /// Error code.
+        error: String,
+        /// Message.
+        message: String,
+    },
+    /// Released by the room.
+    Detached {
+        /// Room.
+        room: RoomId,
+    },
+    /// A frame that must arrive.
+    Frame {
+        /// Text.
+        frame: String,
+    },
+}
+
+impl From<SessionEvent> for WireEvent {
+    fn from(e: SessionEvent) -> Self {
+        match e {
+            SessionEvent::MatchFound {
+                room,
+                join_within_ms,
+            } => WireEvent::MatchFound {
+                room,
+                join_within_ms,
+            },
+            SessionEvent::Kick {
+                code,
+                error,
+                message,
+            } => WireEvent::Kick {
+                code,
+                error: error.to_string(),
+                message,
+            },
+            SessionEvent::Detached { room } => WireEvent::Detached { room },
+            SessionEvent::Frame(f) => WireEvent::Frame {
+                frame: f.to_string(),
+            },
+        }
+    }
+}
+
+impl From<WireEvent> for SessionEvent {
+    fn from(e: WireEvent) -> Self {
+        match e {
+            WireEvent::MatchFound {
+                room,
+                join_within_ms,
+            } => SessionEvent::MatchFound {
+                room,
+                join_within_ms,
+            },
+            WireEvent::Kick {
+                code,
+                error,
+                message,
+            } => SessionEvent::Kick {
+                code,
+                error: static_code(&error),
+                message,
+            },
+            WireEvent::Detached { room } => SessionEvent::Detached { room },
+            WireEvent::Frame { frame } => SessionEvent::Frame(frame.into()),
+        }
+    }
+}
+
+/// Map an error code received from another instance back to the protocol's constant.
+fn static_code(s: &str) -> &'static str {
+    [
+        code::CONFLICT,
+        code::RATE_LIMITED,
+        code::UNAVAILABLE,
+        code::FORBIDDEN,
+        code::UNAUTHORIZED,
+        code::NOT_FOUND,
+        code::INTERNAL,
+    ]
+    .into_iter()
+    .find(|c| *c == s)
+    .unwrap_or(code::UNAVAILABLE)
+}
+
+/// A room to create on the receiving instance.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct WireSpec {
+    /// Game kind.
+    pub game: String,
+    /// Game config.
+    pub config: serde_json::Value,
+    /// `quick` | `private` | `tournament`.
+    pub mode: String,
+    /// Rated.
+    pub rated: bool,
+    /// Seats assigned in advance.
+    pub seats: Option<Vec<PlayerInfo>>,
+    /// Private (join code, unlisted).
+    pub private: bool,
+    /// No-show survivors go back to the quick-match queue.
+    pub requeue: bool,
+}
+
+/// The answer to [`Body::Create`].
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct WireCreated {
+    /// Room.
+    pub room: RoomId,
+    /// Match.
+    pub match_id: crate::ids::MatchId,
+    /// Code.
+    pub code: Option<String>,
+}
