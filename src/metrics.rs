@@ -26,6 +26,11 @@ pub const TICK_BUCKETS: &[f64] = &[
 /// Buckets for waits measured in seconds to minutes (matchmaking, no-shows): 0.1 s … 5 min.
 pub const WAIT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
+/// Buckets for Redis operations and cross-instance message latency, seconds: 100 µs … 1 s.
+pub const REGISTRY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 /// How often histogram upkeep runs (drains the per-thread buckets).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -48,6 +53,18 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("wait_seconds".into()), WAIT_BUCKETS)
                 })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("rally_registry_op_duration_seconds".into()),
+                        REGISTRY_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("rally_cross_instance_latency_seconds".into()),
+                        REGISTRY_BUCKETS,
+                    )
+                })
                 .map_err(|e| e.to_string())?;
             let handle = builder.install_recorder().map_err(|e| e.to_string())?;
             let upkeep = handle.clone();
@@ -63,6 +80,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             let _ = PROCESS.set(collector);
             describe();
             describe_engine();
+            describe_cluster();
             Ok(handle)
         })
         .clone()
@@ -317,4 +335,56 @@ pub fn describe_engine() {
         metrics::counter!("rally_ws_disconnects_total", "reason" => r).increment(0);
     }
     metrics::gauge!("rally_matchmaking_queue_players").set(0.0);
+}
+
+/// Describe the multi-instance metrics and create their zero series (they exist on a single
+/// instance too, at zero, so dashboards and alerts never miss a series).
+pub fn describe_cluster() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "rally_registry_ops_total",
+        "Redis registry operations by op and result (ok, error)"
+    );
+    describe_histogram!(
+        "rally_registry_op_duration_seconds",
+        Unit::Seconds,
+        "Time of one Redis registry operation, by op"
+    );
+    describe_counter!(
+        "rally_lease_renewals_total",
+        "Leases renewed (or re-created after a Redis flush) by this instance"
+    );
+    describe_counter!(
+        "rally_lease_losses_total",
+        "Leases found owned by another instance at renewal (the resource stepped down)"
+    );
+    describe_gauge!("rally_instance_rooms", "Rooms owned by this instance");
+    describe_counter!(
+        "rally_cross_instance_messages_total",
+        "Messages to (out) and from (in) other instances over pub/sub"
+    );
+    describe_histogram!(
+        "rally_cross_instance_latency_seconds",
+        Unit::Seconds,
+        "One-way latency of a cross-instance message, publish to dispatch"
+    );
+    describe_counter!(
+        "rally_failovers_total",
+        "Orphaned resources adopted by this instance, by kind (room, tournament)"
+    );
+    for op in crate::registry::cluster::REGISTRY_OPS {
+        for result in ["ok", "error"] {
+            metrics::counter!("rally_registry_ops_total", "op" => op, "result" => result)
+                .increment(0);
+        }
+    }
+    metrics::counter!("rally_lease_renewals_total").increment(0);
+    metrics::counter!("rally_lease_losses_total").increment(0);
+    metrics::gauge!("rally_instance_rooms").set(0.0);
+    for d in ["in", "out"] {
+        metrics::counter!("rally_cross_instance_messages_total", "direction" => d).increment(0);
+    }
+    for k in ["room", "tournament"] {
+        metrics::counter!("rally_failovers_total", "kind" => k).increment(0);
+    }
 }

@@ -339,3 +339,4 @@ impl TestServer {
         rally::db::Db::open(&url, 2).expect("open test database")
     }
 }
+pub mod cluster;

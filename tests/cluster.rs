@@ -1,0 +1,558 @@
+//! Several instances as one service (real Redis, real Postgres, the real binary as child
+//! processes on 127.0.0.x): cross-instance play and spectating, kill -9 failover, a paused
+//! owner fenced off, a Redis restart. Deadlines derive from the configured lease TTL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::cluster::{eventually, TestCluster};
+use common::ws::Client;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Test-sized lease TTL: renewals every 500 ms, takeover within ~1.5 s of a death.
+const TTL: Duration = Duration::from_millis(1500);
+
+fn flags(points: &'static str) -> Vec<&'static str> {
+    vec![
+        "--points-to-win",
+        points,
+        "--countdown",
+        "200ms",
+        "--reconnect-grace",
+        "20s",
+        "--join-window",
+        "20s",
+        "--room-linger",
+        "1s",
+        "--matchmaking-interval",
+        "50ms",
+        "--checkpoint-interval",
+        "250ms",
+        "--drain-timeout",
+        "3s",
+        "--shutdown-timeout",
+        "2s",
+    ]
+}
+
+/// How long a failover may take: the dead owner's lease must lapse (TTL), a survivor's next
+/// scan must see it (a third of the TTL), plus scheduling slack on a busy 2-core machine.
+fn takeover_deadline() -> Duration {
+    TTL + TTL / 3 + TTL
+}
+
+/// Next text message as JSON, or None on close / silence for `within`.
+async fn read(c: &mut Client, within: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(within, c.ws.next()).await {
+            Err(_) => return None,
+            Ok(None) | Ok(Some(Err(_))) => return None,
+            Ok(Some(Ok(Message::Text(t)))) => return serde_json::from_str(&t).ok(),
+            Ok(Some(Ok(Message::Close(_)))) => return None,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+/// Connect to the first live instance that answers, log in, and (re)join `room`, retrying
+/// while the room is between owners.
+async fn rejoin(live: &Arc<Mutex<Vec<SocketAddr>>>, token: &str, room: &str, deadline: Instant) -> Client {
+    let mut k = 0usize;
+    loop {
+        assert!(Instant::now() < deadline, "could not rejoin {room} in time");
+        let addrs = live.lock().unwrap().clone();
+        let addr = addrs[k % addrs.len()];
+        k += 1;
+        let Ok(Ok((ws, _))) = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio_tungstenite::connect_async(format!("ws://{addr}/ws")),
+        )
+        .await
+        else {
+            continue;
+        };
+        let mut c = Client { ws, seq: 0 };
+        c.send(json!({"type": "auth", "token": token})).await;
+        let Some(w) = read(&mut c, Duration::from_secs(3)).await else {
+            continue;
+        };
+        if w["type"] != "welcome" {
+            continue;
+        }
+        // welcome.room points the player back to the room, wherever it runs now.
+        if w["room"] != room {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        loop {
+            c.send(json!({"type": "join", "room": room})).await;
+            let mut joined = false;
+            let mut retry = false;
+            while let Some(v) = read(&mut c, Duration::from_secs(3)).await {
+                if v["type"] == "joined" {
+                    joined = true;
+                    break;
+                }
+                if v["type"] == "error" {
+                    retry = true;
+                    break;
+                }
+            }
+            if joined {
+                return c;
+            }
+            if !retry || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Play `seat` until the match ends: track the ball (or stand still), reconnecting to a live
+/// instance whenever the connection drops or goes silent. Returns the `match_end` message.
+async fn play(
+    mut c: Client,
+    live: Arc<Mutex<Vec<SocketAddr>>>,
+    token: String,
+    room: String,
+    seat: usize,
+    track: bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut intent = "stop";
+    let mut ping = 0u64;
+    let mut last_ping = Instant::now();
+    loop {
+        assert!(Instant::now() < deadline, "match did not end");
+        if last_ping.elapsed() > Duration::from_millis(400) {
+            ping += 1;
+            c.send(json!({"type": "ping", "id": ping})).await;
+            last_ping = Instant::now();
+        }
+        match read(&mut c, Duration::from_millis(1200)).await {
+            Some(v) if v["type"] == "snapshot" && track => {
+                let ball_y = v["state"]["ball"][1].as_i64().unwrap_or(4500);
+                let pad_y = v["state"]["paddles"][seat].as_i64().unwrap_or(4500);
+                let want = if ball_y < pad_y - 200 {
+                    "up"
+                } else if ball_y > pad_y + 200 {
+                    "down"
+                } else {
+                    "stop"
+                };
+                if want != intent {
+                    intent = want;
+                    c.input(want).await;
+                }
+            }
+            Some(v) if v["type"] == "match_end" => return v,
+            Some(_) => {}
+            None => {
+                // Dropped (killed instance, 1012 from a moved room) or silent (paused
+                // instance): come back through any live instance.
+                c = rejoin(&live, &token, &room, deadline).await;
+                intent = "stop";
+            }
+        }
+    }
+}
+
+/// Both guests queue (a on instance `ia`, b on `ib`) and join the room they are matched into.
+async fn quick_match(
+    c: &TestCluster,
+    ia: usize,
+    ib: usize,
+) -> (Client, Client, String, usize, String, String, String, String) {
+    let (ta, ida) = c.guest(ia).await;
+    let (tb, idb) = c.guest(ib).await;
+    let (mut a, _) = Client::login(c.addr(ia), &ta).await;
+    let (mut b, _) = Client::login(c.addr(ib), &tb).await;
+    a.send(json!({"type": "queue"})).await;
+    a.expect("queued").await;
+    b.send(json!({"type": "queue"})).await;
+    b.expect("queued").await;
+    let fa = a.expect("match_found").await;
+    let fb = b.expect("match_found").await;
+    assert_eq!(fa["room"], fb["room"], "matched into one room across instances");
+    let room = fa["room"].as_str().unwrap().to_string();
+    a.send(json!({"type": "join", "room": room})).await;
+    let ja = a.expect("joined").await;
+    b.send(json!({"type": "join", "room": room})).await;
+    let jb = b.expect("joined").await;
+    assert_ne!(ja["seat"], jb["seat"]);
+    let seat_a = ja["seat"].as_u64().unwrap() as usize;
+    let match_id = ja["match"].as_str().unwrap().to_string();
+    (a, b, room, seat_a, match_id, ta, tb, format!("{ida} {idb}"))
+}
+
+fn games_played(c: &TestCluster, player: &str) -> i64 {
+    use diesel::prelude::*;
+    use rally::db::schema::players;
+    let p = player.to_string();
+    c.db()
+        .run_sync(move |conn| {
+            Ok(players::table
+                .find(&p)
+                .select(players::games_played)
+                .first::<i64>(conn)?)
+        })
+        .unwrap()
+}
+
+fn match_row(c: &TestCluster, id: &str) -> rally::db::matches::MatchRow {
+    let id = id.to_string();
+    c.db()
+        .run_sync(move |conn| rally::db::matches::get(conn, &id))
+        .unwrap()
+        .expect("match row")
+}
+
+/// The mean of a histogram over instances: (sum, count).
+fn histogram_total(metrics: &str, name: &str) -> (f64, f64) {
+    let val = |suffix: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(&format!("{name}_{suffix}")))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .sum()
+    };
+    (val("sum"), val("count"))
+}
+
+fn counter(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn room_ids(c: &TestCluster, i: usize) -> (Vec<String>, u64) {
+    let (s, body) = c.get(i, "/api/v1/rooms").await;
+    assert_eq!(s, 200, "{body}");
+    let ids = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, body["total"].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_on_two_instances_play_and_a_third_watches() {
+    let Some(c) = TestCluster::start(3, None, TTL, &flags("2")).await else {
+        return;
+    };
+    let (a, mut b, room, seat_a, match_id, ta, _tb, ids) = quick_match(&c, 0, 1).await;
+    let owner = c.owner_of_room(&room).expect("the room has an owner");
+    eprintln!("room {room} owned by instance {owner}");
+
+    // A spectator on the third instance.
+    let (tc, _) = c.guest(2).await;
+    let (mut s, _) = Client::login(c.addr(2), &tc).await;
+    s.send(json!({"type": "spectate", "room": room})).await;
+    assert_eq!(s.expect("joined").await["role"], "spectator");
+    s.expect("snapshot").await;
+
+    // GET /api/v1/rooms answers the same on every instance.
+    eventually(TTL, "the same room list on all three instances", || async {
+        let lists = [room_ids(&c, 0).await, room_ids(&c, 1).await, room_ids(&c, 2).await];
+        let same = lists.iter().all(|l| *l == lists[0]) && lists[0].0.contains(&room);
+        same.then_some(())
+    })
+    .await;
+
+    let live = Arc::new(Mutex::new(vec![c.addr(0), c.addr(1), c.addr(2)]));
+    let player_a = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let end_b = b.expect_within("match_end", Duration::from_secs(60)).await;
+    let end_s = s.expect_within("match_end", Duration::from_secs(60)).await;
+    let end_a = player_a.await.unwrap();
+    assert_eq!(end_a["outcome"], end_b["outcome"]);
+    assert_eq!(end_a["outcome"], end_s["outcome"], "the spectator saw the same end");
+    assert_eq!(end_a["outcome"]["reason"], "score");
+    assert_eq!(end_a["outcome"]["winner"].as_u64().unwrap() as usize, seat_a);
+    // B (on instance 1) gets the rating change wherever the room ran.
+    let ratings = b.expect("ratings").await;
+    assert_eq!(ratings["changes"].as_array().unwrap().len(), 2);
+
+    let row = match_row(&c, &match_id);
+    assert_eq!(row.status, "finished");
+    assert_eq!(row.winner_seat, Some(seat_a as i64));
+    for id in ids.split(' ') {
+        assert_eq!(games_played(&c, id), 1, "rated exactly once");
+    }
+
+    // Measured cross-instance latency (one way, publish → dispatch on the receiver).
+    let (mut sum, mut count) = (0.0, 0.0);
+    for i in 0..3 {
+        let (s1, c1) = histogram_total(&c.metrics(i).await, "rally_cross_instance_latency_seconds");
+        sum += s1;
+        count += c1;
+    }
+    assert!(count > 100.0, "frames crossed instances: {count}");
+    eprintln!(
+        "cross-instance latency: mean {:.3} ms over {count} messages",
+        sum / count * 1000.0
+    );
+}
+
+/// Find the owner, let the match run until a checkpoint exists, then return the owner.
+async fn running_with_checkpoint(c: &TestCluster, room: &str, a: &mut Client) -> usize {
+    a.expect_room_state("playing").await;
+    let owner = c.owner_of_room(room).expect("owner");
+    eventually(TTL, "a checkpoint", || async {
+        c.redis_get(&format!("ckpt:{room}")).filter(|v| v.contains("\"playing\""))
+    })
+    .await;
+    owner
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_owner_resumes_the_match_on_a_survivor() {
+    let Some(mut c) = TestCluster::start(3, None, TTL, &flags("3")).await else {
+        return;
+    };
+    let (mut a, b, room, seat_a, match_id, ta, tb, ids) = quick_match(&c, 0, 1).await;
+    let owner = running_with_checkpoint(&c, &room, &mut a).await;
+    let old_lease = c.lease_owner(&room).unwrap();
+    eprintln!("killing instance {owner}, owner of {room}");
+
+    let killed_at = Instant::now();
+    c.kill9(owner);
+    let live = Arc::new(Mutex::new(
+        c.alive().into_iter().map(|i| c.addr(i)).collect::<Vec<_>>(),
+    ));
+    // A survivor takes the room over within the lease TTL (plus one scan period).
+    let new_lease = eventually(takeover_deadline(), "a survivor claims the room", || async {
+        c.lease_owner(&room).filter(|o| *o != old_lease)
+    })
+    .await;
+    let took = killed_at.elapsed();
+    eprintln!("room adopted by {new_lease} after {took:?}");
+    assert!(took <= takeover_deadline());
+
+    // The players come back through the survivors and finish the match.
+    let pa = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(b, live.clone(), tb, room.clone(), 1 - seat_a, false));
+    let end_a = pa.await.unwrap();
+    let end_b = pb.await.unwrap();
+    assert_eq!(end_a["outcome"], end_b["outcome"]);
+    assert_eq!(end_a["outcome"]["reason"], "score");
+
+    let row = eventually(Duration::from_secs(5), "the result is recorded", || async {
+        Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
+    })
+    .await;
+    assert!(row.epoch >= 2, "the survivor took the match over (epoch {})", row.epoch);
+    for id in ids.split(' ') {
+        assert_eq!(games_played(&c, id), 1, "the result is recorded exactly once");
+    }
+    let failovers: f64 = {
+        let mut n = 0.0;
+        for i in c.alive() {
+            n += counter(&c.metrics(i).await, "rally_failovers_total{kind=\"room\"}");
+        }
+        n
+    };
+    assert!(failovers >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_owner_steps_down_and_its_late_writes_are_refused() {
+    let Some(c) = TestCluster::start(3, None, TTL, &flags("3")).await else {
+        return;
+    };
+    let (mut a, b, room, seat_a, match_id, ta, tb, ids) = quick_match(&c, 0, 1).await;
+    let owner = running_with_checkpoint(&c, &room, &mut a).await;
+    let old_lease = c.lease_owner(&room).unwrap();
+    let old_epoch = match_row(&c, &match_id).epoch;
+
+    let stopped_at = Instant::now();
+    c.stop(owner);
+    let live = Arc::new(Mutex::new(
+        (0..3).filter(|i| *i != owner).map(|i| c.addr(i)).collect::<Vec<_>>(),
+    ));
+    eventually(takeover_deadline(), "a survivor claims the room", || async {
+        c.lease_owner(&room).filter(|o| *o != old_lease)
+    })
+    .await;
+    assert!(stopped_at.elapsed() <= takeover_deadline());
+
+    let pa = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(b, live.clone(), tb, room.clone(), 1 - seat_a, false));
+    let end_a = pa.await.unwrap();
+    pb.await.unwrap();
+    assert_eq!(end_a["outcome"]["reason"], "score");
+    let row = eventually(Duration::from_secs(5), "the result is recorded", || async {
+        Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
+    })
+    .await;
+    assert!(row.epoch > old_epoch);
+
+    // The old owner wakes up: it learns it lost the room and steps down...
+    c.cont(owner);
+    eventually(TTL * 2, "the old owner steps down", || async {
+        c.log_tail(owner).contains("stepping down").then_some(())
+    })
+    .await;
+    // ...and whatever it still tries to write carries its old epoch, which Postgres refuses.
+    let late = rally::db::matches::FinishedMatch {
+        id: match_id.clone(),
+        epoch: old_epoch,
+        scores: [0, 3],
+        winner_seat: Some(1 - seat_a as u8),
+        end_reason: "resign".into(),
+        input_log: "{\"inputs\":[]}".into(),
+        final_hash: "stale".into(),
+        ticks: 1,
+        duration_ms: 1,
+    };
+    let outcome = c
+        .db()
+        .run_sync(move |conn| rally::db::matches::finish(conn, &late))
+        .unwrap();
+    assert_eq!(outcome, rally::db::matches::FinishOutcome::StaleEpoch);
+    let after = match_row(&c, &match_id);
+    assert_eq!(after.winner_seat, row.winner_seat, "the result was not overwritten");
+    assert_eq!(after.end_reason, row.end_reason);
+    assert_eq!(after.epoch, row.epoch);
+    for id in ids.split(' ') {
+        assert_eq!(games_played(&c, id), 1, "no second rating change");
+    }
+}
+
+/// A Redis server of the test's own, on a spare port (the shared one is never restarted).
+struct OwnRedis {
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis { child: Some(child) }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_is_rebuilt_within_one_lease_period() {
+    // Only run where the shared test services are configured (same gate as the others).
+    if common::cluster::redis_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = OwnRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let Some(c) = TestCluster::start(2, Some(url), TTL, &flags("3")).await else {
+        return;
+    };
+    let (mut a, b, room, seat_a, match_id, ta, tb, ids) = quick_match(&c, 0, 1).await;
+    a.expect_room_state("playing").await;
+    a.expect("snapshot").await;
+
+    // Redis goes away and comes back empty.
+    redis.kill();
+    tokio::time::sleep(TTL / 3).await;
+    let _redis = OwnRedis::start(port);
+    let back = Instant::now();
+    // Within one lease period the owners re-announce: lease, room record, listing, presence.
+    eventually(TTL + TTL / 3, "the registry is rebuilt", || async {
+        let lease = c.lease_owner(&room)?;
+        c.redis_get(&format!("room:{room}"))?;
+        let (pa, pb) = {
+            let mut it = ids.split(' ');
+            (it.next().unwrap().to_string(), it.next().unwrap().to_string())
+        };
+        c.redis_get(&format!("presence:{pa}"))?;
+        c.redis_get(&format!("presence:{pb}"))?;
+        c.redis_get(&format!("proom:{pa}"))?;
+        let listed = room_ids(&c, 0).await.0.contains(&room) && room_ids(&c, 1).await.0.contains(&room);
+        (listed && !lease.is_empty()).then_some(())
+    })
+    .await;
+    eprintln!("registry rebuilt {:?} after Redis came back", back.elapsed());
+
+    // Play continues (or resumes) to a result recorded once.
+    let live = Arc::new(Mutex::new(vec![c.addr(0), c.addr(1)]));
+    let pa = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(b, live.clone(), tb, room.clone(), 1 - seat_a, false));
+    let end_a = pa.await.unwrap();
+    let end_b = pb.await.unwrap();
+    assert_eq!(end_a["outcome"], end_b["outcome"]);
+    let row = eventually(Duration::from_secs(5), "the result is recorded", || async {
+        Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
+    })
+    .await;
+    assert_eq!(row.epoch, 1, "nobody had to take the match over");
+    for id in ids.split(' ') {
+        assert_eq!(games_played(&c, id), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_rooms_over_and_clients_reconnect() {
+    let Some(mut c) = TestCluster::start(2, None, TTL, &flags("3")).await else {
+        return;
+    };
+    let (mut a, b, room, seat_a, match_id, ta, tb, ids) = quick_match(&c, 0, 1).await;
+    let owner = running_with_checkpoint(&c, &room, &mut a).await;
+    let old_lease = c.lease_owner(&room).unwrap();
+    let t0 = Instant::now();
+    let status = c.terminate(owner);
+    assert!(status.success(), "clean exit: {status}");
+    // Handed over at once (the final checkpoint is written and the lease released), well
+    // before the lease could have lapsed.
+    eventually(TTL, "the survivor adopts the room", || async {
+        c.lease_owner(&room).filter(|o| *o != old_lease)
+    })
+    .await;
+    eprintln!("handed over {:?} after SIGTERM", t0.elapsed());
+    let live = Arc::new(Mutex::new(
+        c.alive().into_iter().map(|i| c.addr(i)).collect::<Vec<_>>(),
+    ));
+    let pa = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(b, live.clone(), tb, room.clone(), 1 - seat_a, false));
+    let end_a = pa.await.unwrap();
+    pb.await.unwrap();
+    assert_eq!(end_a["outcome"]["reason"], "score");
+    let row = eventually(Duration::from_secs(5), "the result is recorded", || async {
+        Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
+    })
+    .await;
+    assert!(row.epoch >= 2);
+    for id in ids.split(' ') {
+        assert_eq!(games_played(&c, id), 1);
+    }
+}
