@@ -131,7 +131,15 @@ impl RoomActor {
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
         let now = Instant::now();
-        let deadline = assigned.then(|| now + engine.config.join_window);
+        // Matched players must come within the join window; an open (private) room closes
+        // when nobody has sat down for the idle timeout.
+        let deadline = Some(
+            now + if assigned {
+                engine.config.join_window
+            } else {
+                engine.config.room_idle_timeout
+            },
+        );
         RoomActor {
             tick_hz,
             info,
@@ -912,6 +920,9 @@ impl Handler<Leave> for RoomActor {
                 slot.session = None;
                 if let Some(p) = slot.player.take() {
                     self.engine.registry.clear_player_room(&p.id, &self.id);
+                }
+                if self.seats.iter().all(|s| s.player.is_none()) {
+                    self.deadline = Some(Instant::now() + self.engine.config.room_idle_timeout);
                 }
                 self.publish_summary();
                 self.broadcast_room_state();
