@@ -167,6 +167,9 @@ pub struct Settings {
     /// How long a finished room stays reachable (results, late spectators) before it stops.
     #[arg(long, env = "RALLY_ROOM_LINGER", default_value = "10s")]
     pub room_linger: String,
+    /// A private room nobody sits in closes after this long.
+    #[arg(long, env = "RALLY_ROOM_IDLE_TIMEOUT", default_value = "10m")]
+    pub room_idle_timeout: String,
     /// Time a new WebSocket has to send its `auth` message.
     #[arg(long, env = "RALLY_WS_AUTH_TIMEOUT", default_value = "5s")]
     pub ws_auth_timeout: String,

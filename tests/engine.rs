@@ -590,3 +590,41 @@ async fn a_client_that_stops_reading_is_dropped_while_other_rooms_keep_ticking()
         d.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_private_room_closes_after_the_idle_timeout() {
+    let s = server(&["--room-idle-timeout", "500ms"]).await;
+    let t = s.guest().await;
+    let (_, created) = s.post("/api/v1/rooms", Some(&t), json!({})).await;
+    let code = created["code"].as_str().unwrap().to_string();
+    let match_id = created["match"].as_str().unwrap().to_string();
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Sitting down and leaving again restarts the idle clock.
+    c.send(json!({"type": "join", "code": code})).await;
+    c.expect("joined").await;
+    c.send(json!({"type": "leave"})).await;
+    c.expect("left").await;
+    // Idle timeout (500 ms) + linger (1 s), polled by spectating (which does not sit down)
+    // until the code no longer resolves.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        c.send(json!({"type": "spectate", "code": code})).await;
+        let v = loop {
+            match c.next(Duration::from_secs(5)).await {
+                Event::Msg(v) if v["type"] == "joined" || v["type"] == "error" => break v,
+                Event::Msg(_) => {}
+                Event::Closed(code) => panic!("closed {code:?}"),
+            }
+        };
+        if v["type"] == "error" {
+            assert_eq!(v["code"], "not_found", "{v}");
+            break;
+        }
+        c.send(json!({"type": "leave"})).await;
+        c.expect("left").await;
+        assert!(tokio::time::Instant::now() < deadline, "room never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+    assert_eq!(m["status"], "abandoned", "{m}");
+}

@@ -161,7 +161,15 @@ impl RoomActor {
             engine.config.join_window
         };
         let mut state = RoomState::Waiting;
-        let mut deadline = assigned.then(|| now + join_window);
+        // Matched players must come within the join window; an open (private) room closes
+        // when nobody has sat down for the idle timeout.
+        let mut deadline = Some(
+            now + if assigned {
+                join_window
+            } else {
+                engine.config.room_idle_timeout
+            },
+        );
         let mut log = InputLog::default();
         let mut started = None;
         if let Some(cp) = &checkpoint {
@@ -1090,6 +1098,9 @@ impl Handler<Leave> for RoomActor {
                 slot.session = None;
                 if let Some(p) = slot.player.take() {
                     self.engine.registry.clear_player_room(&p.id, &self.id);
+                }
+                if self.seats.iter().all(|s| s.player.is_none()) {
+                    self.deadline = Some(Instant::now() + self.engine.config.room_idle_timeout);
                 }
                 self.publish_summary();
                 self.broadcast_room_state();
