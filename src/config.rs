@@ -122,7 +122,8 @@ impl ClusterConfig {
 
     /// How long a cross-instance request (join, resign, create) waits for its answer.
     pub fn request_timeout(&self) -> Duration {
-        self.lease_ttl.clamp(Duration::from_millis(500), Duration::from_secs(5))
+        self.lease_ttl
+            .clamp(Duration::from_millis(500), Duration::from_secs(5))
     }
 }
 

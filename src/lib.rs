@@ -21,6 +21,11 @@
 //! - [`web`]: the browser client, embedded in the binary at compile time.
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
+//! - [`registry`]: which room lives where and presence; in-process alone, or with Redis:
+//!   heartbeats, leases on owned resources, the shared directory, pub/sub routing between
+//!   instances, checkpoints and failover.
+//! - [`room`], [`session`], [`matchmaking`]: room actors (ticks, fan-out), WebSocket sessions,
+//!   the quick-match queue (shared through Redis with a leased leader).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
 

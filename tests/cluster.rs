@@ -60,7 +60,12 @@ async fn read(c: &mut Client, within: Duration) -> Option<Value> {
 
 /// Connect to the first live instance that answers, log in, and (re)join `room`, retrying
 /// while the room is between owners.
-async fn rejoin(live: &Arc<Mutex<Vec<SocketAddr>>>, token: &str, room: &str, deadline: Instant) -> Client {
+async fn rejoin(
+    live: &Arc<Mutex<Vec<SocketAddr>>>,
+    token: &str,
+    room: &str,
+    deadline: Instant,
+) -> Client {
     let mut k = 0usize;
     loop {
         assert!(Instant::now() < deadline, "could not rejoin {room} in time");
@@ -167,7 +172,16 @@ async fn quick_match(
     c: &TestCluster,
     ia: usize,
     ib: usize,
-) -> (Client, Client, String, usize, String, String, String, String) {
+) -> (
+    Client,
+    Client,
+    String,
+    usize,
+    String,
+    String,
+    String,
+    String,
+) {
     let (ta, ida) = c.guest(ia).await;
     let (tb, idb) = c.guest(ib).await;
     let (mut a, _) = Client::login(c.addr(ia), &ta).await;
@@ -178,7 +192,10 @@ async fn quick_match(
     b.expect("queued").await;
     let fa = a.expect("match_found").await;
     let fb = b.expect("match_found").await;
-    assert_eq!(fa["room"], fb["room"], "matched into one room across instances");
+    assert_eq!(
+        fa["room"], fb["room"],
+        "matched into one room across instances"
+    );
     let room = fa["room"].as_str().unwrap().to_string();
     a.send(json!({"type": "join", "room": room})).await;
     let ja = a.expect("joined").await;
@@ -262,7 +279,11 @@ async fn players_on_two_instances_play_and_a_third_watches() {
 
     // GET /api/v1/rooms answers the same on every instance.
     eventually(TTL, "the same room list on all three instances", || async {
-        let lists = [room_ids(&c, 0).await, room_ids(&c, 1).await, room_ids(&c, 2).await];
+        let lists = [
+            room_ids(&c, 0).await,
+            room_ids(&c, 1).await,
+            room_ids(&c, 2).await,
+        ];
         let same = lists.iter().all(|l| *l == lists[0]) && lists[0].0.contains(&room);
         same.then_some(())
     })
@@ -274,9 +295,15 @@ async fn players_on_two_instances_play_and_a_third_watches() {
     let end_s = s.expect_within("match_end", Duration::from_secs(60)).await;
     let end_a = player_a.await.unwrap();
     assert_eq!(end_a["outcome"], end_b["outcome"]);
-    assert_eq!(end_a["outcome"], end_s["outcome"], "the spectator saw the same end");
+    assert_eq!(
+        end_a["outcome"], end_s["outcome"],
+        "the spectator saw the same end"
+    );
     assert_eq!(end_a["outcome"]["reason"], "score");
-    assert_eq!(end_a["outcome"]["winner"].as_u64().unwrap() as usize, seat_a);
+    assert_eq!(
+        end_a["outcome"]["winner"].as_u64().unwrap() as usize,
+        seat_a
+    );
     // B (on instance 1) gets the rating change wherever the room ran.
     let ratings = b.expect("ratings").await;
     assert_eq!(ratings["changes"].as_array().unwrap().len(), 2);
@@ -307,7 +334,8 @@ async fn running_with_checkpoint(c: &TestCluster, room: &str, a: &mut Client) ->
     a.expect_room_state("playing").await;
     let owner = c.owner_of_room(room).expect("owner");
     eventually(TTL, "a checkpoint", || async {
-        c.redis_get(&format!("ckpt:{room}")).filter(|v| v.contains("\"playing\""))
+        c.redis_get(&format!("ckpt:{room}"))
+            .filter(|v| v.contains("\"playing\""))
     })
     .await;
     owner
@@ -329,9 +357,11 @@ async fn kill_9_of_the_owner_resumes_the_match_on_a_survivor() {
         c.alive().into_iter().map(|i| c.addr(i)).collect::<Vec<_>>(),
     ));
     // A survivor takes the room over within the lease TTL (plus one scan period).
-    let new_lease = eventually(takeover_deadline(), "a survivor claims the room", || async {
-        c.lease_owner(&room).filter(|o| *o != old_lease)
-    })
+    let new_lease = eventually(
+        takeover_deadline(),
+        "a survivor claims the room",
+        || async { c.lease_owner(&room).filter(|o| *o != old_lease) },
+    )
     .await;
     let took = killed_at.elapsed();
     eprintln!("room adopted by {new_lease} after {took:?}");
@@ -349,9 +379,17 @@ async fn kill_9_of_the_owner_resumes_the_match_on_a_survivor() {
         Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
     })
     .await;
-    assert!(row.epoch >= 2, "the survivor took the match over (epoch {})", row.epoch);
+    assert!(
+        row.epoch >= 2,
+        "the survivor took the match over (epoch {})",
+        row.epoch
+    );
     for id in ids.split(' ') {
-        assert_eq!(games_played(&c, id), 1, "the result is recorded exactly once");
+        assert_eq!(
+            games_played(&c, id),
+            1,
+            "the result is recorded exactly once"
+        );
     }
     let failovers: f64 = {
         let mut n = 0.0;
@@ -376,11 +414,16 @@ async fn a_paused_owner_steps_down_and_its_late_writes_are_refused() {
     let stopped_at = Instant::now();
     c.stop(owner);
     let live = Arc::new(Mutex::new(
-        (0..3).filter(|i| *i != owner).map(|i| c.addr(i)).collect::<Vec<_>>(),
+        (0..3)
+            .filter(|i| *i != owner)
+            .map(|i| c.addr(i))
+            .collect::<Vec<_>>(),
     ));
-    eventually(takeover_deadline(), "a survivor claims the room", || async {
-        c.lease_owner(&room).filter(|o| *o != old_lease)
-    })
+    eventually(
+        takeover_deadline(),
+        "a survivor claims the room",
+        || async { c.lease_owner(&room).filter(|o| *o != old_lease) },
+    )
     .await;
     assert!(stopped_at.elapsed() <= takeover_deadline());
 
@@ -419,7 +462,10 @@ async fn a_paused_owner_steps_down_and_its_late_writes_are_refused() {
         .unwrap();
     assert_eq!(outcome, rally::db::matches::FinishOutcome::StaleEpoch);
     let after = match_row(&c, &match_id);
-    assert_eq!(after.winner_seat, row.winner_seat, "the result was not overwritten");
+    assert_eq!(
+        after.winner_seat, row.winner_seat,
+        "the result was not overwritten"
+    );
     assert_eq!(after.end_reason, row.end_reason);
     assert_eq!(after.epoch, row.epoch);
     for id in ids.split(' ') {
@@ -493,16 +539,23 @@ async fn a_redis_restart_is_rebuilt_within_one_lease_period() {
         c.redis_get(&format!("room:{room}"))?;
         let (pa, pb) = {
             let mut it = ids.split(' ');
-            (it.next().unwrap().to_string(), it.next().unwrap().to_string())
+            (
+                it.next().unwrap().to_string(),
+                it.next().unwrap().to_string(),
+            )
         };
         c.redis_get(&format!("presence:{pa}"))?;
         c.redis_get(&format!("presence:{pb}"))?;
         c.redis_get(&format!("proom:{pa}"))?;
-        let listed = room_ids(&c, 0).await.0.contains(&room) && room_ids(&c, 1).await.0.contains(&room);
+        let listed =
+            room_ids(&c, 0).await.0.contains(&room) && room_ids(&c, 1).await.0.contains(&room);
         (listed && !lease.is_empty()).then_some(())
     })
     .await;
-    eprintln!("registry rebuilt {:?} after Redis came back", back.elapsed());
+    eprintln!(
+        "registry rebuilt {:?} after Redis came back",
+        back.elapsed()
+    );
 
     // Play continues (or resumes) to a result recorded once.
     let live = Arc::new(Mutex::new(vec![c.addr(0), c.addr(1)]));

@@ -225,11 +225,7 @@ impl Cluster {
     /// A pooled connection, timed and counted as `op`.
     pub(crate) async fn conn(&self) -> RedisResult<deadpool_redis::Connection> {
         self.pool.get().await.map_err(|e| {
-            redis::RedisError::from((
-                redis::ErrorKind::Io,
-                "redis pool",
-                e.to_string(),
-            ))
+            redis::RedisError::from((redis::ErrorKind::Io, "redis pool", e.to_string()))
         })
     }
 
@@ -309,15 +305,19 @@ impl Cluster {
         matches!(self.run::<i64>("lease_release", &c).await, Ok(1))
     }
 
-    /// Who owns `resource` now.
+    /// Who owns `resource` now (None also when Redis does not answer).
     pub async fn owner(&self, resource: &Resource) -> Option<InstanceId> {
+        self.owner_checked(resource).await.ok().flatten()
+    }
+
+    /// Who owns `resource` now; `Err` when Redis does not answer.
+    pub async fn owner_checked(&self, resource: &Resource) -> RedisResult<Option<InstanceId>> {
         let mut c = redis::cmd("GET");
         c.arg(self.lease_key(resource));
-        self.run::<Option<String>>("directory_read", &c)
-            .await
-            .ok()
-            .flatten()
-            .map(InstanceId)
+        Ok(self
+            .run::<Option<String>>("directory_read", &c)
+            .await?
+            .map(InstanceId))
     }
 
     /// Mark `id` of `kind` as a resource that must always have an owner (orphan scans adopt
@@ -546,8 +546,7 @@ impl Cluster {
             .arg(self.key("rooms"))
             .arg(offset)
             .arg((offset + limit).saturating_sub(1) as i64);
-        let (total, ids): (usize, Vec<String>) =
-            self.run_pipe("directory_read", &p).await.ok()?;
+        let (total, ids): (usize, Vec<String>) = self.run_pipe("directory_read", &p).await.ok()?;
         if ids.is_empty() || limit == 0 {
             return Some((Vec::new(), total));
         }
@@ -625,10 +624,7 @@ impl Cluster {
     pub async fn presence(&self, player: &PlayerId) -> Option<(InstanceId, String)> {
         let mut c = redis::cmd("GET");
         c.arg(self.key(&format!("presence:{player}")));
-        let v = self
-            .run::<Option<String>>("presence", &c)
-            .await
-            .ok()??;
+        let v = self.run::<Option<String>>("presence", &c).await.ok()??;
         let (i, s) = v.split_once('/')?;
         Some((InstanceId(i.to_string()), s.to_string()))
     }
@@ -767,9 +763,7 @@ impl Cluster {
             return None;
         }
         let answer = self.await_reply(corr, rx).await;
-        let refused = answer
-            .as_ref()
-            .is_none_or(|v| v.get("Err").is_some());
+        let refused = answer.as_ref().is_none_or(|v| v.get("Err").is_some());
         if joining && refused {
             if let Some(sid) = sid {
                 self.attached.lock().remove(&sid);
@@ -828,7 +822,11 @@ impl Cluster {
                         continue;
                     };
                     if let Ok(json) = serde_json::to_string(&rec) {
-                        conditional.push((Resource::room(&id), self.key(&format!("room:{id}")), json));
+                        conditional.push((
+                            Resource::room(&id),
+                            self.key(&format!("room:{id}")),
+                            json,
+                        ));
                     }
                     p.cmd("SADD")
                         .arg(self.key("owned:room"))
@@ -851,7 +849,11 @@ impl Cluster {
                 }
                 Op::Checkpoint(id) => {
                     if let Some(json) = self.checkpoints.lock().remove(&id) {
-                        conditional.push((Resource::room(&id), self.key(&format!("ckpt:{id}")), json));
+                        conditional.push((
+                            Resource::room(&id),
+                            self.key(&format!("ckpt:{id}")),
+                            json,
+                        ));
                     }
                 }
                 Op::Departed {

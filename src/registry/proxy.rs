@@ -51,8 +51,7 @@ impl Proxy {
     }
 
     fn forward(&mut self, body: Body, stop_after: bool, ctx: &mut Context<Self>) {
-        metrics::counter!("rally_cross_instance_messages_total", "direction" => "out")
-            .increment(1);
+        metrics::counter!("rally_cross_instance_messages_total", "direction" => "out").increment(1);
         let (cluster, to) = (self.cluster.clone(), self.to.clone());
         ctx.wait(
             async move {
@@ -73,10 +72,7 @@ impl Actor for Proxy {
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         let mut g = self.cluster.proxies.lock();
-        if g
-            .get(&self.session_id)
-            .is_some_and(|a| *a == ctx.address())
-        {
+        if g.get(&self.session_id).is_some_and(|a| *a == ctx.address()) {
             g.remove(&self.session_id);
         }
     }

@@ -33,7 +33,10 @@ pub fn dispatch(engine: &Arc<Engine>, cluster: &Arc<Cluster>, text: &str) {
         Body::Frame { session, frame } => on_frame(cluster, &session, frame),
         Body::Event { session, event } => {
             let ev: SessionEvent = event.into();
-            let gone = matches!(ev, SessionEvent::Kick { .. } | SessionEvent::Detached { .. });
+            let gone = matches!(
+                ev,
+                SessionEvent::Kick { .. } | SessionEvent::Detached { .. }
+            );
             let handle = {
                 let mut g = cluster.attached.lock();
                 if gone {

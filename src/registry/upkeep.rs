@@ -21,7 +21,6 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Refresh a presence key unless another session has taken it over: KEYS[1] key, ARGV[1]
 /// value, ARGV[2] ttl ms.
@@ -113,10 +112,7 @@ async fn publisher(
         }
         let mut p = redis::pipe();
         for (to, text) in &batch {
-            p.cmd("PUBLISH")
-                .arg(cluster.channel(to))
-                .arg(text)
-                .ignore();
+            p.cmd("PUBLISH").arg(cluster.channel(to)).arg(text).ignore();
         }
         match cluster.run_pipe::<()>("publish", &p).await {
             Ok(()) => {
@@ -128,7 +124,10 @@ async fn publisher(
     }
 }
 
-async fn writer(cluster: Arc<Cluster>, mut rx: tokio::sync::mpsc::UnboundedReceiver<super::cluster::Op>) {
+async fn writer(
+    cluster: Arc<Cluster>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<super::cluster::Op>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 256 {
@@ -279,10 +278,12 @@ async fn watch_attachments(cluster: &Arc<Cluster>) {
     let mut suspect: Vec<RoomId> = Vec::new();
     let mut fine: Vec<RoomId> = Vec::new();
     for (room, owner) in rooms {
-        match cluster.owner(&Resource::room(&room)).await {
-            Some(o) if o == owner => fine.push(room),
-            Some(_) => moved.push(room),
-            None => suspect.push(room),
+        match cluster.owner_checked(&Resource::room(&room)).await {
+            Ok(Some(o)) if o == owner => fine.push(room),
+            Ok(Some(_)) => moved.push(room),
+            Ok(None) => suspect.push(room),
+            // Redis unreachable: nothing can be concluded; frames resume when it is back.
+            Err(_) => return,
         }
     }
     let mut kick: Vec<Attachment> = Vec::new();
@@ -326,9 +327,4 @@ async fn adopt_orphans(engine: &Arc<Engine>, cluster: &Arc<Cluster>) {
             adopt(id);
         }
     }
-}
-
-/// How long to wait for something that should happen within one lease period.
-pub fn within_lease(cluster: &Cluster) -> Duration {
-    cluster.config.lease_ttl
 }

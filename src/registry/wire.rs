@@ -107,19 +107,25 @@ impl std::fmt::Debug for Input {
 
 impl std::fmt::Debug for Leave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Leave").field("player", &self.player).finish()
+        f.debug_struct("Leave")
+            .field("player", &self.player)
+            .finish()
     }
 }
 
 impl std::fmt::Debug for Resign {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resign").field("player", &self.player).finish()
+        f.debug_struct("Resign")
+            .field("player", &self.player)
+            .finish()
     }
 }
 
 impl std::fmt::Debug for Detach {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Detach").field("player", &self.player).finish()
+        f.debug_struct("Detach")
+            .field("player", &self.player)
+            .finish()
     }
 }
 

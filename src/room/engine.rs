@@ -331,7 +331,11 @@ impl Engine {
             .map(|p| p.id.clone())
             .collect();
         let mid = record.match_id.0.clone();
-        let epoch = match self.db.run(move |conn| matches::take_over(conn, &mid)).await {
+        let epoch = match self
+            .db
+            .run(move |conn| matches::take_over(conn, &mid))
+            .await
+        {
             Ok(e) => e,
             Err(e) => {
                 tracing::info!(room = %id, error = %e.message, "orphaned room's match is over; forgetting it");

@@ -683,7 +683,9 @@ impl Handler<SessionEvent> for Session {
                 };
                 // A slow client was already let go by a local room: no Detach on stop (a room
                 // on another instance is told by the Detach).
-                if c == close::SLOW_CLIENT && self.room.as_ref().is_some_and(|(r, _)| r.owner().is_none()) {
+                if c == close::SLOW_CLIENT
+                    && self.room.as_ref().is_some_and(|(r, _)| r.owner().is_none())
+                {
                     self.room = None;
                 }
                 self.fail(ctx, c, error, &message, reason);
