@@ -317,15 +317,43 @@ async fn players_on_two_instances_play_and_a_third_watches() {
 
     // Measured cross-instance latency (one way, publish → dispatch on the receiver).
     let (mut sum, mut count) = (0.0, 0.0);
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
     for i in 0..3 {
-        let (s1, c1) = histogram_total(&c.metrics(i).await, "rally_cross_instance_latency_seconds");
+        let text = c.metrics(i).await;
+        let (s1, c1) = histogram_total(&text, "rally_cross_instance_latency_seconds");
         sum += s1;
         count += c1;
+        for l in text
+            .lines()
+            .filter(|l| l.starts_with("rally_cross_instance_latency_seconds_bucket"))
+        {
+            let le = l
+                .split("le=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(f64::INFINITY);
+            let n: f64 = l.split_whitespace().last().unwrap().parse().unwrap();
+            match buckets.iter_mut().find(|(b, _)| *b == le) {
+                Some((_, m)) => *m += n,
+                None => buckets.push((le, n)),
+            }
+        }
     }
     assert!(count > 100.0, "frames crossed instances: {count}");
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    let quantile = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, n)| *n >= q * count)
+            .map(|(le, _)| *le * 1000.0)
+            .unwrap_or(f64::INFINITY)
+    };
     eprintln!(
-        "cross-instance latency: mean {:.3} ms over {count} messages",
-        sum / count * 1000.0
+        "cross-instance latency: mean {:.3} ms, p50 <= {} ms, p99 <= {} ms over {count} messages",
+        sum / count * 1000.0,
+        quantile(0.5),
+        quantile(0.99)
     );
 }
 
@@ -608,4 +636,44 @@ async fn sigterm_hands_rooms_over_and_clients_reconnect() {
     for id in ids.split(' ') {
         assert_eq!(games_played(&c, id), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_session_instance_pauses_the_room_and_the_player_comes_back() {
+    let Some(mut c) = TestCluster::start(3, None, TTL, &flags("2")).await else {
+        return;
+    };
+    let (mut a, mut b, room, seat_a, match_id, ta, tb, _) = quick_match(&c, 0, 1).await;
+    a.expect_room_state("playing").await;
+    let owner = c.owner_of_room(&room).unwrap();
+    // Kill an instance that hosts a player's session but not the room.
+    let (victim, victim_is_a) = if owner == 1 { (0, true) } else { (1, false) };
+    c.kill9(victim);
+    let killed = Instant::now();
+    let watcher = if victim_is_a { &mut b } else { &mut a };
+    // The owner notices the missing heartbeat (lease TTL, then two upkeep rounds) and
+    // detaches the remote session as it would a dropped local one: the room pauses.
+    let paused = watcher
+        .expect_within("room", takeover_deadline() + TTL)
+        .await;
+    let paused = if paused["state"] == "paused" {
+        paused
+    } else {
+        watcher.expect_room_state("paused").await
+    };
+    assert!(killed.elapsed() <= takeover_deadline() + TTL, "{paused}");
+    // The player comes back through a survivor and the match finishes.
+    let live = Arc::new(Mutex::new(
+        c.alive().into_iter().map(|i| c.addr(i)).collect::<Vec<_>>(),
+    ));
+    let pa = tokio::spawn(play(a, live.clone(), ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(b, live.clone(), tb, room.clone(), 1 - seat_a, false));
+    let end_a = pa.await.unwrap();
+    pb.await.unwrap();
+    assert_eq!(end_a["outcome"]["reason"], "score");
+    let row = eventually(Duration::from_secs(5), "the result is recorded", || async {
+        Some(match_row(&c, &match_id)).filter(|r| r.status == "finished")
+    })
+    .await;
+    assert_eq!(row.epoch, 1, "the room never moved");
 }

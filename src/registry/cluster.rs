@@ -80,6 +80,18 @@ pub(crate) struct Attachment {
     pub(crate) suspect: u8,
 }
 
+/// A frame proxy on this instance for a session connected to another.
+#[derive(Clone)]
+pub(crate) struct ProxyEntry {
+    pub(crate) addr: Addr<super::proxy::Proxy>,
+    /// The instance the session is connected to.
+    pub(crate) to: InstanceId,
+    pub(crate) room: RoomId,
+    pub(crate) player: PlayerId,
+    /// Consecutive upkeep rounds in which `to` had no heartbeat.
+    pub(crate) suspect: u8,
+}
+
 /// Fire-and-forget directory writes, in order, by one task.
 pub(crate) enum Op {
     Room(RoomId),
@@ -131,7 +143,7 @@ pub struct Cluster {
     corr: AtomicU64,
     pub(crate) leases: Mutex<HashMap<Resource, Option<Recipient<LeaseNotice>>>>,
     pub(crate) attached: Mutex<HashMap<String, Attachment>>,
-    pub(crate) proxies: Mutex<HashMap<String, Addr<super::proxy::Proxy>>>,
+    pub(crate) proxies: Mutex<HashMap<String, ProxyEntry>>,
     checkpoints: Mutex<HashMap<RoomId, String>>,
     draining: AtomicBool,
     /// Woken when the directory must be re-announced at once (pub/sub reconnected).

@@ -6,10 +6,10 @@
 //! room's `try_send` fails, so the remote session is dropped as a slow client exactly like a
 //! local one.
 
-use super::cluster::Cluster;
+use super::cluster::{Cluster, ProxyEntry};
 use super::wire::{Body, WireEvent};
 use super::SessionHandle;
-use crate::ids::InstanceId;
+use crate::ids::{InstanceId, PlayerId, RoomId};
 use crate::room::messages::{Outbound, SessionEvent};
 use actix::prelude::*;
 use std::sync::Arc;
@@ -23,25 +23,36 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Start a proxy for `session_id` on instance `to`; returns the handle to give the room.
-    pub fn spawn(cluster: Arc<Cluster>, to: InstanceId, session_id: String) -> SessionHandle {
+    /// Start a proxy for `session_id` of `player` (on instance `to`) joining `room`; returns
+    /// the handle to give the room.
+    pub fn spawn(
+        cluster: Arc<Cluster>,
+        to: InstanceId,
+        session_id: String,
+        room: RoomId,
+        player: PlayerId,
+    ) -> SessionHandle {
         let capacity = cluster.session_queue;
         let sid = session_id.clone();
         let c2 = cluster.clone();
+        let to2 = to.clone();
         let addr = Proxy::create(move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             Proxy {
                 cluster: c2,
-                to,
+                to: to2,
                 session_id: sid,
             }
         });
-        if let Some(old) = cluster
-            .proxies
-            .lock()
-            .insert(session_id.clone(), addr.clone())
-        {
-            old.do_send(StopProxy);
+        let entry = ProxyEntry {
+            addr: addr.clone(),
+            to,
+            room,
+            player,
+            suspect: 0,
+        };
+        if let Some(old) = cluster.proxies.lock().insert(session_id.clone(), entry) {
+            old.addr.do_send(StopProxy);
         }
         SessionHandle {
             session_id,
@@ -72,7 +83,9 @@ impl Actor for Proxy {
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         let mut g = self.cluster.proxies.lock();
-        if g.get(&self.session_id).is_some_and(|a| *a == ctx.address()) {
+        if g.get(&self.session_id)
+            .is_some_and(|e| e.addr == ctx.address())
+        {
             g.remove(&self.session_id);
         }
     }

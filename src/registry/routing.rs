@@ -5,7 +5,6 @@
 use super::cluster::{now_us, Cluster};
 use super::proxy::{Proxy, StopProxy};
 use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireSpec};
-use super::RoomRequest;
 use crate::ids::{InstanceId, RoomId};
 use crate::protocol::{close, code};
 use crate::room::messages::{Outbound, RoomRefusal, SessionEvent};
@@ -135,7 +134,7 @@ fn reply<T: serde::Serialize>(cluster: &Arc<Cluster>, to: &InstanceId, corr: u64
 
 fn stop_proxy(cluster: &Arc<Cluster>, session: &str) {
     if let Some(p) = cluster.proxies.lock().remove(session) {
-        p.do_send(StopProxy);
+        p.addr.do_send(StopProxy);
     }
 }
 
@@ -162,7 +161,13 @@ fn on_room(
     match msg {
         RoomMsg::Join(mut join) => {
             let sid = join.session_id.clone();
-            join.session = Some(Proxy::spawn(cluster.clone(), from.clone(), sid.clone()));
+            join.session = Some(Proxy::spawn(
+                cluster.clone(),
+                from.clone(),
+                sid.clone(),
+                room.clone(),
+                join.player.id.clone(),
+            ));
             let cluster = cluster.clone();
             actix::spawn(async move {
                 let answer = match handle.ask(join).await {
@@ -240,6 +245,3 @@ mod impls {
         }
     }
 }
-
-#[allow(unused_imports)]
-use RoomRequest as _;

@@ -179,6 +179,7 @@ async fn upkeep(engine: Arc<Engine>, cluster: Arc<Cluster>) {
         renew(&cluster).await;
         reannounce(&cluster).await;
         watch_attachments(&cluster).await;
+        watch_proxies(&cluster).await;
         if !cluster.draining() {
             adopt_orphans(&engine, &cluster).await;
         }
@@ -311,6 +312,70 @@ async fn watch_attachments(cluster: &Arc<Cluster>) {
             error: code::UNAVAILABLE,
             message: "your room moved to another instance; reconnect".into(),
         });
+    }
+}
+
+/// Remote sessions of local rooms whose instance vanished (no heartbeat for two rounds):
+/// detach them, as a dropped local connection would be, so the room pauses and the reconnect
+/// grace runs.
+async fn watch_proxies(cluster: &Arc<Cluster>) {
+    let targets: Vec<InstanceId> = {
+        let mut t: Vec<InstanceId> = cluster
+            .proxies
+            .lock()
+            .values()
+            .map(|p| p.to.clone())
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    if targets.is_empty() {
+        return;
+    }
+    let mut m = redis::cmd("MGET");
+    for t in &targets {
+        m.arg(cluster.key(&format!("inst:{t}")));
+    }
+    let Ok(beats) = cluster
+        .run::<Vec<Option<String>>>("directory_read", &m)
+        .await
+    else {
+        return;
+    };
+    let gone: Vec<InstanceId> = targets
+        .into_iter()
+        .zip(beats)
+        .filter(|(_, b)| b.is_none())
+        .map(|(t, _)| t)
+        .collect();
+    let mut dead = Vec::new();
+    {
+        let mut g = cluster.proxies.lock();
+        for p in g.values_mut() {
+            if gone.contains(&p.to) {
+                p.suspect = p.suspect.saturating_add(1);
+            } else {
+                p.suspect = 0;
+            }
+        }
+        g.retain(|sid, p| {
+            let go = p.suspect >= 2;
+            if go {
+                dead.push((sid.clone(), p.clone()));
+            }
+            !go
+        });
+    }
+    for (sid, p) in dead {
+        tracing::info!(room = %p.room, "a remote session's instance vanished; detaching it");
+        if let Some(room) = cluster.local.room(&p.room) {
+            room.send(crate::room::messages::Detach {
+                player: p.player,
+                session_id: sid,
+            });
+        }
+        p.addr.do_send(super::proxy::StopProxy);
     }
 }
 

@@ -9,9 +9,7 @@ use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::registry::wire::WireSpec;
-use crate::registry::{
-    Checkpoint, Registry, Resource, ResourceKind, RoomHandle, RoomRecord, RoomSummary,
-};
+use crate::registry::{Checkpoint, Registry, Resource, RoomHandle, RoomRecord, RoomSummary};
 use actix::prelude::*;
 use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -315,13 +313,19 @@ impl Engine {
         if let Some(h) = self.registry.local_room(id) {
             return Some(h);
         }
+        // Only a room with a record can be adopted, and the record is read before the lease
+        // is touched: records are written only by a lease holder, so after a Redis flush (no
+        // record until the owner has re-created its lease) a survivor never grabs — and thereby
+        // takes away — the lease of a healthy owner.
+        if c.room_record(id).await.is_none() {
+            return None;
+        }
         let resource = Resource::room(id);
         if !c.acquire(&resource, None).await {
             return None;
         }
         let Some(record) = c.room_record(id).await else {
             c.release(&resource).await;
-            c.unregister_owned(ResourceKind::Room, id.as_str()).await;
             return None;
         };
         let players: Vec<PlayerId> = record
