@@ -317,9 +317,7 @@ impl Engine {
         // is touched: records are written only by a lease holder, so after a Redis flush (no
         // record until the owner has re-created its lease) a survivor never grabs — and thereby
         // takes away — the lease of a healthy owner.
-        if c.room_record(id).await.is_none() {
-            return None;
-        }
+        c.room_record(id).await?;
         let resource = Resource::room(id);
         if !c.acquire(&resource, None).await {
             return None;
