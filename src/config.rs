@@ -220,7 +220,9 @@ impl Config {
             bail!("RALLY_ROOM_QUEUE: must be at least 8");
         }
         let arbiters = if s.arbiters == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
         } else {
             s.arbiters
         };
@@ -234,7 +236,10 @@ impl Config {
             max_match_duration: duration("RALLY_MAX_MATCH_DURATION", &s.max_match_duration)?,
             room_linger: duration("RALLY_ROOM_LINGER", &s.room_linger)?,
             ws_auth_timeout: duration("RALLY_WS_AUTH_TIMEOUT", &s.ws_auth_timeout)?,
-            ws_heartbeat_interval: duration("RALLY_WS_HEARTBEAT_INTERVAL", &s.ws_heartbeat_interval)?,
+            ws_heartbeat_interval: duration(
+                "RALLY_WS_HEARTBEAT_INTERVAL",
+                &s.ws_heartbeat_interval,
+            )?,
             ws_heartbeat_timeout: duration("RALLY_WS_HEARTBEAT_TIMEOUT", &s.ws_heartbeat_timeout)?,
             session_queue: s.session_queue,
             room_queue: s.room_queue,

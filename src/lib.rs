@@ -22,10 +22,12 @@
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
+//! - [`bot`]: bot clients that speak the wire protocol (tests, `rally loadgen`).
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bot;
 pub mod cli;
 pub mod commands;
 pub mod config;

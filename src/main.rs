@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             TokenAction::Attenuate { token, checks } => rally::commands::attenuate(&token, &checks),
             TokenAction::Inspect { token } => rally::commands::inspect(&token),
         },
+        Command::Loadgen(args) => rally::bot::loadgen::command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
