@@ -7,6 +7,10 @@ use crate::auth::ratelimit::AuthLimiter;
 use crate::auth::RootKey;
 use crate::config::Config;
 use crate::db::Db;
+use crate::matchmaking::queue::Matchmaker;
+use crate::registry::Registry;
+use crate::room::Engine;
+use actix::{Actor, Addr};
 use crate::{api, metrics, web as client};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -32,6 +36,10 @@ pub struct AppState {
     pub redis: Option<deadpool_redis::Pool>,
     /// Prometheus handle for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Rooms, registry and their settings.
+    pub engine: Arc<Engine>,
+    /// The quick-match queue.
+    pub matchmaker: Addr<Matchmaker>,
 }
 
 /// Open the database (running migrations), load the root key, connect Redis.
@@ -62,7 +70,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             Some(pool)
         }
     };
+    let engine = Engine::new(Registry::new(), db.clone(), config.engine.clone());
+    let matchmaker = Matchmaker::new(engine.clone()).start();
     Ok(AppState {
+        engine,
+        matchmaker,
         auth_limiter: AuthLimiter::new(config.auth_rate_per_minute),
         config,
         db,
@@ -112,7 +124,8 @@ pub async fn run(
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())
             .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-            .configure(api::configure);
+            .configure(api::configure)
+            .route("/ws", web::get().to(crate::session::ws_route));
         if metrics_on_main {
             app = app.route("/metrics", web::get().to(metrics_endpoint));
         }
@@ -147,9 +160,17 @@ pub async fn run(
 
     let handle = server.handle();
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
+    let engine = state.engine.clone();
     actix_web::rt::spawn(async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: telling clients to reconnect, finishing in-flight requests");
+        for s in engine.registry.all_sessions() {
+            s.events.do_send(crate::room::messages::SessionEvent::Kick {
+                code: crate::protocol::close::RESTART,
+                error: crate::protocol::code::UNAVAILABLE,
+                message: "server restarting; reconnect".into(),
+            });
+        }
         if let Some(h) = metrics_handle {
             h.stop(true).await;
         }
@@ -159,6 +180,7 @@ pub async fn run(
         actix_web::rt::spawn(m);
     }
     server.await.context("server failed")?;
+    state.engine.stop();
     tracing::info!("stopped");
     Ok(())
 }

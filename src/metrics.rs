@@ -62,6 +62,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             collector.describe();
             let _ = PROCESS.set(collector);
             describe();
+            describe_engine();
             Ok(handle)
         })
         .clone()
@@ -132,4 +133,149 @@ pub async fn http_metrics(
     metrics::histogram!("rally_http_request_duration_seconds", "method" => method, "route" => route)
         .record(start.elapsed().as_secs_f64());
     Ok(res)
+}
+
+/// Pre-registered handles for the engine's hot paths (tick, fan-out, sessions): looking a
+/// metric up by name and labels on every frame would cost a hash per call.
+pub struct EngineMetrics {
+    /// `rally_tick_duration_seconds{phase}` by phase index (see [`TICK_PHASES`]).
+    pub tick_phase: Vec<metrics::Histogram>,
+    /// `rally_tick_lateness_seconds`.
+    pub tick_lateness: metrics::Histogram,
+    /// `rally_ticks_total`.
+    pub ticks: metrics::Counter,
+    /// `rally_ticks_skipped_total`.
+    pub ticks_skipped: metrics::Counter,
+    /// `rally_inputs_total{result="applied"}`.
+    pub inputs_applied: metrics::Counter,
+    /// `rally_inputs_total{result="dropped"}`.
+    pub inputs_dropped: metrics::Counter,
+    /// `rally_inputs_total{result="rejected"}`.
+    pub inputs_rejected: metrics::Counter,
+    /// `rally_ws_frames_total{direction="in"}`.
+    pub frames_in: metrics::Counter,
+    /// `rally_ws_frames_total{direction="out"}`.
+    pub frames_out: metrics::Counter,
+    /// `rally_ws_bytes_total{direction="in"}`.
+    pub bytes_in: metrics::Counter,
+    /// `rally_ws_bytes_total{direction="out"}`.
+    pub bytes_out: metrics::Counter,
+    /// `rally_slow_client_disconnects_total`.
+    pub slow_clients: metrics::Counter,
+    /// `rally_reconnections_total`.
+    pub reconnections: metrics::Counter,
+    /// `rally_session_takeovers_total`.
+    pub takeovers: metrics::Counter,
+}
+
+/// Tick phases, in order; the `phase` label values of `rally_tick_duration_seconds`.
+pub const TICK_PHASES: [&str; 6] = [
+    "drain_inputs",
+    "simulate",
+    "outcome",
+    "encode",
+    "fanout",
+    "total",
+];
+
+/// Room states; the `state` label values of `rally_rooms`.
+pub const ROOM_STATES: [&str; 5] = ["waiting", "countdown", "playing", "paused", "finished"];
+
+/// Match outcomes; the `outcome` label values of `rally_matches_finished_total`.
+pub const OUTCOMES: [&str; 4] = ["score", "forfeit", "resign", "abandoned"];
+
+/// Reasons for `rally_ws_disconnects_total{reason}`.
+pub const DISCONNECT_REASONS: [&str; 9] = [
+    "client_closed",
+    "auth_failed",
+    "auth_timeout",
+    "heartbeat_timeout",
+    "rate_limited",
+    "protocol_error",
+    "too_big",
+    "replaced",
+    "slow_client",
+];
+
+static ENGINE: OnceLock<EngineMetrics> = OnceLock::new();
+
+/// The engine's metric handles (registered on first use; call [`install`] first).
+pub fn engine() -> &'static EngineMetrics {
+    ENGINE.get_or_init(|| {
+        use metrics::{counter, histogram};
+        EngineMetrics {
+            tick_phase: TICK_PHASES
+                .iter()
+                .map(|p| histogram!("rally_tick_duration_seconds", "phase" => *p))
+                .collect(),
+            tick_lateness: histogram!("rally_tick_lateness_seconds"),
+            ticks: counter!("rally_ticks_total"),
+            ticks_skipped: counter!("rally_ticks_skipped_total"),
+            inputs_applied: counter!("rally_inputs_total", "result" => "applied"),
+            inputs_dropped: counter!("rally_inputs_total", "result" => "dropped"),
+            inputs_rejected: counter!("rally_inputs_total", "result" => "rejected"),
+            frames_in: counter!("rally_ws_frames_total", "direction" => "in"),
+            frames_out: counter!("rally_ws_frames_total", "direction" => "out"),
+            bytes_in: counter!("rally_ws_bytes_total", "direction" => "in"),
+            bytes_out: counter!("rally_ws_bytes_total", "direction" => "out"),
+            slow_clients: counter!("rally_slow_client_disconnects_total"),
+            reconnections: counter!("rally_reconnections_total"),
+            takeovers: counter!("rally_session_takeovers_total"),
+        }
+    })
+}
+
+/// Describe the engine metrics and create every series that may stay at zero.
+pub fn describe_engine() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!("rally_rooms", "Rooms on this instance by state");
+    describe_gauge!("rally_sessions", "WebSocket sessions by state (authenticating, active)");
+    describe_histogram!("rally_tick_duration_seconds", Unit::Seconds, "Time spent in each tick phase");
+    describe_histogram!(
+        "rally_tick_lateness_seconds",
+        Unit::Seconds,
+        "How late each tick started against its absolute deadline"
+    );
+    describe_counter!("rally_ticks_total", "Ticks simulated");
+    describe_counter!("rally_ticks_skipped_total", "Ticks skipped because a room fell too far behind");
+    describe_counter!("rally_inputs_total", "Inputs by result (applied, dropped, rejected)");
+    describe_counter!("rally_ws_frames_total", "WebSocket frames by direction");
+    describe_counter!("rally_ws_bytes_total", Unit::Bytes, "WebSocket payload bytes by direction");
+    describe_counter!("rally_ws_disconnects_total", "WebSocket sessions closed, by reason");
+    describe_gauge!("rally_matchmaking_queue_players", "Players waiting in the quick-match queue");
+    describe_histogram!("rally_matchmaking_wait_seconds", Unit::Seconds, "Time from queueing to being matched");
+    describe_counter!("rally_reconnections_total", "Players who took their seat back after a drop");
+    describe_counter!("rally_session_takeovers_total", "Sessions closed because a newer one of the same player arrived");
+    describe_counter!("rally_slow_client_disconnects_total", "Sessions dropped because their outbound queue overflowed");
+    describe_counter!("rally_matches_finished_total", "Matches finished, by outcome");
+    let m = engine();
+    for c in [
+        &m.ticks,
+        &m.ticks_skipped,
+        &m.inputs_applied,
+        &m.inputs_dropped,
+        &m.inputs_rejected,
+        &m.frames_in,
+        &m.frames_out,
+        &m.bytes_in,
+        &m.bytes_out,
+        &m.slow_clients,
+        &m.reconnections,
+        &m.takeovers,
+    ] {
+        c.increment(0);
+    }
+    for s in ROOM_STATES {
+        metrics::gauge!("rally_rooms", "state" => s).increment(0.0);
+    }
+    for s in ["authenticating", "active"] {
+        metrics::gauge!("rally_sessions", "state" => s).increment(0.0);
+    }
+    for o in OUTCOMES {
+        metrics::counter!("rally_matches_finished_total", "outcome" => o).increment(0);
+    }
+    for r in DISCONNECT_REASONS {
+        metrics::counter!("rally_ws_disconnects_total", "reason" => r).increment(0);
+    }
+    metrics::gauge!("rally_matchmaking_queue_players").set(0.0);
 }

@@ -140,6 +140,69 @@ start_rally() {
     return 1
 }
 
+# The nginx template and the variables it may use (ops/nginx/rally.conf.template's header).
+NGINX_TEMPLATE="$REPO_ROOT/ops/nginx/rally.conf.template"
+# shellcheck disable=SC2016 # literal ${…}: envsubst's list of variables to substitute
+TEMPLATE_VARS='${RALLY_UPSTREAMS} ${LISTEN_HTTP} ${LISTEN_HTTPS} ${LISTEN_STATUS} ${HTTPS_REDIRECT_PORT} ${SERVER_NAME} ${TLS_CERT} ${TLS_KEY}'
+
+# render_site DIR UPSTREAMS: render the template and a loopback main config into DIR; sets
+# HTTP_PORT, HTTPS_PORT, STATUS_PORT.
+render_site() {
+    local dir="$1" upstreams="$2"
+    mkdir -p "$dir/logs" "$dir/certs"
+    HTTP_PORT=$(free_port)
+    HTTPS_PORT=$(free_port)
+    STATUS_PORT=$(free_port)
+    "$REPO_ROOT/ops/nginx/make-dev-cert.sh" "$dir/certs" localhost >/dev/null
+    RALLY_UPSTREAMS="$upstreams" \
+    LISTEN_HTTP="127.0.0.1:$HTTP_PORT" \
+    LISTEN_HTTPS="127.0.0.1:$HTTPS_PORT" \
+    LISTEN_STATUS="127.0.0.1:$STATUS_PORT" \
+    HTTPS_REDIRECT_PORT=":$HTTPS_PORT" \
+    SERVER_NAME="localhost" \
+    TLS_CERT="$dir/certs/server.crt" \
+    TLS_KEY="$dir/certs/server.key" \
+        envsubst "$TEMPLATE_VARS" <"$NGINX_TEMPLATE" >"$dir/rally.conf"
+    cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+daemon off;
+events { worker_connections 256; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log $dir/logs/access.log;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    include $dir/rally.conf;
+}
+EOF
+}
+
+# start_nginx DIR: nginx -t, then run it in the foreground (as a background job).
+start_nginx() {
+    local dir="$1"
+    if nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/nginx-t.log" 2>&1; then
+        ok "nginx -t accepts the rendered template ($(basename "$dir"))"
+    else
+        ko "nginx -t rejects the rendered template ($(basename "$dir")):"
+        sed 's/^/      /' "$dir/nginx-t.log"
+        return 1
+    fi
+    spawn "$dir/logs/stdout.log" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log"
+    if wait_http "http://127.0.0.1:$STATUS_PORT/nginx_status" 10 "$SPAWNED_PID"; then
+        ok "nginx started ($(basename "$dir"))"
+    else
+        ko "nginx did not start ($(basename "$dir")):"
+        sed 's/^/      /' "$dir/logs/error.log" | tail -20
+        return 1
+    fi
+}
+
 summary() {
     echo
     if [ "$SKIPPED" -gt 0 ]; then

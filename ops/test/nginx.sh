@@ -15,9 +15,7 @@ set -uo pipefail
 # shellcheck source=ops/test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TEMPLATE="$REPO_ROOT/ops/nginx/rally.conf.template"
 CSP="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-TEMPLATE_VARS='${RALLY_UPSTREAMS} ${LISTEN_HTTP} ${LISTEN_HTTPS} ${LISTEN_STATUS} ${HTTPS_REDIRECT_PORT} ${SERVER_NAME} ${TLS_CERT} ${TLS_KEY}'
 
 need nginx nginx
 need curl curl
@@ -30,71 +28,13 @@ require_rally
 make_tmp
 echo "temporary directory: $TMP"
 
-# render_site DIR UPSTREAMS: render the template and a loopback main config into DIR; sets
-# HTTP_PORT, HTTPS_PORT, STATUS_PORT.
-render_site() {
-    local dir="$1" upstreams="$2"
-    mkdir -p "$dir/logs" "$dir/certs"
-    HTTP_PORT=$(free_port)
-    HTTPS_PORT=$(free_port)
-    STATUS_PORT=$(free_port)
-    "$REPO_ROOT/ops/nginx/make-dev-cert.sh" "$dir/certs" localhost >/dev/null
-    RALLY_UPSTREAMS="$upstreams" \
-    LISTEN_HTTP="127.0.0.1:$HTTP_PORT" \
-    LISTEN_HTTPS="127.0.0.1:$HTTPS_PORT" \
-    LISTEN_STATUS="127.0.0.1:$STATUS_PORT" \
-    HTTPS_REDIRECT_PORT=":$HTTPS_PORT" \
-    SERVER_NAME="localhost" \
-    TLS_CERT="$dir/certs/server.crt" \
-    TLS_KEY="$dir/certs/server.key" \
-        envsubst "$TEMPLATE_VARS" <"$TEMPLATE" >"$dir/rally.conf"
-    cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-daemon off;
-events { worker_connections 256; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log $dir/logs/access.log;
-    client_body_temp_path $dir/client_body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
-    include $dir/rally.conf;
-}
-EOF
-}
-
-# start_nginx DIR: nginx -t, then run it in the foreground (as a background job).
-start_nginx() {
-    local dir="$1"
-    if nginx -t -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/nginx-t.log" 2>&1; then
-        ok "nginx -t accepts the rendered template ($(basename "$dir"))"
-    else
-        ko "nginx -t rejects the rendered template ($(basename "$dir")):"
-        sed 's/^/      /' "$dir/nginx-t.log"
-        return 1
-    fi
-    spawn "$dir/logs/stdout.log" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/logs/error.log"
-    if wait_http "http://127.0.0.1:$STATUS_PORT/nginx_status" 10 "$SPAWNED_PID"; then
-        ok "nginx started ($(basename "$dir"))"
-    else
-        ko "nginx did not start ($(basename "$dir")):"
-        sed 's/^/      /' "$dir/logs/error.log" | tail -20
-        return 1
-    fi
-}
-
 # header_count FILE NAME: how many times header NAME appears in a curl -D dump.
 header_count() { grep -ic "^$2:" "$1"; }
 # header_value FILE NAME: the (first) value of header NAME.
 header_value() { grep -i "^$2:" "$1" | head -1 | sed -e "s/^[^:]*:[[:space:]]*//" -e 's/\r$//'; }
 
 section "rendering"
-if grep -q '\${' <(RALLY_UPSTREAMS=x LISTEN_HTTP=x LISTEN_HTTPS=x LISTEN_STATUS=x HTTPS_REDIRECT_PORT=x SERVER_NAME=x TLS_CERT=x TLS_KEY=x envsubst "$TEMPLATE_VARS" <"$TEMPLATE" | grep -v '^[[:space:]]*#'); then
+if grep -q '\${' <(RALLY_UPSTREAMS=x LISTEN_HTTP=x LISTEN_HTTPS=x LISTEN_STATUS=x HTTPS_REDIRECT_PORT=x SERVER_NAME=x TLS_CERT=x TLS_KEY=x envsubst "$TEMPLATE_VARS" <"$NGINX_TEMPLATE" | grep -v '^[[:space:]]*#'); then
     ko "template uses a \${VARIABLE} that is not in the documented list: $TEMPLATE_VARS"
 else
     ok "template uses only the documented variables"

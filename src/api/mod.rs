@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod health;
+pub mod rooms;
 
 use crate::error::{self, AppError};
 use actix_web::web;
@@ -19,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(accounts::refresh)
                 .service(accounts::upgrade)
                 .service(accounts::me)
+                .service(rooms::create)
+                .service(rooms::list)
                 .default_service(web::to(api_not_found)),
         );
 }

@@ -110,6 +110,8 @@ pub struct Principal {
     pub role: Role,
     /// The token's revocation ids (hex), for logout.
     pub revocation_ids: Vec<String>,
+    /// Current rating (for matchmaking).
+    pub rating: f64,
 }
 
 /// Claims read from a verified, authorized token.
@@ -249,6 +251,7 @@ pub async fn authorize(
         name: row.name,
         role: claims.role,
         revocation_ids: claims.revocation_ids,
+        rating: row.rating,
     })
 }
 

@@ -5,6 +5,7 @@
 //! `establish` tries every backend and hides the real error). Migrations are embedded per
 //! backend and applied at start and by `rally migrate`.
 
+pub mod matches;
 pub mod players;
 pub mod schema;
 

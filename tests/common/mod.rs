@@ -301,3 +301,5 @@ macro_rules! both_backends {
         }
     };
 }
+
+pub mod ws;

@@ -1,0 +1,102 @@
+//! Rooms: create a private room (join code), list public live rooms.
+
+use crate::app::AppState;
+use crate::auth::extract::authenticate;
+use crate::auth::Operation;
+use crate::error::{AppError, AppResult};
+use crate::room::{Mode, RoomSpec};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Largest page of any list.
+pub const MAX_PAGE: usize = 100;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE: usize = 20;
+
+/// `?limit=&offset=`.
+#[derive(Deserialize)]
+pub struct Page {
+    /// Items per page (1..=100).
+    pub limit: Option<usize>,
+    /// Items to skip.
+    pub offset: Option<usize>,
+}
+
+impl Page {
+    /// Validated (limit, offset).
+    pub fn resolve(&self) -> AppResult<(usize, usize)> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(AppError::validation(format!("limit must be 1..={MAX_PAGE}")));
+        }
+        Ok((limit, self.offset.unwrap_or(0)))
+    }
+}
+
+/// Body of `POST /api/v1/rooms`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoom {
+    /// Game kind (`pong`).
+    #[serde(default = "default_game")]
+    pub game: String,
+    /// Whether the match changes ratings.
+    #[serde(default)]
+    pub rated: bool,
+    /// Game settings (e.g. `{"points_to_win": 3}`); validated by the game.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+}
+
+fn default_game() -> String {
+    "pong".into()
+}
+
+/// `POST /api/v1/rooms` → 201 `{"room","code","match"}`: a private room joined by code.
+#[post("/rooms")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateRoom>,
+) -> AppResult<HttpResponse> {
+    authenticate(&req, Operation::Play).await?;
+    let body = body.into_inner();
+    if !crate::game::GAMES.contains(&body.game.as_str()) {
+        return Err(AppError::validation(format!("unknown game {:?}", body.game)));
+    }
+    let mut config = body.config.unwrap_or_else(|| json!({}));
+    let Some(obj) = config.as_object_mut() else {
+        return Err(AppError::validation("config must be an object"));
+    };
+    obj.entry("tick_hz")
+        .or_insert(json!(state.engine.config.tick_hz));
+    let created = state
+        .engine
+        .create_room(RoomSpec {
+            game: body.game,
+            config,
+            mode: Mode::Private,
+            rated: body.rated,
+            seats: None,
+            private: true,
+            requeue: None,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "room": created.room,
+        "code": created.code,
+        "match": created.match_id,
+    })))
+}
+
+/// `GET /api/v1/rooms` → `{"items":[…],"limit","offset","total"}`: public live rooms (private
+/// rooms are never listed).
+#[get("/rooms")]
+pub async fn list(state: web::Data<AppState>, page: web::Query<Page>) -> AppResult<HttpResponse> {
+    let (limit, offset) = page.resolve()?;
+    let (items, total) = state.engine.registry.list_rooms(offset, limit);
+    Ok(HttpResponse::Ok().json(json!({
+        "items": items, "limit": limit, "offset": offset, "total": total,
+    })))
+}

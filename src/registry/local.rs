@@ -1,0 +1,170 @@
+//! In-process registry: one instance, everything in memory behind short-held mutexes.
+
+use super::{RoomHandle, RoomSummary, SessionHandle};
+use crate::ids::{PlayerId, RoomId};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Default)]
+struct Inner {
+    rooms: HashMap<RoomId, RoomEntry>,
+    codes: HashMap<String, RoomId>,
+    sessions: HashMap<PlayerId, SessionHandle>,
+    player_rooms: HashMap<PlayerId, RoomId>,
+}
+
+struct RoomEntry {
+    handle: RoomHandle,
+    code: Option<String>,
+    listed: bool,
+    summary: RoomSummary,
+}
+
+/// The registry (cheap to clone).
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Make a room reachable; `code` for private rooms (which are not listed).
+    pub fn register_room(&self, handle: RoomHandle, code: Option<String>, summary: RoomSummary) {
+        let mut g = self.inner.lock();
+        if let Some(c) = &code {
+            g.codes.insert(c.clone(), handle.id.clone());
+        }
+        let listed = code.is_none();
+        g.rooms.insert(
+            handle.id.clone(),
+            RoomEntry {
+                handle,
+                code,
+                listed,
+                summary,
+            },
+        );
+    }
+
+    /// True when `code` is free.
+    pub fn code_free(&self, code: &str) -> bool {
+        !self.inner.lock().codes.contains_key(code)
+    }
+
+    /// Forget a stopped room (its code, and presence pointing at it).
+    pub fn deregister_room(&self, id: &RoomId) {
+        let mut g = self.inner.lock();
+        if let Some(e) = g.rooms.remove(id) {
+            if let Some(c) = e.code {
+                g.codes.remove(&c);
+            }
+        }
+        g.player_rooms.retain(|_, r| r != id);
+    }
+
+    /// Reach a room.
+    pub fn room(&self, id: &RoomId) -> Option<RoomHandle> {
+        self.inner.lock().rooms.get(id).map(|e| e.handle.clone())
+    }
+
+    /// Resolve a private room code (case-insensitive).
+    pub fn room_by_code(&self, code: &str) -> Option<RoomHandle> {
+        let g = self.inner.lock();
+        let id = g.codes.get(&code.to_ascii_uppercase())?;
+        g.rooms.get(id).map(|e| e.handle.clone())
+    }
+
+    /// Replace a room's summary (state, score, seats changed).
+    pub fn update_summary(&self, id: &RoomId, summary: RoomSummary) {
+        if let Some(e) = self.inner.lock().rooms.get_mut(id) {
+            e.summary = summary;
+        }
+    }
+
+    /// Listed (public) rooms, newest first, paginated.
+    pub fn list_rooms(&self, offset: usize, limit: usize) -> (Vec<RoomSummary>, usize) {
+        let g = self.inner.lock();
+        let mut all: Vec<RoomSummary> = g
+            .rooms
+            .values()
+            .filter(|e| e.listed)
+            .map(|e| e.summary.clone())
+            .collect();
+        let total = all.len();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        (all.into_iter().skip(offset).take(limit).collect(), total)
+    }
+
+    /// Number of rooms on this instance.
+    pub fn room_count(&self) -> usize {
+        self.inner.lock().rooms.len()
+    }
+
+    /// Presence: a session of `player` authenticated. Returns the session it replaces (the
+    /// caller closes it: newest connection wins).
+    pub fn session_connected(
+        &self,
+        player: &PlayerId,
+        session: SessionHandle,
+    ) -> Option<SessionHandle> {
+        self.inner.lock().sessions.insert(player.clone(), session)
+    }
+
+    /// Presence: the session ended; only removes it if it is still the current one.
+    pub fn session_gone(&self, player: &PlayerId, session_id: &str) {
+        let mut g = self.inner.lock();
+        if g
+            .sessions
+            .get(player)
+            .is_some_and(|s| s.session_id == session_id)
+        {
+            g.sessions.remove(player);
+        }
+    }
+
+    /// The live session of `player`.
+    pub fn session(&self, player: &PlayerId) -> Option<SessionHandle> {
+        self.inner.lock().sessions.get(player).cloned()
+    }
+
+    /// Every live session (shutdown notices).
+    pub fn all_sessions(&self) -> Vec<SessionHandle> {
+        self.inner.lock().sessions.values().cloned().collect()
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.inner.lock().sessions.len()
+    }
+
+    /// Presence: `player` holds a seat in `room` (None: no longer).
+    pub fn set_player_room(&self, player: &PlayerId, room: Option<RoomId>) {
+        let mut g = self.inner.lock();
+        match room {
+            Some(r) => {
+                g.player_rooms.insert(player.clone(), r);
+            }
+            None => {
+                g.player_rooms.remove(player);
+            }
+        }
+    }
+
+    /// Clear `player`'s room only if it is `room`.
+    pub fn clear_player_room(&self, player: &PlayerId, room: &RoomId) {
+        let mut g = self.inner.lock();
+        if g.player_rooms.get(player) == Some(room) {
+            g.player_rooms.remove(player);
+        }
+    }
+
+    /// "Which room am I in?"
+    pub fn player_room(&self, player: &PlayerId) -> Option<RoomId> {
+        self.inner.lock().player_rooms.get(player).cloned()
+    }
+}

@@ -1,0 +1,170 @@
+//! Messages of the room actor and of the sessions it talks to. Everything a session sends to a
+//! room is serde-serialisable (the multi-instance registry forwards them); the outbound
+//! channels are local and filled in by the local transport.
+
+use crate::ids::{MatchId, PlayerId, RoomId};
+use crate::registry::SessionHandle;
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+
+/// One pre-encoded frame for a session. Rooms `try_send` these into the session's bounded
+/// mailbox; a full mailbox means a slow client.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Outbound {
+    /// The JSON text frame (shared by every recipient of a snapshot).
+    pub frame: ByteString,
+}
+
+/// Control events for a session; delivered with `do_send` (never dropped).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum SessionEvent {
+    /// The matchmaker paired this player: join `room`.
+    MatchFound {
+        /// Room.
+        room: RoomId,
+        /// Join window.
+        join_within_ms: u64,
+    },
+    /// Close the socket with this code after sending an error message.
+    Kick {
+        /// WebSocket close code.
+        code: u16,
+        /// Error code sent before closing.
+        error: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// The room this session was attached to has let it go (finished, left, slow).
+    Detached {
+        /// Room.
+        room: RoomId,
+    },
+    /// A frame that must not be dropped (match end, errors in answer to an action).
+    Frame(ByteString),
+}
+
+/// A player as rooms know it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayerInfo {
+    /// Player id.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+    /// Rating at join.
+    pub rating: f64,
+}
+
+/// `player` or `spectator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinRole {
+    /// Seated.
+    Player,
+    /// Watching.
+    Spectator,
+}
+
+/// Take a seat (or take it back) or watch.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "Result<JoinAccepted, RoomRefusal>")]
+pub struct Join {
+    /// Who.
+    pub player: PlayerInfo,
+    /// Which session (newest wins).
+    pub session_id: String,
+    /// Spectate instead of playing.
+    pub spectate: bool,
+    /// Where to send frames (filled by the local transport).
+    #[serde(skip)]
+    pub session: Option<SessionHandle>,
+}
+
+/// Join succeeded.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JoinAccepted {
+    /// Room.
+    pub room: RoomId,
+    /// Match.
+    pub match_id: MatchId,
+    /// Role granted.
+    pub role: JoinRole,
+    /// Seat for players.
+    pub seat: Option<u8>,
+    /// Static game info.
+    pub info: serde_json::Value,
+    /// Tick rate.
+    pub tick_hz: u32,
+}
+
+/// Join refused, with a protocol error code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoomRefusal {
+    /// Protocol error code.
+    pub code: String,
+    /// Human message.
+    pub message: String,
+}
+
+impl RoomRefusal {
+    /// Build one.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A game input from a seated player (droppable: `try_send`).
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Input {
+    /// Who.
+    pub player: PlayerId,
+    /// From which session.
+    pub session_id: String,
+    /// Client sequence number.
+    pub seq: u64,
+    /// Game-specific input.
+    pub input: serde_json::Value,
+}
+
+/// Concede.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "Result<(), RoomRefusal>")]
+pub struct Resign {
+    /// Who.
+    pub player: PlayerId,
+}
+
+/// Leave the room (a seated player in a running match resigns).
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Leave {
+    /// Who.
+    pub player: PlayerId,
+    /// Which session.
+    pub session_id: String,
+}
+
+/// A session ended without leaving (dropped connection): the seat is kept for the grace
+/// window.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Detach {
+    /// Who.
+    pub player: PlayerId,
+    /// Which session (ignored when another session has taken over).
+    pub session_id: String,
+}
+
+/// Players to put back at the front of the quick-match queue (their opponent never came).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Requeue {
+    /// The players who did join.
+    pub players: Vec<PlayerInfo>,
+}
