@@ -94,7 +94,10 @@ async fn quick_match_plays_to_a_persisted_rated_result() {
     let end_b = b.expect("match_end").await;
     assert_eq!(end_a["outcome"], end_b["outcome"]);
     assert_eq!(end_a["outcome"]["reason"], "score");
-    assert_eq!(end_a["outcome"]["winner"].as_u64().unwrap() as usize, seat_a);
+    assert_eq!(
+        end_a["outcome"]["winner"].as_u64().unwrap() as usize,
+        seat_a
+    );
     assert_eq!(end_a["room"], room.as_str());
     assert!(snaps > 10, "only {snaps} snapshots");
     assert_eq!(end_a["rated"], true);
@@ -117,7 +120,11 @@ async fn private_room_by_code_and_spectator_is_read_only() {
     let s = server(&[]).await;
     let (ta, tb, tc) = (s.guest().await, s.guest().await, s.guest().await);
     let (st, created) = s
-        .post("/api/v1/rooms", Some(&ta), json!({"config": {"points_to_win": 1}}))
+        .post(
+            "/api/v1/rooms",
+            Some(&ta),
+            json!({"config": {"points_to_win": 1}}),
+        )
         .await;
     assert_eq!(st, 201, "{created}");
     let code = created["code"].as_str().unwrap().to_string();
@@ -125,13 +132,18 @@ async fn private_room_by_code_and_spectator_is_read_only() {
     assert_eq!(code.len(), 6);
     // Private rooms are not listed.
     let (_, list) = s.get("/api/v1/rooms", None).await;
-    assert!(list["items"].as_array().unwrap().iter().all(|r| r["id"] != room.as_str()));
+    assert!(list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != room.as_str()));
     let (mut a, _) = Client::login(s.addr, &ta).await;
     let (mut b, _) = Client::login(s.addr, &tb).await;
     let (mut c, _) = Client::login(s.addr, &tc).await;
     a.send(json!({"type": "join", "code": code})).await;
     assert_eq!(a.expect("joined").await["seat"], 0);
-    b.send(json!({"type": "join", "code": code.to_lowercase()})).await;
+    b.send(json!({"type": "join", "code": code.to_lowercase()}))
+        .await;
     assert_eq!(b.expect("joined").await["seat"], 1);
     // A third player cannot sit, but can watch.
     c.send(json!({"type": "join", "code": code})).await;
@@ -180,7 +192,10 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     let seat_a = a.expect("joined").await["seat"].as_u64().unwrap();
@@ -201,7 +216,15 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     b.expect("joined").await;
     a.expect_room_state("countdown").await;
     a.expect_room_state("playing").await;
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let reconnections: f64 = metrics
         .lines()
         .find(|l| l.starts_with("rally_reconnections_total"))
@@ -249,7 +272,10 @@ async fn a_matched_player_who_never_joins_is_dropped_and_the_other_requeued() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     a.expect("joined").await;
@@ -277,7 +303,15 @@ async fn a_second_connection_takes_over_the_session() {
     assert_eq!(first.expect_close().await, Some(4010));
     second.send(json!({"type": "ping", "id": 1})).await;
     assert_eq!(second.expect("pong").await["id"], 1);
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics
         .lines()
         .any(|l| l.starts_with("rally_session_takeovers_total") && !l.ends_with(" 0")));
@@ -291,7 +325,10 @@ async fn takeover_mid_match_keeps_the_seat() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     let seat = a.expect("joined").await["seat"].clone();
@@ -331,7 +368,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     c.expect_error("invalid_json").await;
     c.send(json!({"type": "teleport"})).await;
     c.expect_error("unknown_type").await;
-    c.send(json!({"type": "input", "seq": "one", "input": "up"})).await;
+    c.send(json!({"type": "input", "seq": "one", "input": "up"}))
+        .await;
     c.expect_error("invalid_field").await;
     c.send(json!({"type": "join"})).await;
     c.expect_error("invalid_field").await;
@@ -339,7 +377,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     c.expect_error("already_authenticated").await;
     c.input("up").await;
     c.expect_error("not_in_room").await;
-    c.send(json!({"type": "join", "room": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})).await;
+    c.send(json!({"type": "join", "room": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
+        .await;
     c.expect_error("not_found").await;
     c.send(json!({"type": "join", "code": "ZZZZZZ"})).await;
     c.expect_error("not_found").await;
@@ -347,13 +386,27 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
     let (p1, p2) = (br#"{"type":"ping","#.to_vec(), br#""id":42}"#.to_vec());
-    c.send_raw(Message::Frame(Frame::message(p1, OpCode::Data(Data::Text), false))).await;
-    c.send_raw(Message::Frame(Frame::message(p2, OpCode::Data(Data::Continue), true))).await;
+    c.send_raw(Message::Frame(Frame::message(
+        p1,
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await;
+    c.send_raw(Message::Frame(Frame::message(
+        p2,
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
     assert_eq!(c.expect("pong").await["id"], 42);
     // The session still works after those errors.
-    c.send(json!({"type": "ping", "id": 7, "client_time": 1.5})).await;
+    c.send(json!({"type": "ping", "id": 7, "client_time": 1.5}))
+        .await;
     let p = c.expect("pong").await;
-    assert_eq!((p["id"].as_u64(), p["client_time"].as_f64()), (Some(7), Some(1.5)));
+    assert_eq!(
+        (p["id"].as_u64(), p["client_time"].as_f64()),
+        (Some(7), Some(1.5))
+    );
     // Binary frames: error then 1003.
     c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
     c.expect_error("binary_not_supported").await;
@@ -378,7 +431,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     // A flood past the rate limit: rate_limited then 4008.
     let (mut c, _) = Client::login(s.addr, &t).await;
     for i in 0..(rally::protocol::MESSAGE_BURST + 100) {
-        c.send_raw(Message::text(json!({"type": "ping", "id": i}).to_string())).await;
+        c.send_raw(Message::text(json!({"type": "ping", "id": i}).to_string()))
+            .await;
     }
     let mut saw_error = false;
     let code = loop {

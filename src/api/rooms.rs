@@ -28,7 +28,9 @@ impl Page {
     pub fn resolve(&self) -> AppResult<(usize, usize)> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
-            return Err(AppError::validation(format!("limit must be 1..={MAX_PAGE}")));
+            return Err(AppError::validation(format!(
+                "limit must be 1..={MAX_PAGE}"
+            )));
         }
         Ok((limit, self.offset.unwrap_or(0)))
     }
@@ -63,7 +65,10 @@ pub async fn create(
     authenticate(&req, Operation::Play).await?;
     let body = body.into_inner();
     if !crate::game::GAMES.contains(&body.game.as_str()) {
-        return Err(AppError::validation(format!("unknown game {:?}", body.game)));
+        return Err(AppError::validation(format!(
+            "unknown game {:?}",
+            body.game
+        )));
     }
     let mut config = body.config.unwrap_or_else(|| json!({}));
     let Some(obj) = config.as_object_mut() else {

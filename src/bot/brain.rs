@@ -57,6 +57,8 @@ pub struct PongInfo {
     pub ball_size: i64,
     /// Simulation rate, Hz.
     pub tick_hz: i64,
+    /// Points needed to win, when the server said.
+    pub points_to_win: Option<u32>,
 }
 
 impl Default for PongInfo {
@@ -76,6 +78,7 @@ impl PongInfo {
             paddle_speed: i64::from(config.paddle_speed),
             ball_size: pong::BALL_SIZE,
             tick_hz: i64::from(config.tick_hz),
+            points_to_win: Some(config.points_to_win),
         }
     }
 
@@ -115,6 +118,9 @@ impl PongInfo {
         if let Some(hz) = int(&["tick_hz"])? {
             out.tick_hz = hz;
         }
+        if let Some(p) = int(&["points_to_win"])? {
+            out.points_to_win = u32::try_from(p).ok();
+        }
         if let Some(xs) = info.get("paddle").and_then(|p| p.get("x")) {
             match xs
                 .as_array()
@@ -130,6 +136,13 @@ impl PongInfo {
             return Err(bad("paddle.height"));
         }
         Ok(out)
+    }
+
+    /// Whether `state` shows the game won on points (its last snapshot): inputs sent after it
+    /// would race the end of the match.
+    pub fn is_over(&self, state: &PongState) -> bool {
+        self.points_to_win
+            .is_some_and(|p| state.scores.iter().any(|&s| s >= p))
     }
 
     /// How far a paddle moves in one tick, units (at least 1).

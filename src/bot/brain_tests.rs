@@ -186,6 +186,11 @@ fn reads_the_info_the_server_sends() {
     assert_eq!(info, PongInfo::from_config(&config));
     assert_eq!(info.paddle_height, 1200);
     assert_eq!(info.tick_hz, 30);
+    assert_eq!(info.points_to_win, Some(5));
+    let mut s = state([0, 0, 0, 0], [0, 0]);
+    assert!(!info.is_over(&s));
+    s.scores = [2, 5];
+    assert!(info.is_over(&s));
     // Missing fields keep the defaults.
     assert_eq!(
         PongInfo::from_json(&serde_json::json!({})).unwrap(),

@@ -162,6 +162,9 @@ pub struct Report {
     pub tick_gaps: u64,
     /// Largest jump between consecutive snapshot ticks seen by any bot.
     pub max_tick_gap: u64,
+    /// Inputs that raced the end of a match and were refused with `not_in_room` (expected,
+    /// rare; not errors).
+    pub inputs_refused_after_end: u64,
     /// Bots that failed (each counts once, with its first error) plus bots still running at
     /// the timeout.
     pub errors: u64,
@@ -270,6 +273,7 @@ struct Totals {
     stranded: u64,
     tick_gaps: u64,
     max_tick_gap: u64,
+    inputs_refused_after_end: u64,
     traffic: Traffic,
 }
 
@@ -298,6 +302,7 @@ impl Shared {
         t.snapshot_interval.add(&s.snapshot_interval);
         t.tick_gaps += s.tick_gaps;
         t.max_tick_gap = t.max_tick_gap.max(s.max_tick_gap);
+        t.inputs_refused_after_end += s.inputs_refused_after_end;
         if t.matches.insert(s.match_id.clone()) {
             *t.outcomes
                 .entry(s.outcome.reason.as_str().to_owned())
@@ -673,6 +678,7 @@ pub async fn run(opts: Options) -> BotResult<Report> {
         snapshot_interval_ms: t.snapshot_interval.short_percentiles(),
         tick_gaps: t.tick_gaps,
         max_tick_gap: t.max_tick_gap,
+        inputs_refused_after_end: t.inputs_refused_after_end,
         errors: t.errors,
         errors_by_kind: t.errors_by_kind.clone(),
         first_error: t.first_error.clone(),
@@ -787,6 +793,7 @@ mod tests {
             stale_snapshots: 0,
             inputs_sent: latencies_ms.len() as u64,
             inputs_unacked: 0,
+            inputs_refused_after_end: 0,
             events: 2,
             points: 1,
             latency,

@@ -285,11 +285,11 @@ impl RoomActor {
             self.publish_summary();
             return;
         }
-        let Some(i) = self
-            .seats
-            .iter()
-            .position(|s| s.session.as_ref().is_some_and(|h| h.session_id == session_id))
-        else {
+        let Some(i) = self.seats.iter().position(|s| {
+            s.session
+                .as_ref()
+                .is_some_and(|h| h.session_id == session_id)
+        }) else {
             return;
         };
         if let Some(h) = self.seats[i].session.take() {
@@ -340,9 +340,10 @@ impl RoomActor {
         }
         let metrics = m::engine();
         let now = Instant::now();
-        metrics
-            .tick_lateness
-            .record(now.saturating_duration_since(self.next_deadline).as_secs_f64());
+        metrics.tick_lateness.record(
+            now.saturating_duration_since(self.next_deadline)
+                .as_secs_f64(),
+        );
         let mut ran = 0;
         while self.next_deadline <= now && ran < MAX_CATCHUP_TICKS {
             self.tick(ctx);
@@ -373,9 +374,12 @@ impl RoomActor {
                 if self.deadline.is_some_and(|d| now >= d) {
                     if self.started.is_none() {
                         self.started = Some(now);
-                        let (db, id, epoch) = (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let (db, id, epoch) =
+                            (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
                         actix::spawn(async move {
-                            if let Err(e) = db.run(move |c| matches::mark_started(c, &id, epoch)).await {
+                            if let Err(e) =
+                                db.run(move |c| matches::mark_started(c, &id, epoch)).await
+                            {
                                 tracing::warn!(error = ?e, "recording match start failed");
                             }
                         });
@@ -542,7 +546,10 @@ impl RoomActor {
         tracing::info!(room = %self.id, present = present.len(), "no-show: abandoning match");
         let (db, id, epoch) = (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
         actix::spawn(async move {
-            if let Err(e) = db.run(move |c| matches::abandon(c, &id, epoch, "no_show")).await {
+            if let Err(e) = db
+                .run(move |c| matches::abandon(c, &id, epoch, "no_show"))
+                .await
+            {
                 tracing::warn!(error = ?e, "recording no-show failed");
             }
         });
@@ -635,7 +642,8 @@ impl RoomActor {
                         .collect();
                     addr.do_send(Persisted { changes });
                 }
-                Ok(FinishOutcome::Recorded { ratings: None }) | Ok(FinishOutcome::AlreadyRecorded) => {}
+                Ok(FinishOutcome::Recorded { ratings: None })
+                | Ok(FinishOutcome::AlreadyRecorded) => {}
                 Ok(FinishOutcome::StaleEpoch) => {
                     tracing::warn!("match result refused: another owner holds a newer epoch")
                 }
@@ -744,7 +752,8 @@ impl Handler<Join> for RoomActor {
             if self.state == RoomState::Finished {
                 return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
             }
-            self.spectators.insert(msg.session_id.clone(), session.clone());
+            self.spectators
+                .insert(msg.session_id.clone(), session.clone());
             self.publish_summary();
             let frame = self.room_state_frame();
             session.events.do_send(SessionEvent::Frame(frame));
@@ -755,31 +764,38 @@ impl Handler<Join> for RoomActor {
         }
         let seat = match self.seat_of(&msg.player.id) {
             Some(i) => i,
-            None if !self.assigned => {
-                match self.seats.iter().position(|s| s.player.is_none()) {
-                    Some(i) => {
-                        self.seats[i].player = Some(msg.player.clone());
-                        self.engine
-                            .registry
-                            .set_player_room(&msg.player.id, Some(self.id.clone()));
-                        let (db, id, pid) =
-                            (self.engine.db.clone(), self.match_id.0.clone(), msg.player.id.0.clone());
-                        let seat = i as u8;
-                        ctx.spawn(
-                            async move {
-                                if let Err(e) =
-                                    db.run(move |c| matches::set_player(c, &id, seat, &pid)).await
-                                {
-                                    tracing::warn!(error = ?e, "recording seat failed");
-                                }
+            None if !self.assigned => match self.seats.iter().position(|s| s.player.is_none()) {
+                Some(i) => {
+                    self.seats[i].player = Some(msg.player.clone());
+                    self.engine
+                        .registry
+                        .set_player_room(&msg.player.id, Some(self.id.clone()));
+                    let (db, id, pid) = (
+                        self.engine.db.clone(),
+                        self.match_id.0.clone(),
+                        msg.player.id.0.clone(),
+                    );
+                    let seat = i as u8;
+                    ctx.spawn(
+                        async move {
+                            if let Err(e) = db
+                                .run(move |c| matches::set_player(c, &id, seat, &pid))
+                                .await
+                            {
+                                tracing::warn!(error = ?e, "recording seat failed");
                             }
-                            .into_actor(self),
-                        );
-                        i
-                    }
-                    None => return Err(RoomRefusal::new(code::ROOM_FULL, "every seat is taken; spectate instead")),
+                        }
+                        .into_actor(self),
+                    );
+                    i
                 }
-            }
+                None => {
+                    return Err(RoomRefusal::new(
+                        code::ROOM_FULL,
+                        "every seat is taken; spectate instead",
+                    ))
+                }
+            },
             None => {
                 return Err(RoomRefusal::new(
                     code::FORBIDDEN,
@@ -843,7 +859,10 @@ impl Handler<Resign> for RoomActor {
 
     fn handle(&mut self, msg: Resign, ctx: &mut Context<Self>) -> Self::Result {
         let Some(i) = self.seat_of(&msg.player) else {
-            return Err(RoomRefusal::new(code::NOT_A_PLAYER, "you have no seat in this room"));
+            return Err(RoomRefusal::new(
+                code::NOT_A_PLAYER,
+                "you have no seat in this room",
+            ));
         };
         match self.state {
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
