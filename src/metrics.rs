@@ -26,6 +26,12 @@ pub const TICK_BUCKETS: &[f64] = &[
 /// Buckets for waits measured in seconds to minutes (matchmaking, no-shows): 0.1 s … 5 min.
 pub const WAIT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
+/// Buckets for registry and cross-instance operations, seconds: 100 µs … 1 s (a Redis round
+/// trip on a LAN is ~0.2–2 ms).
+pub const REGISTRY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 /// How often histogram upkeep runs (drains the per-thread buckets).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod health;
+pub mod matches;
+pub mod page;
 pub mod rooms;
 
 use crate::error::{self, AppError};
@@ -22,6 +24,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(accounts::me)
                 .service(rooms::create)
                 .service(rooms::list)
+                .service(matches::list)
+                .service(matches::show)
+                .service(matches::replay)
+                .service(matches::for_player)
+                .service(matches::leaderboard)
                 .default_service(web::to(api_not_found)),
         );
 }

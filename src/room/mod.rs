@@ -18,10 +18,10 @@ use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
 use crate::registry::{RoomSummary, SessionHandle};
+use crate::replay::{ForcedEnd, InputLog};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
-use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,21 +67,6 @@ struct SeatSlot {
     last_seq: u64,
     away_since: Option<Instant>,
     joined_once: bool,
-}
-
-/// The replay input log: every applied input with the game tick it was applied at, and the
-/// forced end if the match did not end by score. Stored as one JSON blob per match.
-#[derive(Default, Serialize)]
-struct InputLog {
-    inputs: Vec<(u64, u8, serde_json::Value)>,
-    end: Option<ForcedEnd>,
-}
-
-#[derive(Serialize)]
-struct ForcedEnd {
-    tick: u64,
-    loser: u8,
-    reason: EndReason,
 }
 
 /// Seat value meaning "nobody" in a forced end (a draw).
@@ -146,7 +131,15 @@ impl RoomActor {
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
         let now = Instant::now();
-        let deadline = assigned.then(|| now + engine.config.join_window);
+        // Matched players must come within the join window; an open (private) room closes
+        // when nobody has sat down for the idle timeout.
+        let deadline = Some(
+            now + if assigned {
+                engine.config.join_window
+            } else {
+                engine.config.room_idle_timeout
+            },
+        );
         RoomActor {
             tick_hz,
             info,
@@ -344,20 +337,17 @@ impl RoomActor {
             now.saturating_duration_since(self.next_deadline)
                 .as_secs_f64(),
         );
-        let mut ran = 0;
-        while self.next_deadline <= now && ran < MAX_CATCHUP_TICKS {
+        let plan = plan_ticks(now, self.next_deadline, self.period);
+        for _ in 0..plan.run {
             self.tick(ctx);
             self.next_deadline += self.period;
-            ran += 1;
             if self.state == RoomState::Finished {
                 return;
             }
         }
-        if self.next_deadline <= now {
-            let behind = now.saturating_duration_since(self.next_deadline);
-            let skip = (behind.as_nanos() / self.period.as_nanos().max(1)) as u32 + 1;
-            metrics.ticks_skipped.increment(u64::from(skip));
-            self.next_deadline += self.period * skip;
+        if plan.skip > 0 {
+            metrics.ticks_skipped.increment(u64::from(plan.skip));
+            self.next_deadline += self.period * plan.skip;
         }
         self.schedule(ctx);
     }
@@ -408,7 +398,7 @@ impl RoomActor {
             match self.game.apply_input(seat, &input) {
                 Ok(()) => {
                     self.seats[seat as usize].last_seq = seq;
-                    self.log.inputs.push((tick, seat, input));
+                    self.log.record_input(tick, seat, input);
                     metrics.inputs_applied.increment(1);
                 }
                 Err(e) => {
@@ -666,6 +656,33 @@ impl RoomActor {
     }
 }
 
+/// What a timer wake-up should do: run `run` ticks now (each advancing the deadline by one
+/// period), then skip `skip` periods so the next deadline is in the future.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TickPlan {
+    /// Ticks to run now (at most [`MAX_CATCHUP_TICKS`]).
+    pub run: u32,
+    /// Periods to skip afterwards (counted as skipped ticks).
+    pub skip: u32,
+}
+
+/// Plan a wake-up at `now` for a room whose next tick was due at `deadline`. Pure: tested
+/// with a synthetic clock.
+pub fn plan_ticks(now: Instant, deadline: Instant, period: Duration) -> TickPlan {
+    if now < deadline {
+        return TickPlan { run: 0, skip: 0 };
+    }
+    let period_ns = period.as_nanos().max(1);
+    // Ticks due: the one at `deadline` plus every full period since.
+    let due = now.duration_since(deadline).as_nanos() / period_ns + 1;
+    let due = u32::try_from(due).unwrap_or(u32::MAX);
+    let run = due.min(MAX_CATCHUP_TICKS);
+    TickPlan {
+        run,
+        skip: due - run,
+    }
+}
+
 fn kick_slow(h: &SessionHandle) {
     h.events.do_send(SessionEvent::Kick {
         code: close::SLOW_CLIENT,
@@ -904,6 +921,9 @@ impl Handler<Leave> for RoomActor {
                 if let Some(p) = slot.player.take() {
                     self.engine.registry.clear_player_room(&p.id, &self.id);
                 }
+                if self.seats.iter().all(|s| s.player.is_none()) {
+                    self.deadline = Some(Instant::now() + self.engine.config.room_idle_timeout);
+                }
                 self.publish_summary();
                 self.broadcast_room_state();
             }
@@ -917,5 +937,62 @@ impl Handler<Detach> for RoomActor {
 
     fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
         self.drop_session(&msg.session_id, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_time_and_early_wakeups() {
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        assert_eq!(plan_ticks(t0, t0 + p, p), TickPlan { run: 0, skip: 0 });
+        assert_eq!(plan_ticks(t0, t0, p), TickPlan { run: 1, skip: 0 });
+        // 1 ms late (tokio's timer granularity): still one tick.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(1), t0, p),
+            TickPlan { run: 1, skip: 0 }
+        );
+    }
+
+    #[test]
+    fn catches_up_a_bounded_number_then_skips() {
+        let t0 = Instant::now();
+        let p = Duration::from_millis(10);
+        // Two and a half periods late: three ticks due, all run.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(25), t0, p),
+            TickPlan { run: 3, skip: 0 }
+        );
+        // A 1 s stall: 101 due, 3 run, 98 skipped; the next deadline lands in the future.
+        let now = t0 + Duration::from_secs(1);
+        let plan = plan_ticks(now, t0, p);
+        assert_eq!(
+            plan,
+            TickPlan {
+                run: MAX_CATCHUP_TICKS,
+                skip: 98
+            }
+        );
+        let next = t0 + p * (plan.run + plan.skip);
+        assert!(next > now && next <= now + p);
+    }
+
+    #[test]
+    fn no_drift_over_many_periods() {
+        // Scheduling against absolute deadlines: after N on-time wake-ups the deadline is
+        // exactly t0 + N periods, whatever the wake-up jitter was.
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        let mut deadline = t0;
+        for i in 0..600u32 {
+            let jitter = Duration::from_micros(u64::from(i % 7) * 150);
+            let plan = plan_ticks(deadline + jitter, deadline, p);
+            assert_eq!(plan, TickPlan { run: 1, skip: 0 });
+            deadline += p;
+        }
+        assert_eq!(deadline, t0 + p * 600);
     }
 }

@@ -48,6 +48,9 @@ pub struct Session {
     fragments: Option<Vec<u8>>,
     protocol_errors: u32,
     room: Option<(RoomHandle, JoinRole)>,
+    /// Set when the room let this session go at the end of a match: inputs already in flight
+    /// are dropped silently instead of answered with `not_in_room`.
+    released: bool,
     closing: bool,
     disconnect_reason: &'static str,
 }
@@ -70,6 +73,7 @@ impl Session {
             fragments: None,
             protocol_errors: 0,
             room: None,
+            released: false,
             closing: false,
             disconnect_reason: "client_closed",
         }
@@ -355,6 +359,7 @@ impl Session {
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(a) => {
+                act.released = false;
                 act.room = Some((handle, a.role));
                 act.send(
                     ctx,
@@ -377,6 +382,10 @@ impl Session {
 
     fn input(&mut self, p: Principal, seq: u64, input: serde_json::Value, ctx: &mut Ctx) {
         let Some((room, role)) = &self.room else {
+            if self.released {
+                m::engine().inputs_rejected.increment(1);
+                return;
+            }
             return self.error(ctx, code::NOT_IN_ROOM, "you are not in a room");
         };
         if *role != JoinRole::Player {
@@ -661,6 +670,7 @@ impl Handler<SessionEvent> for Session {
             SessionEvent::Detached { room } => {
                 if self.room.as_ref().is_some_and(|(r, _)| r.id == room) {
                     self.room = None;
+                    self.released = true;
                 }
             }
         }

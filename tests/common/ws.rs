@@ -132,3 +132,20 @@ impl Client {
             .await;
     }
 }
+
+impl Client {
+    /// Connect with a tiny kernel receive buffer, so that not reading quickly backs up
+    /// into the server (slow-client tests).
+    pub async fn connect_small_buffer(addr: std::net::SocketAddr) -> Client {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.set_recv_buffer_size(2048).expect("rcvbuf");
+        let stream = sock.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("ws handshake");
+        Client { ws, seq: 0 }
+    }
+}
