@@ -1,5 +1,6 @@
 //! `rally loadgen` end to end: real bots against a real server on 127.0.0.1:0 (functional, not
 //! timed: it asserts completed matches and zero errors, never latencies).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -179,9 +179,11 @@ fn planned_misses_keep_the_paddle_off_the_ball() {
 
 #[test]
 fn reads_the_info_the_server_sends() {
-    let mut config = pong::PongConfig::default();
-    config.paddle_height = 1200;
-    config.tick_hz = 30;
+    let config = pong::PongConfig {
+        paddle_height: 1200,
+        tick_hz: 30,
+        ..Default::default()
+    };
     let info = PongInfo::from_json(&pong::describe(&config)).unwrap();
     assert_eq!(info, PongInfo::from_config(&config));
     assert_eq!(info.paddle_height, 1200);

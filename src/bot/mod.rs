@@ -13,7 +13,7 @@
 //!   ([`MatchSummary`]).
 //! - [`stats`]: histograms and trackers (pure): input→ack latency, snapshot intervals, tick gaps.
 //! - [`cpu`]: this process's CPU time.
-//! - [`loadgen`]: `rally loadgen`: many bots, progress lines, a final JSON report.
+//! - [`loadgen`]: `rally loadgen`: many bots, progress lines, a final JSON [`loadgen::Report`].
 
 pub mod brain;
 pub mod client;
