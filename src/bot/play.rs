@@ -98,9 +98,6 @@ pub struct MatchSummary {
     pub inputs_sent: u64,
     /// Inputs never acked by a snapshot before the end.
     pub inputs_unacked: usize,
-    /// Of those, inputs that reached the server after it had released our seat and were
-    /// answered with `not_in_room` (a race with the end of the match, not an error).
-    pub inputs_refused_after_end: u64,
     /// Game events received.
     pub events: u64,
     /// Points scored (`scored` events).
@@ -239,8 +236,7 @@ pub async fn play_match(
                 }
                 let state = PongState::parse(snap.state.get())?;
                 let intent = brain.decide(&state);
-                // Not after the deciding point: the room is finishing, and an input arriving
-                // after it released our seat is refused with `not_in_room`.
+                // Not after the deciding point: the room is finishing and would drop it.
                 let may_send = matches!(room_state.as_deref(), None | Some("playing"))
                     && !info.is_over(&state);
                 let rate_ok = last_input.is_none_or(|t| now.duration_since(t) >= min_input_gap);
@@ -300,7 +296,6 @@ pub async fn play_match(
         }
     };
     ticks.cut();
-    let inputs_refused_after_end = settle_late_inputs(client, &acks, opts.join_timeout).await?;
     Ok(MatchSummary {
         room: joined.room,
         match_id: joined.match_id,
@@ -315,7 +310,6 @@ pub async fn play_match(
         stale_snapshots: ticks.stale,
         inputs_sent,
         inputs_unacked: acks.outstanding(),
-        inputs_refused_after_end,
         events,
         points,
         latency,
@@ -323,31 +317,4 @@ pub async fn play_match(
         approaches: brain.approaches(),
         planned_misses: brain.planned_misses(),
     })
-}
-
-/// An input sent just before the match ended may reach the server after it released our seat;
-/// the server then answers `not_in_room`. When inputs are still unacked at `match_end`, sends
-/// `where` and reads up to its `location` answer: the server handles a socket's messages in
-/// order, so any such refusal arrives before it. Returns how many refusals were absorbed.
-async fn settle_late_inputs(
-    client: &mut BotClient,
-    acks: &AckTracker,
-    timeout: Duration,
-) -> BotResult<u64> {
-    if acks.outstanding() == 0 {
-        return Ok(0);
-    }
-    client.send(&ClientMsg::Where).await?;
-    let mut refused = 0;
-    loop {
-        match client.recv(timeout).await {
-            Ok(Incoming::Location(_)) => return Ok(refused),
-            Err(BotError::Server { code, .. }) if code == crate::protocol::code::NOT_IN_ROOM => {
-                refused += 1;
-            }
-            // `room` (finished), `ratings`, `pong`.
-            Ok(_) => {}
-            Err(e) => return Err(e),
-        }
-    }
 }

@@ -149,7 +149,6 @@ struct Totals {
     stranded: u64,
     tick_gaps: u64,
     max_tick_gap: u64,
-    inputs_refused_after_end: u64,
     traffic: Traffic,
 }
 
@@ -178,7 +177,6 @@ impl Shared {
         t.snapshot_interval.add(&s.snapshot_interval);
         t.tick_gaps += s.tick_gaps;
         t.max_tick_gap = t.max_tick_gap.max(s.max_tick_gap);
-        t.inputs_refused_after_end += s.inputs_refused_after_end;
         if t.matches.insert(s.match_id.clone()) {
             *t.outcomes
                 .entry(s.outcome.reason.as_str().to_owned())
@@ -554,7 +552,6 @@ pub async fn run(opts: Options) -> BotResult<Report> {
         snapshot_interval_ms: t.snapshot_interval.short_percentiles(),
         tick_gaps: t.tick_gaps,
         max_tick_gap: t.max_tick_gap,
-        inputs_refused_after_end: t.inputs_refused_after_end,
         errors: t.errors,
         errors_by_kind: t.errors_by_kind.clone(),
         first_error: t.first_error.clone(),

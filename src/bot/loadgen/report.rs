@@ -40,9 +40,6 @@ pub struct Report {
     pub tick_gaps: u64,
     /// Largest jump between consecutive snapshot ticks seen by any bot.
     pub max_tick_gap: u64,
-    /// Inputs that raced the end of a match and were refused with `not_in_room` (expected,
-    /// rare; not errors).
-    pub inputs_refused_after_end: u64,
     /// Bots that failed (each counts once, with its first error) plus bots still running at
     /// the timeout.
     pub errors: u64,

@@ -44,7 +44,6 @@ fn summary(match_id: &str, seat: u8, latencies_ms: &[u64], gaps: u64) -> MatchSu
         stale_snapshots: 0,
         inputs_sent: latencies_ms.len() as u64,
         inputs_unacked: 0,
-        inputs_refused_after_end: 0,
         events: 2,
         points: 1,
         latency,
