@@ -10,12 +10,15 @@ use std::time::{Duration, Instant};
 /// Largest duration a histogram records, µs: one minute. Longer samples are clamped to it (a
 /// one-minute input latency is a failure whatever its exact value).
 pub const HIST_MAX_US: u64 = 60_000_000;
-/// Significant decimal digits kept by histograms: 3 gives 0.1 % precision in ~25 KiB.
-pub const HIST_SIGFIG: u8 = 3;
+/// Significant decimal digits kept by histograms: 2 gives 1 % precision (15.5 ms ± 0.15 ms)
+/// in 2 560 counters, 10 KiB; 3 digits would take 17 408 counters. Every bot holds a few
+/// histograms and a load run has hundreds of bots, so the size matters more than the digit.
+pub const HIST_SIGFIG: u8 = 2;
 
-/// A histogram of durations in microseconds, 1 µs … [`HIST_MAX_US`].
+/// A histogram of durations in microseconds, 1 µs … [`HIST_MAX_US`], with 32-bit counters
+/// (saturating: four billion samples per bucket is beyond any run).
 #[derive(Clone, Debug)]
-pub struct Hist(Histogram<u64>);
+pub struct Hist(Histogram<u32>);
 
 impl Default for Hist {
     fn default() -> Self {
@@ -249,8 +252,8 @@ mod tests {
             h.record(ms(i));
         }
         let p = h.percentiles();
-        // 3 significant digits: within 0.1 %.
-        let close = |got: f64, want: f64| (got - want).abs() <= want * 0.001 + 0.001;
+        // 2 significant digits: within 1 %.
+        let close = |got: f64, want: f64| (got - want).abs() <= want * 0.01 + 0.001;
         assert!(close(p.p50, 500.0), "{p:?}");
         assert!(close(p.p90, 900.0), "{p:?}");
         assert!(close(p.p99, 990.0), "{p:?}");
@@ -259,6 +262,13 @@ mod tests {
         let s = h.short_percentiles();
         assert_eq!((s.p50, s.p99, s.max), (p.p50, p.p99, p.max));
         assert_eq!(h.len(), 1000);
+    }
+
+    #[test]
+    fn histograms_stay_small() {
+        // Hundreds of bots hold a few each: keep them at about 10 KiB.
+        let h = Hist::default();
+        assert!(h.0.distinct_values() <= 4096, "{}", h.0.distinct_values());
     }
 
     #[test]
@@ -272,7 +282,7 @@ mod tests {
         b.record(ms(5));
         b.add(&a);
         assert_eq!(b.len(), 3);
-        assert!((b.quantile_ms(0.5) - 5.0).abs() < 0.01);
+        assert!((b.quantile_ms(0.5) - 5.0).abs() < 0.05);
     }
 
     #[test]
@@ -292,8 +302,8 @@ mod tests {
         assert_eq!(acks.outstanding(), 0);
         assert_eq!(h.len(), 3);
         // 30 ms, 20 ms, 25 ms.
-        assert!((h.max_ms() - 30.0).abs() < 0.05);
-        assert!((h.quantile_ms(0.0) - 20.0).abs() < 0.05);
+        assert!((h.max_ms() - 30.0).abs() < 0.3);
+        assert!((h.quantile_ms(0.0) - 20.0).abs() < 0.2);
     }
 
     #[test]

@@ -99,10 +99,13 @@ impl Report {
         let l = &self.latency_ms;
         let s = &self.snapshot_interval_ms;
         let mut out = format!(
-            "rally loadgen: {} rooms × {} matches ({:?}) against {url}: {}/{} matches in {:.1} s\n",
+            "rally loadgen: {} rooms × {} matches ({}) against {url}: {}/{} matches in {:.1} s\n",
             self.rooms,
             self.matches_per_room,
-            self.mode,
+            match self.mode {
+                Mode::Quick => "quick match",
+                Mode::Private => "private rooms",
+            },
             self.matches_completed,
             self.matches_target,
             self.duration_s

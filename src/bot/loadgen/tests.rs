@@ -64,7 +64,7 @@ fn matches_count_once_and_histograms_merge() {
     assert_eq!(s.matches_completed.load(Ordering::Relaxed), 2);
     assert_eq!(t.outcomes.get("score"), Some(&2));
     assert_eq!(t.latency.len(), 4);
-    assert!((t.latency.max_ms() - 40.0).abs() < 0.05);
+    assert!((t.latency.max_ms() - 40.0).abs() < 0.4);
     assert_eq!(t.tick_gaps, 3);
     assert_eq!(t.max_tick_gap, 3);
 }
