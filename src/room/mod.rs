@@ -276,6 +276,7 @@ impl RoomActor {
                 kick_slow(&s);
             }
             self.publish_summary();
+            self.broadcast_room_state();
             return;
         }
         let Some(i) = self.seats.iter().position(|s| {
@@ -901,6 +902,7 @@ impl Handler<Leave> for RoomActor {
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         if self.spectators.remove(&msg.session_id).is_some() {
             self.publish_summary();
+            self.broadcast_room_state();
             return;
         }
         let Some(i) = self.seat_of(&msg.player) else {
