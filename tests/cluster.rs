@@ -90,6 +90,7 @@ async fn rejoin(
         }
         // welcome.room points the player back to the room, wherever it runs now.
         if w["room"] != room {
+            eprintln!("rejoin via {addr}: welcome.room is {}", w["room"]);
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
@@ -103,6 +104,7 @@ async fn rejoin(
                     break;
                 }
                 if v["type"] == "error" {
+                    eprintln!("rejoin via {addr}: {v}");
                     retry = true;
                     break;
                 }
@@ -158,6 +160,7 @@ async fn play(
             Some(v) if v["type"] == "match_end" => return v,
             Some(_) => {}
             None => {
+                eprintln!("seat {seat}: connection dropped or silent; rejoining");
                 // Dropped (killed instance, 1012 from a moved room) or silent (paused
                 // instance): come back through any live instance.
                 c = rejoin(&live, &token, &room, deadline).await;

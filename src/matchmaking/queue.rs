@@ -13,7 +13,7 @@
 
 use super::rating;
 use crate::game::GAMES;
-use crate::ids::PlayerId;
+use crate::ids::{PlayerId, RoomId};
 use crate::protocol::{code, ServerMsg};
 use crate::registry::{Cluster, LeaseEvent, LeaseNotice, Resource};
 use crate::room::messages::{PlayerInfo, Requeue, RoomRefusal, SessionEvent};
@@ -51,6 +51,9 @@ pub struct Enqueue {
     pub player: PlayerInfo,
     /// Which game.
     pub game: String,
+    /// The room that last let this player go (match over): the shared directory may still
+    /// name it for a moment after the player heard so, and must not block the re-queue.
+    pub released_from: Option<RoomId>,
 }
 
 /// Leave the queue; answers whether the player was queued.
@@ -356,7 +359,8 @@ impl Handler<Enqueue> for Matchmaker {
         let registry = self.engine.registry.clone();
         let cluster = self.cluster.clone();
         let fut = async move {
-            if let Some(room) = registry.player_room(&msg.player.id).await {
+            let seated = registry.player_room(&msg.player.id).await;
+            if let Some(room) = seated.filter(|r| msg.released_from.as_ref() != Some(r)) {
                 return Err(RoomRefusal::new(
                     code::CONFLICT,
                     format!("you have a seat in room {room}; join it or leave it first"),

@@ -78,6 +78,8 @@ pub(crate) struct Attachment {
     pub(crate) handle: SessionHandle,
     /// Consecutive upkeep rounds in which the owner looked gone.
     pub(crate) suspect: u8,
+    /// When the room let the session go (its last frames may still come).
+    pub(crate) released: Option<Instant>,
 }
 
 /// A frame proxy on this instance for a session connected to another.
@@ -677,6 +679,7 @@ impl Cluster {
                     owner: owner.clone(),
                     handle,
                     suspect: 0,
+                    released: None,
                 },
             );
         }

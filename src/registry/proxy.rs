@@ -13,6 +13,11 @@ use crate::ids::{InstanceId, PlayerId, RoomId};
 use crate::room::messages::{Outbound, SessionEvent};
 use actix::prelude::*;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a proxy (and the other side's attachment) outlives the room's release of its
+/// session: the `match_end` and `ratings` frames come after it.
+pub const RELEASED_LINGER: Duration = Duration::from_secs(30);
 
 /// Forwards a room's frames for one remote session.
 pub struct Proxy {
@@ -105,15 +110,20 @@ impl Handler<Outbound> for Proxy {
 impl Handler<SessionEvent> for Proxy {
     type Result = ();
     fn handle(&mut self, msg: SessionEvent, ctx: &mut Context<Self>) {
-        let last = matches!(
+        let kicked = matches!(msg, SessionEvent::Kick { .. });
+        let released = matches!(
             msg,
-            SessionEvent::Kick { .. } | SessionEvent::Detached { .. }
+            SessionEvent::Detached { .. } | SessionEvent::Released { .. }
         );
         let body = Body::Event {
             session: self.session_id.clone(),
             event: WireEvent::from(msg),
         };
-        self.forward(body, last, ctx);
+        self.forward(body, kicked, ctx);
+        if released {
+            // The match end and the rating change follow the release: keep forwarding them.
+            ctx.run_later(RELEASED_LINGER, |_, ctx| ctx.stop());
+        }
     }
 }
 

@@ -32,16 +32,19 @@ pub fn dispatch(engine: &Arc<Engine>, cluster: &Arc<Cluster>, text: &str) {
         Body::Frame { session, frame } => on_frame(cluster, &session, frame),
         Body::Event { session, event } => {
             let ev: SessionEvent = event.into();
-            let gone = matches!(
-                ev,
-                SessionEvent::Kick { .. } | SessionEvent::Detached { .. }
-            );
             let handle = {
                 let mut g = cluster.attached.lock();
-                if gone {
-                    g.remove(&session).map(|a| a.handle)
-                } else {
-                    g.get(&session).map(|a| a.handle.clone())
+                match ev {
+                    SessionEvent::Kick { .. } => g.remove(&session).map(|a| a.handle),
+                    // Released: the last frames (ratings) may follow; the watch leaves it alone
+                    // and it is dropped after a while.
+                    SessionEvent::Detached { .. } | SessionEvent::Released { .. } => {
+                        g.get_mut(&session).map(|a| {
+                            a.released = Some(std::time::Instant::now());
+                            a.handle.clone()
+                        })
+                    }
+                    _ => g.get(&session).map(|a| a.handle.clone()),
                 }
             };
             if let Some(h) = handle {

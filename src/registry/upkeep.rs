@@ -266,12 +266,17 @@ async fn reannounce(cluster: &Arc<Cluster>) {
 /// two rounds), tell the session to reconnect — `welcome.room` then leads it back to the room
 /// on its new owner.
 async fn watch_attachments(cluster: &Arc<Cluster>) {
-    let rooms: HashMap<RoomId, InstanceId> = cluster
-        .attached
-        .lock()
-        .values()
-        .map(|a| (a.room.clone(), a.owner.clone()))
-        .collect();
+    let rooms: HashMap<RoomId, InstanceId> = {
+        let mut g = cluster.attached.lock();
+        g.retain(|_, a| {
+            a.released
+                .is_none_or(|t| t.elapsed() < super::proxy::RELEASED_LINGER)
+        });
+        g.values()
+            .filter(|a| a.released.is_none())
+            .map(|a| (a.room.clone(), a.owner.clone()))
+            .collect()
+    };
     if rooms.is_empty() {
         return;
     }
@@ -290,7 +295,7 @@ async fn watch_attachments(cluster: &Arc<Cluster>) {
     let mut kick: Vec<Attachment> = Vec::new();
     {
         let mut g = cluster.attached.lock();
-        for a in g.values_mut() {
+        for a in g.values_mut().filter(|a| a.released.is_none()) {
             if fine.contains(&a.room) {
                 a.suspect = 0;
             } else if suspect.contains(&a.room) {
@@ -298,7 +303,7 @@ async fn watch_attachments(cluster: &Arc<Cluster>) {
             }
         }
         g.retain(|_, a| {
-            let go = moved.contains(&a.room) || a.suspect >= 2;
+            let go = a.released.is_none() && (moved.contains(&a.room) || a.suspect >= 2);
             if go {
                 kick.push(a.clone());
             }

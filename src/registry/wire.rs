@@ -154,6 +154,13 @@ pub enum WireEvent {
         /// Room.
         room: RoomId,
     },
+    /// Released at the end of the match, then the `match_end` frame.
+    Released {
+        /// Room.
+        room: RoomId,
+        /// Frame.
+        frame: String,
+    },
     /// A frame that must arrive.
     Frame {
         /// Text.
@@ -181,6 +188,10 @@ impl From<SessionEvent> for WireEvent {
                 message,
             },
             SessionEvent::Detached { room } => WireEvent::Detached { room },
+            SessionEvent::Released { room, frame } => WireEvent::Released {
+                room,
+                frame: frame.to_string(),
+            },
             SessionEvent::Frame(f) => WireEvent::Frame {
                 frame: f.to_string(),
             },
@@ -208,6 +219,10 @@ impl From<WireEvent> for SessionEvent {
                 message,
             },
             WireEvent::Detached { room } => SessionEvent::Detached { room },
+            WireEvent::Released { room, frame } => SessionEvent::Released {
+                room,
+                frame: frame.into(),
+            },
             WireEvent::Frame { frame } => SessionEvent::Frame(frame.into()),
         }
     }

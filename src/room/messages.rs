@@ -42,6 +42,14 @@ pub enum SessionEvent {
         /// Room.
         room: RoomId,
     },
+    /// The match is over: the room lets this seated session go, then `frame` (`match_end`) is
+    /// written — one event, so the session is free before its client reads the end.
+    Released {
+        /// Room.
+        room: RoomId,
+        /// The `match_end` frame.
+        frame: ByteString,
+    },
     /// A frame that must not be dropped (match end, errors in answer to an action).
     Frame(ByteString),
 }

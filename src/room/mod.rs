@@ -636,7 +636,6 @@ impl RoomActor {
         };
         self.announce_end(&outcome);
         metrics::counter!("rally_matches_finished_total", "outcome" => "abandoned").increment(1);
-        self.release_everyone();
         self.set_state(RoomState::Finished, None);
         if let Some(r) = &self.requeue {
             if !present.is_empty() {
@@ -646,6 +645,10 @@ impl RoomActor {
         self.linger(ctx);
     }
 
+    /// Announce the end and release everyone: seated players get one `Released` event (the
+    /// session is free again *before* it writes `match_end`, so a client that queues the
+    /// moment it reads it is never told it is still seated); spectators get the frame and stay
+    /// until the room stops. Presence forgets the seats.
     fn announce_end(&self, outcome: &Outcome) {
         let frame: ByteString = ServerMsg::MatchEnd {
             room: &self.id.0,
@@ -655,19 +658,17 @@ impl RoomActor {
         }
         .encode()
         .into();
-        self.broadcast_reliable(frame);
-    }
-
-    /// Presence: nobody sits here any more; sessions forget the room (spectators stay until
-    /// the room stops).
-    fn release_everyone(&mut self) {
+        for h in self.spectators.values() {
+            h.events.do_send(SessionEvent::Frame(frame.clone()));
+        }
         for s in &self.seats {
             if let Some(p) = &s.player {
                 self.engine.registry.clear_player_room(&p.id, &self.id);
             }
             if let Some(h) = &s.session {
-                h.events.do_send(SessionEvent::Detached {
+                h.events.do_send(SessionEvent::Released {
                     room: self.id.clone(),
+                    frame: frame.clone(),
                 });
             }
         }
@@ -727,7 +728,6 @@ impl RoomActor {
                 Err(e) => tracing::error!(error = ?e, "persisting match result failed"),
             }
         });
-        self.release_everyone();
         self.set_state(RoomState::Finished, None);
         self.linger(ctx);
     }

@@ -51,6 +51,8 @@ pub struct Session {
     /// Set when the room let this session go at the end of a match: inputs already in flight
     /// are dropped silently instead of answered with `not_in_room`.
     released: bool,
+    /// The room that last let this session go (for the re-queue check).
+    released_from: Option<RoomId>,
     closing: bool,
     disconnect_reason: &'static str,
 }
@@ -74,6 +76,7 @@ impl Session {
             protocol_errors: 0,
             room: None,
             released: false,
+            released_from: None,
             closing: false,
             disconnect_reason: "client_closed",
         }
@@ -286,6 +289,7 @@ impl Session {
         let fut = self.matchmaker.send(Enqueue {
             player: Self::player_info(&p),
             game: game.clone(),
+            released_from: self.released_from.clone(),
         });
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(Ok(())) => act.send(ctx, ServerMsg::Queued { game: &game }),
@@ -652,6 +656,17 @@ impl Handler<Outbound> for Session {
     }
 }
 
+impl Session {
+    /// The room let this session go (match over, replaced, slow).
+    fn let_go(&mut self, room: RoomId) {
+        if self.room.as_ref().is_some_and(|(r, _)| r.id == room) {
+            self.room = None;
+            self.released = true;
+            self.released_from = Some(room);
+        }
+    }
+}
+
 impl Handler<SessionEvent> for Session {
     type Result = ();
     fn handle(&mut self, msg: SessionEvent, ctx: &mut Ctx) {
@@ -690,11 +705,10 @@ impl Handler<SessionEvent> for Session {
                 }
                 self.fail(ctx, c, error, &message, reason);
             }
-            SessionEvent::Detached { room } => {
-                if self.room.as_ref().is_some_and(|(r, _)| r.id == room) {
-                    self.room = None;
-                    self.released = true;
-                }
+            SessionEvent::Detached { room } => self.let_go(room),
+            SessionEvent::Released { room, frame } => {
+                self.let_go(room);
+                <Self as Handler<Outbound>>::handle(self, Outbound { frame }, ctx)
             }
         }
     }
