@@ -348,6 +348,11 @@ mod tests {
         );
         assert_eq!(c.root_key_file, PathBuf::from("data/root.key"));
         assert_eq!(c.token_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(c.cluster.prefix, "rally");
+        assert_eq!(c.cluster.lease_ttl, Duration::from_secs(10));
+        assert_eq!(c.cluster.renew_every(), Duration::from_secs(10) / 3);
+        assert_eq!(c.cluster.request_timeout(), Duration::from_secs(5));
+        assert_eq!(c.engine.checkpoint_interval, Duration::from_secs(1));
     }
 
     #[test]
@@ -362,6 +367,14 @@ mod tests {
                 "RALLY_TRUSTED_PROXIES",
             ),
             (vec!["--redis-url", "redis://127.0.0.1:6379"], "SQLite"),
+            (vec!["--lease-ttl", "100ms"], "RALLY_LEASE_TTL"),
+            (vec!["--lease-ttl", "soon"], "RALLY_LEASE_TTL"),
+            (vec!["--redis-prefix", "a b"], "RALLY_REDIS_PREFIX"),
+            (
+                vec!["--checkpoint-interval", "1ms"],
+                "RALLY_CHECKPOINT_INTERVAL",
+            ),
+            (vec!["--drain-timeout", "x"], "RALLY_DRAIN_TIMEOUT"),
             (
                 vec![
                     "--redis-url",

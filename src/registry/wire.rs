@@ -273,3 +273,65 @@ pub struct WireCreated {
     /// Code.
     pub code: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::protocol::close;
+
+    #[test]
+    fn envelopes_round_trip_as_json() {
+        let env = Envelope {
+            from: "01ARZ3NDEKTSV4RRFFQ69G5FAV".into(),
+            sent_us: 42,
+            body: Body::Room {
+                room: RoomId("R".into()),
+                corr: Some(7),
+                msg: RoomMsg::Input(Input {
+                    player: PlayerId("P".into()),
+                    session_id: "S".into(),
+                    seq: 3,
+                    input: serde_json::json!("up"),
+                }),
+            },
+        };
+        let text = serde_json::to_string(&env).unwrap();
+        let back: Envelope = serde_json::from_str(&text).unwrap();
+        match back.body {
+            Body::Room {
+                corr: Some(7),
+                msg: RoomMsg::Input(i),
+                ..
+            } => assert_eq!((i.seq, i.input), (3, serde_json::json!("up"))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn session_events_survive_the_wire() {
+        let kick = SessionEvent::Kick {
+            code: close::SESSION_REPLACED,
+            error: code::CONFLICT,
+            message: "newer".into(),
+        };
+        let text = serde_json::to_string(&WireEvent::from(kick)).unwrap();
+        let back: SessionEvent = serde_json::from_str::<WireEvent>(&text).unwrap().into();
+        match back {
+            SessionEvent::Kick { code: c, error, .. } => {
+                assert_eq!((c, error), (close::SESSION_REPLACED, code::CONFLICT))
+            }
+            other => panic!("{other:?}"),
+        }
+        // An unknown error code falls back to `unavailable`, never a made-up static.
+        assert_eq!(static_code("nonsense"), code::UNAVAILABLE);
+        let released = WireEvent::from(SessionEvent::Released {
+            room: RoomId("R".into()),
+            frame: "{}".into(),
+        });
+        assert!(matches!(
+            SessionEvent::from(released),
+            SessionEvent::Released { .. }
+        ));
+    }
+}
