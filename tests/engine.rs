@@ -272,22 +272,7 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     b.expect("joined").await;
     a.expect_room_state("countdown").await;
     a.expect_room_state("playing").await;
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let reconnections: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("rally_reconnections_total"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    assert!(reconnections >= 1.0);
+    assert!(s.metric("rally_reconnections_total", &[]).await >= 1.0);
 
     // b drops again and stays away: b forfeits after the grace window.
     drop(b);
@@ -359,18 +344,7 @@ async fn a_second_connection_takes_over_the_session() {
     assert_eq!(first.expect_close().await, Some(4010));
     second.send(json!({"type": "ping", "id": 1})).await;
     assert_eq!(second.expect("pong").await["id"], 1);
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(metrics
-        .lines()
-        .any(|l| l.starts_with("rally_session_takeovers_total") && !l.ends_with(" 0")));
+    assert!(s.metric("rally_session_takeovers_total", &[]).await >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -584,21 +558,7 @@ async fn a_client_that_stops_reading_is_dropped_while_other_rooms_keep_ticking()
         let tc = ticks_for(&mut c, Duration::from_millis(250)).await;
         assert!(tc > last_tick, "room 2 stopped ticking at {tc}");
         last_tick = tc;
-        let metrics = s
-            .http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let slow_count: f64 = metrics
-            .lines()
-            .find(|l| l.starts_with("rally_slow_client_disconnects_total"))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let slow_count = s.metric("rally_slow_client_disconnects_total", &[]).await;
         if slow_count >= 1.0 {
             break;
         }
@@ -677,23 +637,13 @@ async fn a_silent_peer_is_dropped_by_the_heartbeat() {
     // before it surfaces the close frame, so the reason is read from the server's metrics).
     let code = c.expect_close().await;
     assert!(matches!(code, None | Some(4009)), "{code:?}");
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("rally_ws_disconnects_total")
-                && l.contains("reason=\"heartbeat_timeout\"")
-                && !l.ends_with(" 0")),
-        "no heartbeat disconnect counted"
-    );
+    let counted = s
+        .metric(
+            "rally_ws_disconnects_total",
+            &[("reason", "heartbeat_timeout")],
+        )
+        .await;
+    assert!(counted >= 1.0, "no heartbeat disconnect counted");
     // A peer that keeps reading answers pings and stays connected well past the timeout.
     let (mut c, _) = Client::login(s.addr, &t).await;
     let end = tokio::time::Instant::now() + Duration::from_millis(1200);
