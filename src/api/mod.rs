@@ -1,8 +1,10 @@
 //! The HTTP route table. One handler group per file.
 
 pub mod accounts;
+pub mod admin;
 pub mod health;
 pub mod rooms;
+pub mod tournaments;
 
 use crate::error::{self, AppError};
 use actix_web::web;
@@ -22,6 +24,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(accounts::me)
                 .service(rooms::create)
                 .service(rooms::list)
+                .service(tournaments::list)
+                .service(tournaments::get)
+                .service(tournaments::join)
+                .service(tournaments::leave)
+                .service(admin::create)
+                .service(admin::open)
+                .service(admin::close)
+                .service(admin::start)
+                .service(admin::cancel)
+                .service(admin::seeding)
+                .service(admin::disqualify)
+                .service(admin::settle)
+                .service(admin::audit)
                 .default_service(web::to(api_not_found)),
         );
 }

@@ -7,7 +7,8 @@ use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::ids::{MatchId, RoomId};
+use crate::game::Seat;
+use crate::ids::{MatchId, RoomId, TournamentId};
 use crate::registry::{Registry, RoomHandle};
 use actix::prelude::*;
 use rand::Rng;
@@ -52,6 +53,25 @@ pub struct RoomSpec {
     pub private: bool,
     /// Where no-show survivors go back to the queue (quick match).
     pub requeue: Option<Recipient<Requeue>>,
+    /// Set for a tournament match: the room reports to that tournament and applies its
+    /// no-show rule.
+    pub tournament: Option<TournamentLink>,
+}
+
+/// What makes a room a tournament match. The room reaches its tournament through the registry
+/// (never through an address kept on the side), reporting the start and the result after each
+/// is persisted.
+#[derive(Clone, Debug)]
+pub struct TournamentLink {
+    /// The tournament.
+    pub tournament: TournamentId,
+    /// The bracket slot key (`r2m1`), stored on the match row.
+    pub slot: String,
+    /// How long the seated players have to join; replaces the quick-match join window. A player
+    /// still absent then forfeits (a walkover for the other).
+    pub no_show: std::time::Duration,
+    /// The seat that advances when neither player came (the better seed).
+    pub better_seed_seat: Seat,
 }
 
 /// A created room.
@@ -105,7 +125,9 @@ impl Engine {
         }
     }
 
-    fn pick_arbiter(&self) -> ArbiterHandle {
+    /// The next arbiter of the pool, round robin (rooms, and the tournament actors that drive
+    /// them, run there rather than on an HTTP worker).
+    pub fn pick_arbiter(&self) -> ArbiterHandle {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         self.arbiters[i].clone()
     }
@@ -146,8 +168,8 @@ impl Engine {
             player1: seat(1),
             seed: seed as i64,
             config: spec.config.to_string(),
-            tournament_id: None,
-            tournament_slot: None,
+            tournament_id: spec.tournament.as_ref().map(|t| t.tournament.0.clone()),
+            tournament_slot: spec.tournament.as_ref().map(|t| t.slot.clone()),
         };
         self.db.run(move |c| matches::insert_created(c, &row)).await?;
         let code = spec.private.then(|| self.new_code());
