@@ -187,6 +187,12 @@ impl Engine {
             rated: spec.rated,
             created_at: crate::db::now_ms(),
         };
+        let seat_players: Vec<crate::ids::PlayerId> = spec
+            .seats
+            .iter()
+            .flatten()
+            .map(|p| p.id.clone())
+            .collect();
         let engine = self.clone();
         let (rid, mid) = (room_id.clone(), match_id.clone());
         let capacity = self.config.room_queue;
@@ -196,6 +202,12 @@ impl Engine {
         });
         let handle = RoomHandle::local(room_id.clone(), addr);
         self.registry.register_room(handle, code.clone(), summary);
+        // Presence before anyone is told about the room: a player who connects after the
+        // notification went out still learns the room from `welcome` (the room's own start
+        // hook, which sets it too, may run a little later on its arbiter).
+        for p in seat_players {
+            self.registry.set_player_room(&p, Some(room_id.clone()));
+        }
         Ok(CreatedRoom {
             room: room_id,
             match_id,

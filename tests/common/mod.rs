@@ -302,4 +302,6 @@ macro_rules! both_backends {
     };
 }
 
+pub mod bot;
+pub mod tournament;
 pub mod ws;
