@@ -10,8 +10,8 @@ use crate::db::Db;
 use crate::matchmaking::queue::Matchmaker;
 use crate::registry::Registry;
 use crate::room::Engine;
-use actix::{Actor, Addr};
 use crate::{api, metrics, web as client};
+use actix::{Actor, Addr};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -115,6 +115,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let state = web::Data::new(build_state(config).await?);
     let addr = listener.local_addr()?;
+    if state.config.socket_send_buffer > 0 {
+        // Accepted sockets inherit SO_SNDBUF from the listener (and lose autotuning).
+        socket2::SockRef::from(&listener)
+            .set_send_buffer_size(state.config.socket_send_buffer)
+            .context("RALLY_SOCKET_SEND_BUFFER: cannot set SO_SNDBUF")?;
+    }
     let metrics_on_main = state.config.metrics_bind.is_none();
     let shutdown_timeout = state.config.shutdown_timeout.as_secs().max(1);
 
@@ -191,8 +197,35 @@ pub async fn run(
     Ok(())
 }
 
-/// Periodic housekeeping: limiter state, expired revocations.
+/// How often the dependency gauges (`rally_dependency_up`) are refreshed.
+pub const DEPENDENCY_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Probe the database and Redis and publish `rally_dependency_up{dependency}` (1 up, 0 down).
+pub async fn check_dependencies(state: &AppState) -> (bool, Option<bool>) {
+    let db_ok = state.db.ping().await.is_ok();
+    ::metrics::gauge!("rally_dependency_up", "dependency" => "database")
+        .set(f64::from(u8::from(db_ok)));
+    let redis_ok = match &state.redis {
+        None => None,
+        Some(pool) => Some(redis_ping(pool).await),
+    };
+    if let Some(ok) = redis_ok {
+        ::metrics::gauge!("rally_dependency_up", "dependency" => "redis")
+            .set(f64::from(u8::from(ok)));
+    }
+    (db_ok, redis_ok)
+}
+
+/// Periodic housekeeping: dependency gauges, limiter state, expired revocations.
 fn spawn_upkeep(state: web::Data<AppState>) {
+    let probe = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(DEPENDENCY_CHECK_INTERVAL);
+        loop {
+            tick.tick().await;
+            check_dependencies(&probe).await;
+        }
+    });
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(60));
         loop {

@@ -41,6 +41,24 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Match replays.
+    Replay {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReplayAction,
+    },
+}
+
+/// `rally replay …`
+#[derive(Subcommand, Debug)]
+pub enum ReplayAction {
+    /// Re-simulate a finished match and check its final state hash: exit 0 when it matches,
+    /// non-zero with the reason otherwise.
+    Verify {
+        /// A replay JSON file (as served by `GET /api/v1/matches/{id}/replay`), or a match id
+        /// looked up in the database (`RALLY_DATABASE_URL`).
+        target: String,
+    },
 }
 
 /// `rally admin …`
@@ -149,6 +167,9 @@ pub struct Settings {
     /// How long a finished room stays reachable (results, late spectators) before it stops.
     #[arg(long, env = "RALLY_ROOM_LINGER", default_value = "10s")]
     pub room_linger: String,
+    /// A private room nobody sits in closes after this long.
+    #[arg(long, env = "RALLY_ROOM_IDLE_TIMEOUT", default_value = "10m")]
+    pub room_idle_timeout: String,
     /// Time a new WebSocket has to send its `auth` message.
     #[arg(long, env = "RALLY_WS_AUTH_TIMEOUT", default_value = "5s")]
     pub ws_auth_timeout: String,
@@ -167,6 +188,10 @@ pub struct Settings {
     /// Arbiter threads that run rooms; 0 = one per CPU core.
     #[arg(long, env = "RALLY_ARBITERS", default_value_t = 0)]
     pub arbiters: usize,
+    /// SO_SNDBUF for client connections, bytes; 0 keeps the kernel's autotuning. A small value
+    /// bounds per-connection kernel memory and makes slow clients show up sooner.
+    #[arg(long, env = "RALLY_SOCKET_SEND_BUFFER", default_value_t = 0)]
+    pub socket_send_buffer: usize,
     /// How often the matchmaker tries to pair queued players.
     #[arg(long, env = "RALLY_MATCHMAKING_INTERVAL", default_value = "250ms")]
     pub matchmaking_interval: String,

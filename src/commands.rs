@@ -1,11 +1,14 @@
-//! The non-serving subcommands: migrate, admin, healthcheck, token.
+//! The non-serving subcommands: migrate, admin, healthcheck, token, replay.
 
 use crate::auth;
-use crate::config::Config;
-use crate::db::{players, Db};
+use crate::config::{Config, DatabaseUrl};
+use crate::db::{self, matches, players, Db};
 use crate::error::AppError;
+use crate::ids::MatchId;
+use crate::replay::{self, Replay};
 use anyhow::{bail, Context};
 use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
 /// `rally migrate`.
@@ -115,4 +118,55 @@ pub fn attenuate(token: &str, checks: &[String]) -> anyhow::Result<()> {
 pub fn inspect(token: &str) -> anyhow::Result<()> {
     print!("{}", auth::inspect(&read_token(token)?)?);
     Ok(())
+}
+
+/// `rally replay verify <match-id | file>`: re-simulate a replay and compare its final state
+/// hash. A target that is an existing file is read as replay JSON (what
+/// `GET /api/v1/matches/{id}/replay` serves); otherwise it must be a match id, loaded from the
+/// configured database. Prints `ok: <match> final hash <hash> (<ticks> ticks)`; any mismatch,
+/// unknown or unfinished match, or unreadable file is an error.
+pub fn replay_verify(config: &Config, target: &str) -> anyhow::Result<()> {
+    let path = Path::new(target);
+    let replay = if path.is_file() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {target}"))?;
+        serde_json::from_str::<Replay>(&text)
+            .with_context(|| format!("{target} is not a replay (JSON of a match replay)"))?
+    } else if path.exists() {
+        bail!("{target} is not a regular file");
+    } else if let Some(id) = MatchId::parse(target) {
+        load_replay(&config.database, &id)?
+    } else {
+        bail!("{target} is neither a replay file nor a match id");
+    };
+    replay::verify(&replay)
+        .with_context(|| format!("replay of match {} does not verify", replay.r#match))?;
+    println!(
+        "ok: {} final hash {} ({} ticks)",
+        replay.r#match, replay.final_hash, replay.ticks
+    );
+    Ok(())
+}
+
+/// The replay of match `id` from the database at `url` (never created or migrated here: this
+/// command only reads).
+fn load_replay(url: &DatabaseUrl, id: &MatchId) -> anyhow::Result<Replay> {
+    if let DatabaseUrl::Sqlite(file) = url {
+        if !file.is_file() {
+            bail!(
+                "no database at {} (set RALLY_DATABASE_URL), so no match {id}",
+                file.display()
+            );
+        }
+    }
+    let db = Db::open(url, 1)?;
+    let row = db
+        .run_sync(|c| matches::get(c, id.as_str()))
+        .map_err(|e| anyhow::anyhow!("cannot read match {id}: {e}"))?
+        .with_context(|| format!("no match {id} in {}", db::redact(url)))?;
+    row.replay().map_err(|e| match e.kind {
+        // A corrupt stored log or config: the cause is the useful part.
+        crate::error::ErrorKind::Internal => anyhow::anyhow!("match {id}: {e}"),
+        _ => anyhow::anyhow!("{}", e.message),
+    })
 }

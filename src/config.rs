@@ -92,6 +92,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Graceful shutdown wait.
     pub shutdown_timeout: Duration,
+    /// SO_SNDBUF for accepted connections (0 = kernel autotuning).
+    pub socket_send_buffer: usize,
     /// Realtime engine settings.
     pub engine: EngineConfig,
 }
@@ -116,6 +118,8 @@ pub struct EngineConfig {
     pub max_match_duration: Duration,
     /// Finished rooms stay this long.
     pub room_linger: Duration,
+    /// Empty private rooms close after this long.
+    pub room_idle_timeout: Duration,
     /// Time to send `auth`.
     pub ws_auth_timeout: Duration,
     /// Ping interval.
@@ -220,7 +224,9 @@ impl Config {
             bail!("RALLY_ROOM_QUEUE: must be at least 8");
         }
         let arbiters = if s.arbiters == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
         } else {
             s.arbiters
         };
@@ -233,8 +239,12 @@ impl Config {
             join_window: duration("RALLY_JOIN_WINDOW", &s.join_window)?,
             max_match_duration: duration("RALLY_MAX_MATCH_DURATION", &s.max_match_duration)?,
             room_linger: duration("RALLY_ROOM_LINGER", &s.room_linger)?,
+            room_idle_timeout: duration("RALLY_ROOM_IDLE_TIMEOUT", &s.room_idle_timeout)?,
             ws_auth_timeout: duration("RALLY_WS_AUTH_TIMEOUT", &s.ws_auth_timeout)?,
-            ws_heartbeat_interval: duration("RALLY_WS_HEARTBEAT_INTERVAL", &s.ws_heartbeat_interval)?,
+            ws_heartbeat_interval: duration(
+                "RALLY_WS_HEARTBEAT_INTERVAL",
+                &s.ws_heartbeat_interval,
+            )?,
             ws_heartbeat_timeout: duration("RALLY_WS_HEARTBEAT_TIMEOUT", &s.ws_heartbeat_timeout)?,
             session_queue: s.session_queue,
             room_queue: s.room_queue,
@@ -245,6 +255,7 @@ impl Config {
             bail!("RALLY_WS_HEARTBEAT_TIMEOUT: must be longer than RALLY_WS_HEARTBEAT_INTERVAL");
         }
         Ok(Config {
+            socket_send_buffer: s.socket_send_buffer,
             engine,
             bind: s.bind.clone(),
             database,

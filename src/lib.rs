@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`app`]: builds the shared state and the HTTP/WebSocket server; `app::run` is what `main`
 //!   and the tests call.
-//! - [`commands`]: the non-serving subcommands (migrate, admin, healthcheck, token).
+//! - [`commands`]: the non-serving subcommands (migrate, admin, healthcheck, token, replay).
 //! - [`cli`]: the `rally` command line (clap) and the configuration it produces.
 //! - [`config`]: validated runtime configuration ([`config::Config`]).
 //! - [`error`]: the one application error type, mapped to HTTP statuses and WebSocket close codes.
@@ -21,6 +21,7 @@
 //! - [`web`]: the browser client, embedded in the binary at compile time.
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
+//! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
 
 pub mod api;
@@ -37,6 +38,7 @@ pub mod matchmaking;
 pub mod metrics;
 pub mod protocol;
 pub mod registry;
+pub mod replay;
 pub mod room;
 pub mod session;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! `rally` binary: parse the command line, load the configuration, dispatch.
 
 use clap::Parser;
-use rally::cli::{AdminAction, Cli, Command, TokenAction};
+use rally::cli::{AdminAction, Cli, Command, ReplayAction, TokenAction};
 use rally::config::Config;
 use std::process::ExitCode;
 
@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         Command::Token { action } => match action {
             TokenAction::Attenuate { token, checks } => rally::commands::attenuate(&token, &checks),
             TokenAction::Inspect { token } => rally::commands::inspect(&token),
+        },
+        Command::Replay { action } => match action {
+            ReplayAction::Verify { target } => rally::commands::replay_verify(&config, &target),
         },
     };
     match result {

@@ -27,6 +27,12 @@ pub const TICK_BUCKETS: &[f64] = &[
 /// start delay): 0.1 s … 5 min.
 pub const WAIT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
+/// Buckets for registry and cross-instance operations, seconds: 100 µs … 1 s (a Redis round
+/// trip on a LAN is ~0.2–2 ms).
+pub const REGISTRY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
 /// How often histogram upkeep runs (drains the per-thread buckets).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -237,25 +243,64 @@ pub fn engine() -> &'static EngineMetrics {
 pub fn describe_engine() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_gauge!("rally_rooms", "Rooms on this instance by state");
-    describe_gauge!("rally_sessions", "WebSocket sessions by state (authenticating, active)");
-    describe_histogram!("rally_tick_duration_seconds", Unit::Seconds, "Time spent in each tick phase");
+    describe_gauge!(
+        "rally_sessions",
+        "WebSocket sessions by state (authenticating, active)"
+    );
+    describe_histogram!(
+        "rally_tick_duration_seconds",
+        Unit::Seconds,
+        "Time spent in each tick phase"
+    );
     describe_histogram!(
         "rally_tick_lateness_seconds",
         Unit::Seconds,
         "How late each tick started against its absolute deadline"
     );
     describe_counter!("rally_ticks_total", "Ticks simulated");
-    describe_counter!("rally_ticks_skipped_total", "Ticks skipped because a room fell too far behind");
-    describe_counter!("rally_inputs_total", "Inputs by result (applied, dropped, rejected)");
+    describe_counter!(
+        "rally_ticks_skipped_total",
+        "Ticks skipped because a room fell too far behind"
+    );
+    describe_counter!(
+        "rally_inputs_total",
+        "Inputs by result (applied, dropped, rejected)"
+    );
     describe_counter!("rally_ws_frames_total", "WebSocket frames by direction");
-    describe_counter!("rally_ws_bytes_total", Unit::Bytes, "WebSocket payload bytes by direction");
-    describe_counter!("rally_ws_disconnects_total", "WebSocket sessions closed, by reason");
-    describe_gauge!("rally_matchmaking_queue_players", "Players waiting in the quick-match queue");
-    describe_histogram!("rally_matchmaking_wait_seconds", Unit::Seconds, "Time from queueing to being matched");
-    describe_counter!("rally_reconnections_total", "Players who took their seat back after a drop");
-    describe_counter!("rally_session_takeovers_total", "Sessions closed because a newer one of the same player arrived");
-    describe_counter!("rally_slow_client_disconnects_total", "Sessions dropped because their outbound queue overflowed");
-    describe_counter!("rally_matches_finished_total", "Matches finished, by outcome");
+    describe_counter!(
+        "rally_ws_bytes_total",
+        Unit::Bytes,
+        "WebSocket payload bytes by direction"
+    );
+    describe_counter!(
+        "rally_ws_disconnects_total",
+        "WebSocket sessions closed, by reason"
+    );
+    describe_gauge!(
+        "rally_matchmaking_queue_players",
+        "Players waiting in the quick-match queue"
+    );
+    describe_histogram!(
+        "rally_matchmaking_wait_seconds",
+        Unit::Seconds,
+        "Time from queueing to being matched"
+    );
+    describe_counter!(
+        "rally_reconnections_total",
+        "Players who took their seat back after a drop"
+    );
+    describe_counter!(
+        "rally_session_takeovers_total",
+        "Sessions closed because a newer one of the same player arrived"
+    );
+    describe_counter!(
+        "rally_slow_client_disconnects_total",
+        "Sessions dropped because their outbound queue overflowed"
+    );
+    describe_counter!(
+        "rally_matches_finished_total",
+        "Matches finished, by outcome"
+    );
     let m = engine();
     for c in [
         &m.ticks,

@@ -461,7 +461,10 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, (&'static str, String)> {
             match serde_json::from_str::<serde_json::Value>(text) {
                 Err(_) => Err((code::INVALID_JSON, format!("not valid JSON: {e}"))),
                 Ok(v) => match v.get("type").and_then(|t| t.as_str()) {
-                    None => Err((code::INVALID_JSON, "expected an object with a \"type\"".into())),
+                    None => Err((
+                        code::INVALID_JSON,
+                        "expected an object with a \"type\"".into(),
+                    )),
                     Some(t) if !KNOWN_TYPES.contains(&t) => {
                         Err((code::UNKNOWN_TYPE, format!("unknown message type {t:?}")))
                     }
@@ -474,8 +477,18 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, (&'static str, String)> {
 
 /// Client message types, for error reporting.
 pub const KNOWN_TYPES: &[&str] = &[
-    "auth", "ping", "queue", "cancel_queue", "join", "spectate", "input", "resign", "leave", "where",
-    "subscribe", "unsubscribe",
+    "auth",
+    "ping",
+    "queue",
+    "cancel_queue",
+    "join",
+    "spectate",
+    "input",
+    "resign",
+    "leave",
+    "where",
+    "subscribe",
+    "unsubscribe",
 ];
 
 #[cfg(test)]
@@ -485,13 +498,47 @@ mod tests {
     #[test]
     fn parses_every_client_message() {
         let cases = [
-            (r#"{"type":"auth","token":"abc"}"#, ClientMsg::Auth { token: "abc".into() }),
-            (r#"{"type":"ping","id":3,"client_time":12.5}"#, ClientMsg::Ping { id: 3, client_time: 12.5 }),
-            (r#"{"type":"queue"}"#, ClientMsg::Queue { game: "pong".into() }),
+            (
+                r#"{"type":"auth","token":"abc"}"#,
+                ClientMsg::Auth {
+                    token: "abc".into(),
+                },
+            ),
+            (
+                r#"{"type":"ping","id":3,"client_time":12.5}"#,
+                ClientMsg::Ping {
+                    id: 3,
+                    client_time: 12.5,
+                },
+            ),
+            (
+                r#"{"type":"queue"}"#,
+                ClientMsg::Queue {
+                    game: "pong".into(),
+                },
+            ),
             (r#"{"type":"cancel_queue"}"#, ClientMsg::CancelQueue),
-            (r#"{"type":"join","code":"ABC123"}"#, ClientMsg::Join { room: None, code: Some("ABC123".into()) }),
-            (r#"{"type":"spectate","room":"r"}"#, ClientMsg::Spectate { room: Some("r".into()), code: None }),
-            (r#"{"type":"input","seq":7,"input":"up"}"#, ClientMsg::Input { seq: 7, input: serde_json::json!("up") }),
+            (
+                r#"{"type":"join","code":"ABC123"}"#,
+                ClientMsg::Join {
+                    room: None,
+                    code: Some("ABC123".into()),
+                },
+            ),
+            (
+                r#"{"type":"spectate","room":"r"}"#,
+                ClientMsg::Spectate {
+                    room: Some("r".into()),
+                    code: None,
+                },
+            ),
+            (
+                r#"{"type":"input","seq":7,"input":"up"}"#,
+                ClientMsg::Input {
+                    seq: 7,
+                    input: serde_json::json!("up"),
+                },
+            ),
             (r#"{"type":"resign"}"#, ClientMsg::Resign),
             (r#"{"type":"leave"}"#, ClientMsg::Leave),
             (r#"{"type":"where"}"#, ClientMsg::Where),
@@ -507,10 +554,24 @@ mod tests {
     fn classifies_bad_messages() {
         assert_eq!(parse_client("{nope").unwrap_err().0, code::INVALID_JSON);
         assert_eq!(parse_client("[1]").unwrap_err().0, code::INVALID_JSON);
-        assert_eq!(parse_client(r#"{"type":"dance"}"#).unwrap_err().0, code::UNKNOWN_TYPE);
-        assert_eq!(parse_client(r#"{"type":"input","seq":"x","input":"up"}"#).unwrap_err().0, code::INVALID_FIELD);
-        assert_eq!(parse_client(r#"{"type":"auth"}"#).unwrap_err().0, code::INVALID_FIELD);
-        assert_eq!(parse_client(r#"{"type":"ping","id":-1}"#).unwrap_err().0, code::INVALID_FIELD);
+        assert_eq!(
+            parse_client(r#"{"type":"dance"}"#).unwrap_err().0,
+            code::UNKNOWN_TYPE
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"input","seq":"x","input":"up"}"#)
+                .unwrap_err()
+                .0,
+            code::INVALID_FIELD
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"auth"}"#).unwrap_err().0,
+            code::INVALID_FIELD
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"ping","id":-1}"#).unwrap_err().0,
+            code::INVALID_FIELD
+        );
     }
 
     #[test]
@@ -526,6 +587,9 @@ mod tests {
     fn snapshot_frame_embeds_raw_state() {
         let state = RawValue::from_string(r#"{"ball":[1,2]}"#.into()).unwrap();
         let f = snapshot_frame(9, &[3, 0], &state);
-        assert_eq!(f, r#"{"type":"snapshot","tick":9,"acks":[3,0],"state":{"ball":[1,2]}}"#);
+        assert_eq!(
+            f,
+            r#"{"type":"snapshot","tick":9,"acks":[3,0],"state":{"ball":[1,2]}}"#
+        );
     }
 }

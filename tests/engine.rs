@@ -94,7 +94,10 @@ async fn quick_match_plays_to_a_persisted_rated_result() {
     let end_b = b.expect("match_end").await;
     assert_eq!(end_a["outcome"], end_b["outcome"]);
     assert_eq!(end_a["outcome"]["reason"], "score");
-    assert_eq!(end_a["outcome"]["winner"].as_u64().unwrap() as usize, seat_a);
+    assert_eq!(
+        end_a["outcome"]["winner"].as_u64().unwrap() as usize,
+        seat_a
+    );
     assert_eq!(end_a["room"], room.as_str());
     assert!(snaps > 10, "only {snaps} snapshots");
     assert_eq!(end_a["rated"], true);
@@ -105,6 +108,25 @@ async fn quick_match_plays_to_a_persisted_rated_result() {
         let won = c["seat"].as_u64().unwrap() as usize == seat_a;
         assert_eq!(won, c["after"].as_i64() > c["before"].as_i64(), "{ratings}");
     }
+    // The match row is finished with the result, and its replay verifies by re-simulation.
+    let match_id = ja["match"].as_str().unwrap();
+    let (st, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["status"], "finished");
+    assert_eq!(m["winner_seat"].as_u64().unwrap() as usize, seat_a);
+    assert_eq!(m["end_reason"], "score");
+    let (st, replay) = s
+        .get(&format!("/api/v1/matches/{match_id}/replay"), None)
+        .await;
+    assert_eq!(st, 200, "{replay}");
+    assert!(!replay["log"]["inputs"].as_array().unwrap().is_empty());
+    let out = s.rally_cli(&["replay", "verify", match_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
     // The player is free again: where → no room; can queue again.
     a.send(json!({"type": "where"})).await;
     assert_eq!(a.expect("location").await["room"], Value::Null);
@@ -117,7 +139,11 @@ async fn private_room_by_code_and_spectator_is_read_only() {
     let s = server(&[]).await;
     let (ta, tb, tc) = (s.guest().await, s.guest().await, s.guest().await);
     let (st, created) = s
-        .post("/api/v1/rooms", Some(&ta), json!({"config": {"points_to_win": 1}}))
+        .post(
+            "/api/v1/rooms",
+            Some(&ta),
+            json!({"config": {"points_to_win": 1}}),
+        )
         .await;
     assert_eq!(st, 201, "{created}");
     let code = created["code"].as_str().unwrap().to_string();
@@ -125,13 +151,18 @@ async fn private_room_by_code_and_spectator_is_read_only() {
     assert_eq!(code.len(), 6);
     // Private rooms are not listed.
     let (_, list) = s.get("/api/v1/rooms", None).await;
-    assert!(list["items"].as_array().unwrap().iter().all(|r| r["id"] != room.as_str()));
+    assert!(list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["id"] != room.as_str()));
     let (mut a, _) = Client::login(s.addr, &ta).await;
     let (mut b, _) = Client::login(s.addr, &tb).await;
     let (mut c, _) = Client::login(s.addr, &tc).await;
     a.send(json!({"type": "join", "code": code})).await;
     assert_eq!(a.expect("joined").await["seat"], 0);
-    b.send(json!({"type": "join", "code": code.to_lowercase()})).await;
+    b.send(json!({"type": "join", "code": code.to_lowercase()}))
+        .await;
     assert_eq!(b.expect("joined").await["seat"], 1);
     // A third player cannot sit, but can watch.
     c.send(json!({"type": "join", "code": code})).await;
@@ -166,6 +197,12 @@ async fn public_rooms_are_listed_with_pagination() {
     assert_eq!(items[0]["game"], "pong");
     assert_eq!(items[0]["players"].as_array().unwrap().len(), 2);
     let (st, body) = s.get("/api/v1/rooms?limit=1000", None).await;
+    assert_eq!(
+        (st, &body["limit"]),
+        (200, &json!(100)),
+        "limits are capped: {body}"
+    );
+    let (st, body) = s.get("/api/v1/rooms?limit=0", None).await;
     common::assert_error(st, &body, 400, "validation");
     let (st, body) = s.get("/api/v1/rooms?limit=abc", None).await;
     common::assert_error(st, &body, 400, "validation");
@@ -180,7 +217,10 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     let seat_a = a.expect("joined").await["seat"].as_u64().unwrap();
@@ -201,7 +241,15 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     b.expect("joined").await;
     a.expect_room_state("countdown").await;
     a.expect_room_state("playing").await;
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let reconnections: f64 = metrics
         .lines()
         .find(|l| l.starts_with("rally_reconnections_total"))
@@ -249,7 +297,10 @@ async fn a_matched_player_who_never_joins_is_dropped_and_the_other_requeued() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     a.expect("joined").await;
@@ -277,7 +328,15 @@ async fn a_second_connection_takes_over_the_session() {
     assert_eq!(first.expect_close().await, Some(4010));
     second.send(json!({"type": "ping", "id": 1})).await;
     assert_eq!(second.expect("pong").await["id"], 1);
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics
         .lines()
         .any(|l| l.starts_with("rally_session_takeovers_total") && !l.ends_with(" 0")));
@@ -291,7 +350,10 @@ async fn takeover_mid_match_keeps_the_seat() {
     let (mut b, _) = Client::login(s.addr, &tb).await;
     a.send(json!({"type": "queue"})).await;
     b.send(json!({"type": "queue"})).await;
-    let room = a.expect("match_found").await["room"].as_str().unwrap().to_string();
+    let room = a.expect("match_found").await["room"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.expect("match_found").await;
     a.send(json!({"type": "join", "room": room})).await;
     let seat = a.expect("joined").await["seat"].clone();
@@ -331,7 +393,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     c.expect_error("invalid_json").await;
     c.send(json!({"type": "teleport"})).await;
     c.expect_error("unknown_type").await;
-    c.send(json!({"type": "input", "seq": "one", "input": "up"})).await;
+    c.send(json!({"type": "input", "seq": "one", "input": "up"}))
+        .await;
     c.expect_error("invalid_field").await;
     c.send(json!({"type": "join"})).await;
     c.expect_error("invalid_field").await;
@@ -339,7 +402,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     c.expect_error("already_authenticated").await;
     c.input("up").await;
     c.expect_error("not_in_room").await;
-    c.send(json!({"type": "join", "room": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})).await;
+    c.send(json!({"type": "join", "room": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}))
+        .await;
     c.expect_error("not_found").await;
     c.send(json!({"type": "join", "code": "ZZZZZZ"})).await;
     c.expect_error("not_found").await;
@@ -347,13 +411,27 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
     use tokio_tungstenite::tungstenite::protocol::frame::Frame;
     let (p1, p2) = (br#"{"type":"ping","#.to_vec(), br#""id":42}"#.to_vec());
-    c.send_raw(Message::Frame(Frame::message(p1, OpCode::Data(Data::Text), false))).await;
-    c.send_raw(Message::Frame(Frame::message(p2, OpCode::Data(Data::Continue), true))).await;
+    c.send_raw(Message::Frame(Frame::message(
+        p1,
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await;
+    c.send_raw(Message::Frame(Frame::message(
+        p2,
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
     assert_eq!(c.expect("pong").await["id"], 42);
     // The session still works after those errors.
-    c.send(json!({"type": "ping", "id": 7, "client_time": 1.5})).await;
+    c.send(json!({"type": "ping", "id": 7, "client_time": 1.5}))
+        .await;
     let p = c.expect("pong").await;
-    assert_eq!((p["id"].as_u64(), p["client_time"].as_f64()), (Some(7), Some(1.5)));
+    assert_eq!(
+        (p["id"].as_u64(), p["client_time"].as_f64()),
+        (Some(7), Some(1.5))
+    );
     // Binary frames: error then 1003.
     c.send_raw(Message::binary(vec![1u8, 2, 3])).await;
     c.expect_error("binary_not_supported").await;
@@ -378,7 +456,8 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     // A flood past the rate limit: rate_limited then 4008.
     let (mut c, _) = Client::login(s.addr, &t).await;
     for i in 0..(rally::protocol::MESSAGE_BURST + 100) {
-        c.send_raw(Message::text(json!({"type": "ping", "id": i}).to_string())).await;
+        c.send_raw(Message::text(json!({"type": "ping", "id": i}).to_string()))
+            .await;
     }
     let mut saw_error = false;
     let code = loop {
@@ -393,4 +472,159 @@ async fn bad_input_gets_errors_and_documented_close_codes() {
     };
     assert!(saw_error);
     assert_eq!(code, Some(4008));
+}
+
+/// Read snapshots for `d` and return the highest tick seen.
+async fn ticks_for(c: &mut Client, d: Duration) -> u64 {
+    let end = tokio::time::Instant::now() + d;
+    let mut max = 0;
+    while tokio::time::Instant::now() < end {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, c.next(Duration::from_secs(5))).await {
+            Ok(Event::Msg(v)) if v["type"] == "snapshot" => {
+                max = max.max(v["tick"].as_u64().unwrap_or(0));
+            }
+            Ok(Event::Msg(_)) => {}
+            Ok(Event::Closed(code)) => panic!("closed {code:?}"),
+            Err(_) => break,
+        }
+    }
+    max
+}
+
+async fn private_match(s: &TestServer, points: u32) -> (Client, Client, String) {
+    let (ta, tb) = (s.guest().await, s.guest().await);
+    let (_, created) = s
+        .post(
+            "/api/v1/rooms",
+            Some(&ta),
+            json!({"config": {"points_to_win": points}}),
+        )
+        .await;
+    let room = created["room"].as_str().unwrap().to_string();
+    let (mut a, _) = Client::login(s.addr, &ta).await;
+    let (mut b, _) = Client::login(s.addr, &tb).await;
+    a.send(json!({"type": "join", "room": room})).await;
+    a.expect("joined").await;
+    b.send(json!({"type": "join", "room": room})).await;
+    b.expect("joined").await;
+    a.expect_room_state("playing").await;
+    b.expect_room_state("playing").await;
+    (a, b, room)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_while_other_rooms_keep_ticking() {
+    // Fast ticks and a tiny outbound queue make the backlog build in seconds.
+    let s = server(&[
+        "--tick-hz",
+        "240",
+        "--session-queue",
+        "8",
+        "--socket-send-buffer",
+        "4096",
+    ])
+    .await;
+    let (a, b, room) = private_match(&s, 21).await;
+    let (mut c, d, _) = private_match(&s, 21).await;
+    // Everyone else keeps reading (their sockets must not back up).
+    let mut drainers = Vec::new();
+    for mut x in [a, b, d] {
+        drainers.push(tokio::spawn(async move {
+            loop {
+                if let Event::Closed(code) = x.next(Duration::from_secs(60)).await {
+                    return code;
+                }
+            }
+        }));
+    }
+    // The slow client spectates room 1 and then stops reading.
+    let t = s.guest().await;
+    let mut slow = Client::connect_small_buffer(s.addr).await;
+    slow.send(json!({"type": "auth", "token": t})).await;
+    slow.expect("welcome").await;
+    slow.send(json!({"type": "spectate", "room": room})).await;
+    slow.expect("joined").await;
+
+    let before = ticks_for(&mut c, Duration::from_millis(200)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut last_tick = before;
+    loop {
+        let tc = ticks_for(&mut c, Duration::from_millis(250)).await;
+        assert!(tc > last_tick, "room 2 stopped ticking at {tc}");
+        last_tick = tc;
+        let metrics = s
+            .http
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let slow_count: f64 = metrics
+            .lines()
+            .find(|l| l.starts_with("rally_slow_client_disconnects_total"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        if slow_count >= 1.0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow client never dropped"
+        );
+    }
+    // Room 2 went on ticking well past the point where the slow client was dropped.
+    let after = ticks_for(&mut c, Duration::from_millis(300)).await;
+    assert!(after > before + 100, "before {before}, after {after}");
+    // When the slow client reads again it finds the documented close code.
+    assert_eq!(
+        slow.expect_close().await,
+        Some(rally::protocol::close::SLOW_CLIENT)
+    );
+    // Nobody else was dropped.
+    for d in drainers {
+        assert!(!d.is_finished(), "a reading client was disconnected");
+        d.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_private_room_closes_after_the_idle_timeout() {
+    let s = server(&["--room-idle-timeout", "500ms"]).await;
+    let t = s.guest().await;
+    let (_, created) = s.post("/api/v1/rooms", Some(&t), json!({})).await;
+    let code = created["code"].as_str().unwrap().to_string();
+    let match_id = created["match"].as_str().unwrap().to_string();
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Sitting down and leaving again restarts the idle clock.
+    c.send(json!({"type": "join", "code": code})).await;
+    c.expect("joined").await;
+    c.send(json!({"type": "leave"})).await;
+    c.expect("left").await;
+    // Idle timeout (500 ms) + linger (1 s), polled by spectating (which does not sit down)
+    // until the code no longer resolves.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        c.send(json!({"type": "spectate", "code": code})).await;
+        let v = loop {
+            match c.next(Duration::from_secs(5)).await {
+                Event::Msg(v) if v["type"] == "joined" || v["type"] == "error" => break v,
+                Event::Msg(_) => {}
+                Event::Closed(code) => panic!("closed {code:?}"),
+            }
+        };
+        if v["type"] == "error" {
+            assert_eq!(v["code"], "not_found", "{v}");
+            break;
+        }
+        c.send(json!({"type": "leave"})).await;
+        c.expect("left").await;
+        assert!(tokio::time::Instant::now() < deadline, "room never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+    assert_eq!(m["status"], "abandoned", "{m}");
 }

@@ -55,7 +55,7 @@ need_file() {
 require_all() {
     if [ "${#MISSING_PKGS[@]}" -gt 0 ]; then
         echo "missing prerequisites (install them, e.g. apt-get install -y <package>):"
-        printf '  - %s\n' "${MISSING_PKGS[@]}"
+        printf '  - %s\n' "${MISSING_PKGS[@]}" | sort -u
         FAILED=$((FAILED + 1))
         summary
     fi
@@ -111,11 +111,11 @@ free_port() {
 
 # wait_http URL SECONDS [PID]: poll until URL answers 2xx/3xx; stop early when PID died.
 wait_http() {
-    local url="$1" secs="$2" pid="${3:-}" i
-    for i in $(seq $((secs * 10))); do
+    local url="$1" secs="$2" pid="${3:-}"
+    for _ in $(seq $((secs * 10))); do
         if curl -ksf -o /dev/null --max-time 1 "$url"; then return 0; fi
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-        [ "$i" -gt 0 ] && sleep 0.1
+        sleep 0.1
     done
     return 1
 }

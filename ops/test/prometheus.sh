@@ -10,7 +10,7 @@
 #    shipped instance relabelling is exercised), nginx from the shipped template in front of
 #    both, nginx-prometheus-exporter, postgres-exporter, Alertmanager, and Prometheus with
 #    ops/prometheus/prometheus.yml rewritten to these targets and a 1 s scrape interval.
-# 3. Traffic through nginx, a few scrapes, then every dashboard query and every alert operand
+# 3. Traffic through nginx (HTTP API calls and a quick WebSocket match), a few scrapes, then every dashboard query and every alert operand
 #    (thresholds removed) must return series (ops/test/promql_check.py; metrics listed in
 #    ops/test/pending-metrics.txt may be absent), rules evaluate without errors, and nothing
 #    alerts in the healthy stack.
@@ -40,6 +40,7 @@ need envsubst gettext-base
 need setpriv util-linux
 need_file "${PG_BIN:-/usr/lib/postgresql/VERSION/bin}/initdb" postgresql
 need_py yaml python3-yaml
+need_py websockets python3-websockets
 require_all
 require_rally
 
@@ -118,8 +119,9 @@ fi
 REDIS_PORT=$(free_port)
 spawn "$TMP/redis.log" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
 REDIS_PID=$SPAWNED_PID
-for _ in $(seq 50); do (echo PING >/dev/tcp/127.0.0.1/"$REDIS_PORT") 2>/dev/null && break; sleep 0.1; done
-ok "Redis on 127.0.0.1:$REDIS_PORT"
+redis_up=0
+for _ in $(seq 50); do (echo PING >/dev/tcp/127.0.0.1/"$REDIS_PORT") 2>/dev/null && redis_up=1 && break; sleep 0.1; done
+if [ "$redis_up" = 1 ]; then ok "Redis on 127.0.0.1:$REDIS_PORT"; else ko "Redis did not start: $(tail -3 "$TMP/redis.log")"; summary; fi
 
 # The same settings as compose.yaml's rally services, loopback addresses instead of names.
 openssl rand -hex 32 >"$TMP/secrets/rally_root_key"
@@ -129,6 +131,8 @@ RALLY_ENV=(
     RALLY_ROOT_KEY_FILE="$TMP/secrets/rally_root_key"
     RALLY_TRUSTED_PROXIES="127.0.0.1"
     RALLY_LOG_FORMAT=json
+    RALLY_COUNTDOWN=200ms
+    RALLY_POINTS_TO_WIN=1
     PGPASSWORD_FILE="$TMP/secrets/postgres_password"
 )
 ENTRY="$REPO_ROOT/ops/docker/entrypoint.sh"
@@ -144,6 +148,13 @@ start_rally rally2 "$R2_PORT" "${RALLY_ENV[@]}" RALLY_METRICS_BIND="127.0.0.3:$M
 R2_PID=$SPAWNED_PID
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$R1_PORT/readyz")
 check "rally1 /readyz: 200 with Postgres and Redis (got $code)" [ "$code" = 200 ]
+# The image's HEALTHCHECK runs `rally healthcheck` with the container's environment but not
+# through the entrypoint: it must work without the database password.
+if out=$(env -u PGPASSWORD "${RALLY_ENV[@]}" RALLY_BIND="0.0.0.0:$R1_PORT" "$RALLY_BIN" healthcheck 2>&1); then
+    ok "rally healthcheck with the compose environment, no password, RALLY_BIND=0.0.0.0:…: $out"
+else
+    ko "rally healthcheck failed: $out"
+fi
 check "metrics served on the separate listener" bash -c 'curl -sf --max-time 5 "$1" | grep -q "^rally_build_info"' _ "http://127.0.0.2:$M1_PORT/metrics"
 check "main listener does not serve metrics when RALLY_METRICS_BIND is set" \
     bash -c '! curl -s --max-time 5 "$1" | grep -q "rally_http_requests_total"' _ "http://127.0.0.1:$R1_PORT/metrics"
@@ -206,7 +217,7 @@ NAME="ops$(openssl rand -hex 3)"
     "${C[@]}" "${J[@]}" -d "{\"name\":\"$NAME\",\"password\":\"correct horse battery\"}" "$NGINX_BASE/api/v1/auth/register"
     TOKEN=$(curl -sk --max-time 10 "${J[@]}" -d "{\"name\":\"$NAME\",\"password\":\"correct horse battery\"}" "$NGINX_BASE/api/v1/auth/login" | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("token",""))')
     "${C[@]}" "${J[@]}" -d "{\"name\":\"$NAME\",\"password\":\"wrong password here\"}" "$NGINX_BASE/api/v1/auth/login"
-    for i in $(seq 4); do
+    for _ in $(seq 4); do
         "${C[@]}" "${J[@]}" -d '{}' "$NGINX_BASE/api/v1/auth/guest"
         "${C[@]}" -H "Authorization: Bearer $TOKEN" "$NGINX_BASE/api/v1/me"
         "${C[@]}" "$NGINX_BASE/api/v1/me"
@@ -217,6 +228,14 @@ NAME="ops$(openssl rand -hex 3)"
         sleep 0.5
     done
 } >"$TMP/traffic.codes"
+# A quick match over WebSockets through nginx (the two players may land on different instances).
+if out=$("$PY" "$OPS_TEST_DIR/ws_match.py" "$NGINX_BASE" 2>&1); then
+    ok "$(echo "$out" | tail -1)"
+elif [ "${RALLY_EXPECT_WS:-0}" = 1 ]; then
+    echo "$out" | grep '^    '; ko "a quick match through nginx: $(echo "$out" | tail -1)"
+else
+    echo "$out" | grep '^    '; skip "a quick match through nginx did not complete ($(echo "$out" | tail -1)); RALLY_EXPECT_WS=1 makes this fail"
+fi
 codes=$(sort "$TMP/traffic.codes" | uniq -c | awk '{printf "%s×%s ", $1, $2}')
 check "requests answered through nginx: $codes" bash -c '! grep -qE "^(000|5..)$" "$1"' _ "$TMP/traffic.codes"
 check "login through nginx returns a token" [ -n "${TOKEN:-}" ]
@@ -260,15 +279,25 @@ alert_state() { # ALERTNAME INSTANCE -> state or empty
 }
 kill "$REDIS_PID" 2>/dev/null
 state=""
-for _ in $(seq 30); do
+dep=""
+dep_state() {
+    curl -s --data-urlencode 'query=ALERTS{alertname="RallyDependencyDown",instance="127.0.0.2",dependency="redis"}' "$PROM/api/v1/query" |
+        "$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["metric"]["alertstate"] if r else "")'
+}
+# rally refreshes rally_dependency_up every 10 s (and on /readyz): allow up to 25 s.
+for _ in $(seq 50); do
     curl -s --max-time 3 -o /dev/null "http://127.0.0.1:$R1_PORT/readyz"
     state=$(alert_state RallyNotReady 127.0.0.2)
-    [ -n "$state" ] && break
+    dep=$(dep_state)
+    [ -n "$state" ] && [ -n "$dep" ] && break
     sleep 0.5
 done
 code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$R1_PORT/readyz")
 check "Redis stopped: /readyz answers 503 (got $code)" [ "$code" = 503 ]
+check "Redis stopped: rally healthcheck fails (container turns unhealthy)" \
+    bash -c '! env -u PGPASSWORD "${@:3}" RALLY_BIND="127.0.0.1:$1" "$2" healthcheck >/dev/null 2>&1' _ "$R1_PORT" "$RALLY_BIN" "${RALLY_ENV[@]}"
 check "Redis stopped: RallyNotReady is ${state:-absent} for rally1 (pending expected)" [ "$state" = pending ]
+check "Redis stopped: RallyDependencyDown{dependency=\"redis\"} is ${dep:-absent} for rally1 (pending expected)" [ "$dep" = pending ]
 kill "$R2_PID" 2>/dev/null
 state=""
 for _ in $(seq 30); do

@@ -2,7 +2,7 @@
 //! Every handler takes an [`Organiser`]: anonymous callers get 401, guests and players 403.
 //! Refused transitions are 409 (state) or 400 (input) and change nothing.
 
-use crate::api::rooms::Page;
+use crate::api::page::PageQuery;
 use crate::api::tournaments::{ask, live, render};
 use crate::app::AppState;
 use crate::auth::extract::Organiser;
@@ -302,10 +302,10 @@ pub async fn settle(
 pub struct AuditQuery {
     /// Only this tournament's entries.
     pub tournament: Option<String>,
-    /// Items per page (1..=100).
-    pub limit: Option<usize>,
+    /// Items per page (capped at 100).
+    pub limit: Option<i64>,
     /// Items to skip.
-    pub offset: Option<usize>,
+    pub offset: Option<i64>,
 }
 
 /// `GET /api/v1/admin/audit` → `{"items":[{id,at,actor_id,actor_name,action,tournament_id,
@@ -317,15 +317,16 @@ pub async fn audit(
     q: web::Query<AuditQuery>,
 ) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let (limit, offset) = Page {
+    let page = PageQuery {
         limit: q.limit,
         offset: q.offset,
     }
-    .resolve()?;
+    .validate()?;
+    let (limit, offset) = (page.limit, page.offset);
     let (rows, total) = state
         .db
         .run(move |c| {
-            tournaments::audit_list(c, q.tournament.as_deref(), limit as i64, offset as i64)
+            tournaments::audit_list(c, q.tournament.as_deref(), limit, offset)
         })
         .await?;
     let items: Vec<serde_json::Value> = rows

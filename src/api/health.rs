@@ -14,11 +14,7 @@ pub async fn healthz() -> HttpResponse {
 /// dependency otherwise.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db_ok = state.db.ping().await.is_ok();
-    let redis_ok = match &state.redis {
-        None => None,
-        Some(pool) => Some(crate::app::redis_ping(pool).await),
-    };
+    let (db_ok, redis_ok) = crate::app::check_dependencies(&state).await;
     let ready = db_ok && redis_ok.unwrap_or(true);
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },

@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod health;
+pub mod matches;
+pub mod page;
 pub mod rooms;
 pub mod tournaments;
 
@@ -24,6 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(accounts::me)
                 .service(rooms::create)
                 .service(rooms::list)
+                .service(matches::list)
+                .service(matches::show)
+                .service(matches::replay)
+                .service(matches::for_player)
+                .service(matches::leaderboard)
                 .service(tournaments::list)
                 .service(tournaments::get)
                 .service(tournaments::join)

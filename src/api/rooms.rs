@@ -1,5 +1,6 @@
 //! Rooms: create a private room (join code), list public live rooms.
 
+use super::page::PageQuery;
 use crate::app::AppState;
 use crate::auth::extract::authenticate;
 use crate::auth::Operation;
@@ -8,31 +9,6 @@ use crate::room::{Mode, RoomSpec};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
-
-/// Largest page of any list.
-pub const MAX_PAGE: usize = 100;
-/// Page size when none is asked for.
-pub const DEFAULT_PAGE: usize = 20;
-
-/// `?limit=&offset=`.
-#[derive(Deserialize)]
-pub struct Page {
-    /// Items per page (1..=100).
-    pub limit: Option<usize>,
-    /// Items to skip.
-    pub offset: Option<usize>,
-}
-
-impl Page {
-    /// Validated (limit, offset).
-    pub fn resolve(&self) -> AppResult<(usize, usize)> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(AppError::validation(format!("limit must be 1..={MAX_PAGE}")));
-        }
-        Ok((limit, self.offset.unwrap_or(0)))
-    }
-}
 
 /// Body of `POST /api/v1/rooms`.
 #[derive(Deserialize)]
@@ -63,7 +39,10 @@ pub async fn create(
     authenticate(&req, Operation::Play).await?;
     let body = body.into_inner();
     if !crate::game::GAMES.contains(&body.game.as_str()) {
-        return Err(AppError::validation(format!("unknown game {:?}", body.game)));
+        return Err(AppError::validation(format!(
+            "unknown game {:?}",
+            body.game
+        )));
     }
     let mut config = body.config.unwrap_or_else(|| json!({}));
     let Some(obj) = config.as_object_mut() else {
@@ -94,10 +73,16 @@ pub async fn create(
 /// `GET /api/v1/rooms` → `{"items":[…],"limit","offset","total"}`: public live rooms (private
 /// rooms are never listed).
 #[get("/rooms")]
-pub async fn list(state: web::Data<AppState>, page: web::Query<Page>) -> AppResult<HttpResponse> {
-    let (limit, offset) = page.resolve()?;
-    let (items, total) = state.engine.registry.list_rooms(offset, limit);
+pub async fn list(
+    state: web::Data<AppState>,
+    page: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = page.into_inner().validate()?;
+    let (items, total) = state
+        .engine
+        .registry
+        .list_rooms(page.offset as usize, page.limit as usize);
     Ok(HttpResponse::Ok().json(json!({
-        "items": items, "limit": limit, "offset": offset, "total": total,
+        "items": items, "limit": page.limit, "offset": page.offset, "total": total,
     })))
 }

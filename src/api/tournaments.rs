@@ -1,6 +1,6 @@
 //! Tournaments for players and viewers: list, view, join, leave.
 
-use crate::api::rooms::Page;
+use crate::api::page::PageQuery;
 use crate::app::AppState;
 use crate::auth::extract::Registered;
 use crate::db::tournaments::{self, Loaded};
@@ -18,10 +18,10 @@ use serde_json::json;
 pub struct ListQuery {
     /// `draft`, `registration`, `running`, `finished` or `cancelled`.
     pub status: Option<String>,
-    /// Items per page (1..=100).
-    pub limit: Option<usize>,
+    /// Items per page (capped at 100).
+    pub limit: Option<i64>,
     /// Items to skip.
-    pub offset: Option<usize>,
+    pub offset: Option<i64>,
 }
 
 /// The actor of a tournament that is not over: 404 when there is no such tournament, 409
@@ -83,11 +83,12 @@ pub fn render(loaded: &Loaded) -> AppResult<serde_json::Value> {
 #[get("/tournaments")]
 pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> AppResult<HttpResponse> {
     let q = q.into_inner();
-    let (limit, offset) = Page {
+    let page = PageQuery {
         limit: q.limit,
         offset: q.offset,
     }
-    .resolve()?;
+    .validate()?;
+    let (limit, offset) = (page.limit, page.offset);
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -98,7 +99,7 @@ pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> AppRe
     };
     let (rows, total) = state
         .db
-        .run(move |c| tournaments::list(c, status, limit as i64, offset as i64))
+        .run(move |c| tournaments::list(c, status, limit, offset))
         .await?;
     let items: Vec<serde_json::Value> = rows
         .into_iter()

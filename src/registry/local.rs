@@ -119,8 +119,7 @@ impl Registry {
     /// Presence: the session ended; only removes it if it is still the current one.
     pub fn session_gone(&self, player: &PlayerId, session_id: &str) {
         let mut g = self.inner.lock();
-        if g
-            .sessions
+        if g.sessions
             .get(player)
             .is_some_and(|s| s.session_id == session_id)
         {

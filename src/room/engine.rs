@@ -106,7 +106,9 @@ pub struct Engine {
 impl Engine {
     /// Start the arbiter pool.
     pub fn new(registry: Registry, db: Db, config: EngineConfig) -> Arc<Engine> {
-        let owners: Vec<Arbiter> = (0..config.arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let owners: Vec<Arbiter> = (0..config.arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         let arbiters = owners.iter().map(|a| a.handle()).collect();
         Arc::new(Engine {
             registry,
@@ -171,7 +173,9 @@ impl Engine {
             tournament_id: spec.tournament.as_ref().map(|t| t.tournament.0.clone()),
             tournament_slot: spec.tournament.as_ref().map(|t| t.slot.clone()),
         };
-        self.db.run(move |c| matches::insert_created(c, &row)).await?;
+        self.db
+            .run(move |c| matches::insert_created(c, &row))
+            .await?;
         let code = spec.private.then(|| self.new_code());
         let summary = super::RoomSummary {
             id: room_id.0.clone(),

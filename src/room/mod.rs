@@ -18,11 +18,11 @@ use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
 use crate::registry::{RoomSummary, SessionHandle};
+use crate::replay::{ForcedEnd, InputLog};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
 use crate::tournament::messages::{MatchReport, MatchReportKind};
-use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,21 +68,6 @@ struct SeatSlot {
     last_seq: u64,
     away_since: Option<Instant>,
     joined_once: bool,
-}
-
-/// The replay input log: every applied input with the game tick it was applied at, and the
-/// forced end if the match did not end by score. Stored as one JSON blob per match.
-#[derive(Default, Serialize)]
-struct InputLog {
-    inputs: Vec<(u64, u8, serde_json::Value)>,
-    end: Option<ForcedEnd>,
-}
-
-#[derive(Serialize)]
-struct ForcedEnd {
-    tick: u64,
-    loser: u8,
-    reason: EndReason,
 }
 
 /// Seat value meaning "nobody" in a forced end (a draw).
@@ -151,11 +136,20 @@ impl RoomActor {
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
         let now = Instant::now();
+        // Matched players must come within the join window (a tournament's no-show timeout
+        // for its matches); an open (private) room closes when nobody has sat down for the
+        // idle timeout.
         let join_window = spec
             .tournament
             .as_ref()
             .map_or(engine.config.join_window, |t| t.no_show);
-        let deadline = assigned.then(|| now + join_window);
+        let deadline = Some(
+            now + if assigned {
+                join_window
+            } else {
+                engine.config.room_idle_timeout
+            },
+        );
         RoomActor {
             tick_hz,
             info,
@@ -296,11 +290,11 @@ impl RoomActor {
             self.publish_summary();
             return;
         }
-        let Some(i) = self
-            .seats
-            .iter()
-            .position(|s| s.session.as_ref().is_some_and(|h| h.session_id == session_id))
-        else {
+        let Some(i) = self.seats.iter().position(|s| {
+            s.session
+                .as_ref()
+                .is_some_and(|h| h.session_id == session_id)
+        }) else {
             return;
         };
         if let Some(h) = self.seats[i].session.take() {
@@ -351,23 +345,21 @@ impl RoomActor {
         }
         let metrics = m::engine();
         let now = Instant::now();
-        metrics
-            .tick_lateness
-            .record(now.saturating_duration_since(self.next_deadline).as_secs_f64());
-        let mut ran = 0;
-        while self.next_deadline <= now && ran < MAX_CATCHUP_TICKS {
+        metrics.tick_lateness.record(
+            now.saturating_duration_since(self.next_deadline)
+                .as_secs_f64(),
+        );
+        let plan = plan_ticks(now, self.next_deadline, self.period);
+        for _ in 0..plan.run {
             self.tick(ctx);
             self.next_deadline += self.period;
-            ran += 1;
             if self.state == RoomState::Finished {
                 return;
             }
         }
-        if self.next_deadline <= now {
-            let behind = now.saturating_duration_since(self.next_deadline);
-            let skip = (behind.as_nanos() / self.period.as_nanos().max(1)) as u32 + 1;
-            metrics.ticks_skipped.increment(u64::from(skip));
-            self.next_deadline += self.period * skip;
+        if plan.skip > 0 {
+            metrics.ticks_skipped.increment(u64::from(plan.skip));
+            self.next_deadline += self.period * plan.skip;
         }
         self.schedule(ctx);
     }
@@ -384,7 +376,8 @@ impl RoomActor {
                 if self.deadline.is_some_and(|d| now >= d) {
                     if self.started.is_none() {
                         self.started = Some(now);
-                        let (db, id, epoch) = (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let (db, id, epoch) =
+                            (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
                         let report = self.tournament_report(MatchReportKind::Started);
                         actix::spawn(async move {
                             match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
@@ -422,7 +415,7 @@ impl RoomActor {
             match self.game.apply_input(seat, &input) {
                 Ok(()) => {
                     self.seats[seat as usize].last_seq = seq;
-                    self.log.inputs.push((tick, seat, input));
+                    self.log.record_input(tick, seat, input);
                     metrics.inputs_applied.increment(1);
                 }
                 Err(e) => {
@@ -576,7 +569,10 @@ impl RoomActor {
         tracing::info!(room = %self.id, present = present.len(), "no-show: abandoning match");
         let (db, id, epoch) = (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
         actix::spawn(async move {
-            if let Err(e) = db.run(move |c| matches::abandon(c, &id, epoch, "no_show")).await {
+            if let Err(e) = db
+                .run(move |c| matches::abandon(c, &id, epoch, "no_show"))
+                .await
+            {
                 tracing::warn!(error = ?e, "recording no-show failed");
             }
         });
@@ -687,7 +683,8 @@ impl RoomActor {
                         .collect();
                     addr.do_send(Persisted { changes });
                 }
-                Ok(FinishOutcome::Recorded { ratings: None }) | Ok(FinishOutcome::AlreadyRecorded) => {}
+                Ok(FinishOutcome::Recorded { ratings: None })
+                | Ok(FinishOutcome::AlreadyRecorded) => {}
                 Ok(FinishOutcome::StaleEpoch) => {
                     tracing::warn!("match result refused: another owner holds a newer epoch")
                 }
@@ -722,6 +719,33 @@ impl RoomActor {
         self.seats
             .iter()
             .position(|s| s.player.as_ref().is_some_and(|p| &p.id == player))
+    }
+}
+
+/// What a timer wake-up should do: run `run` ticks now (each advancing the deadline by one
+/// period), then skip `skip` periods so the next deadline is in the future.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TickPlan {
+    /// Ticks to run now (at most [`MAX_CATCHUP_TICKS`]).
+    pub run: u32,
+    /// Periods to skip afterwards (counted as skipped ticks).
+    pub skip: u32,
+}
+
+/// Plan a wake-up at `now` for a room whose next tick was due at `deadline`. Pure: tested
+/// with a synthetic clock.
+pub fn plan_ticks(now: Instant, deadline: Instant, period: Duration) -> TickPlan {
+    if now < deadline {
+        return TickPlan { run: 0, skip: 0 };
+    }
+    let period_ns = period.as_nanos().max(1);
+    // Ticks due: the one at `deadline` plus every full period since.
+    let due = now.duration_since(deadline).as_nanos() / period_ns + 1;
+    let due = u32::try_from(due).unwrap_or(u32::MAX);
+    let run = due.min(MAX_CATCHUP_TICKS);
+    TickPlan {
+        run,
+        skip: due - run,
     }
 }
 
@@ -828,7 +852,8 @@ impl Handler<Join> for RoomActor {
             if self.state == RoomState::Finished {
                 return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
             }
-            self.spectators.insert(msg.session_id.clone(), session.clone());
+            self.spectators
+                .insert(msg.session_id.clone(), session.clone());
             self.publish_summary();
             let frame = self.room_state_frame();
             session.events.do_send(SessionEvent::Frame(frame));
@@ -839,31 +864,38 @@ impl Handler<Join> for RoomActor {
         }
         let seat = match self.seat_of(&msg.player.id) {
             Some(i) => i,
-            None if !self.assigned => {
-                match self.seats.iter().position(|s| s.player.is_none()) {
-                    Some(i) => {
-                        self.seats[i].player = Some(msg.player.clone());
-                        self.engine
-                            .registry
-                            .set_player_room(&msg.player.id, Some(self.id.clone()));
-                        let (db, id, pid) =
-                            (self.engine.db.clone(), self.match_id.0.clone(), msg.player.id.0.clone());
-                        let seat = i as u8;
-                        ctx.spawn(
-                            async move {
-                                if let Err(e) =
-                                    db.run(move |c| matches::set_player(c, &id, seat, &pid)).await
-                                {
-                                    tracing::warn!(error = ?e, "recording seat failed");
-                                }
+            None if !self.assigned => match self.seats.iter().position(|s| s.player.is_none()) {
+                Some(i) => {
+                    self.seats[i].player = Some(msg.player.clone());
+                    self.engine
+                        .registry
+                        .set_player_room(&msg.player.id, Some(self.id.clone()));
+                    let (db, id, pid) = (
+                        self.engine.db.clone(),
+                        self.match_id.0.clone(),
+                        msg.player.id.0.clone(),
+                    );
+                    let seat = i as u8;
+                    ctx.spawn(
+                        async move {
+                            if let Err(e) = db
+                                .run(move |c| matches::set_player(c, &id, seat, &pid))
+                                .await
+                            {
+                                tracing::warn!(error = ?e, "recording seat failed");
                             }
-                            .into_actor(self),
-                        );
-                        i
-                    }
-                    None => return Err(RoomRefusal::new(code::ROOM_FULL, "every seat is taken; spectate instead")),
+                        }
+                        .into_actor(self),
+                    );
+                    i
                 }
-            }
+                None => {
+                    return Err(RoomRefusal::new(
+                        code::ROOM_FULL,
+                        "every seat is taken; spectate instead",
+                    ))
+                }
+            },
             None => {
                 return Err(RoomRefusal::new(
                     code::FORBIDDEN,
@@ -927,7 +959,10 @@ impl Handler<Resign> for RoomActor {
 
     fn handle(&mut self, msg: Resign, ctx: &mut Context<Self>) -> Self::Result {
         let Some(i) = self.seat_of(&msg.player) else {
-            return Err(RoomRefusal::new(code::NOT_A_PLAYER, "you have no seat in this room"));
+            return Err(RoomRefusal::new(
+                code::NOT_A_PLAYER,
+                "you have no seat in this room",
+            ));
         };
         match self.state {
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
@@ -975,6 +1010,9 @@ impl Handler<Leave> for RoomActor {
                 if let Some(p) = slot.player.take() {
                     self.engine.registry.clear_player_room(&p.id, &self.id);
                 }
+                if self.seats.iter().all(|s| s.player.is_none()) {
+                    self.deadline = Some(Instant::now() + self.engine.config.room_idle_timeout);
+                }
                 self.publish_summary();
                 self.broadcast_room_state();
             }
@@ -1019,5 +1057,62 @@ impl Handler<Conclude> for RoomActor {
         self.release_everyone();
         self.set_state(RoomState::Finished, None);
         self.linger(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_time_and_early_wakeups() {
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        assert_eq!(plan_ticks(t0, t0 + p, p), TickPlan { run: 0, skip: 0 });
+        assert_eq!(plan_ticks(t0, t0, p), TickPlan { run: 1, skip: 0 });
+        // 1 ms late (tokio's timer granularity): still one tick.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(1), t0, p),
+            TickPlan { run: 1, skip: 0 }
+        );
+    }
+
+    #[test]
+    fn catches_up_a_bounded_number_then_skips() {
+        let t0 = Instant::now();
+        let p = Duration::from_millis(10);
+        // Two and a half periods late: three ticks due, all run.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(25), t0, p),
+            TickPlan { run: 3, skip: 0 }
+        );
+        // A 1 s stall: 101 due, 3 run, 98 skipped; the next deadline lands in the future.
+        let now = t0 + Duration::from_secs(1);
+        let plan = plan_ticks(now, t0, p);
+        assert_eq!(
+            plan,
+            TickPlan {
+                run: MAX_CATCHUP_TICKS,
+                skip: 98
+            }
+        );
+        let next = t0 + p * (plan.run + plan.skip);
+        assert!(next > now && next <= now + p);
+    }
+
+    #[test]
+    fn no_drift_over_many_periods() {
+        // Scheduling against absolute deadlines: after N on-time wake-ups the deadline is
+        // exactly t0 + N periods, whatever the wake-up jitter was.
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        let mut deadline = t0;
+        for i in 0..600u32 {
+            let jitter = Duration::from_micros(u64::from(i % 7) * 150);
+            let plan = plan_ticks(deadline + jitter, deadline, p);
+            assert_eq!(plan, TickPlan { run: 1, skip: 0 });
+            deadline += p;
+        }
+        assert_eq!(deadline, t0 + p * 600);
     }
 }

@@ -49,6 +49,9 @@ pub struct Session {
     fragments: Option<Vec<u8>>,
     protocol_errors: u32,
     room: Option<(RoomHandle, JoinRole)>,
+    /// Set when the room let this session go at the end of a match: inputs already in flight
+    /// are dropped silently instead of answered with `not_in_room`.
+    released: bool,
     /// Tournaments whose live events this session receives (unsubscribed on stop).
     subscriptions: HashSet<TournamentId>,
     closing: bool,
@@ -73,6 +76,7 @@ impl Session {
             fragments: None,
             protocol_errors: 0,
             room: None,
+            released: false,
             subscriptions: HashSet::new(),
             closing: false,
             disconnect_reason: "client_closed",
@@ -91,7 +95,14 @@ impl Session {
     }
 
     /// Send an error, close with `close_code`, stop.
-    fn fail(&mut self, ctx: &mut Ctx, close_code: u16, err: &str, message: &str, reason: &'static str) {
+    fn fail(
+        &mut self,
+        ctx: &mut Ctx,
+        close_code: u16,
+        err: &str,
+        message: &str,
+        reason: &'static str,
+    ) {
         if self.closing {
             return;
         }
@@ -108,7 +119,13 @@ impl Session {
     fn protocol_error(&mut self, ctx: &mut Ctx, err: &str, message: &str) {
         self.protocol_errors += 1;
         if self.protocol_errors > protocol::MAX_PROTOCOL_ERRORS {
-            self.fail(ctx, close::PROTOCOL, err, "too many protocol errors", "protocol_error");
+            self.fail(
+                ctx,
+                close::PROTOCOL,
+                err,
+                "too many protocol errors",
+                "protocol_error",
+            );
         } else {
             self.error(ctx, err, message);
         }
@@ -151,7 +168,12 @@ impl Session {
             ),
             ClientMsg::Where => {
                 let room = self.engine.registry.player_room(&principal.player_id);
-                self.send(ctx, ServerMsg::Location { room: room.as_ref().map(|r| r.as_str()) });
+                self.send(
+                    ctx,
+                    ServerMsg::Location {
+                        room: room.as_ref().map(|r| r.as_str()),
+                    },
+                );
             }
             ClientMsg::Queue { game } => self.queue(principal, game, ctx),
             ClientMsg::CancelQueue => {
@@ -174,7 +196,12 @@ impl Session {
                     player: principal.player_id.clone(),
                     session_id: self.id.clone(),
                 });
-                self.send(ctx, ServerMsg::Left { room: room.id.as_str() });
+                self.send(
+                    ctx,
+                    ServerMsg::Left {
+                        room: room.id.as_str(),
+                    },
+                );
             }
             ClientMsg::Subscribe { tournament } => self.subscribe(tournament, ctx),
             ClientMsg::Unsubscribe { tournament } => {
@@ -307,7 +334,11 @@ impl Session {
 
     fn queue(&mut self, p: Principal, game: String, ctx: &mut Ctx) {
         if matches!(self.room, Some((_, JoinRole::Player))) {
-            return self.error(ctx, code::CONFLICT, "you are seated in a room; leave it first");
+            return self.error(
+                ctx,
+                code::CONFLICT,
+                "you are seated in a room; leave it first",
+            );
         }
         let fut = self.matchmaker.send(Enqueue {
             player: Self::player_info(&p),
@@ -353,7 +384,11 @@ impl Session {
                 player: p.player_id.clone(),
             });
         }
-        let op = if spectate { Operation::Spectate } else { Operation::Play };
+        let op = if spectate {
+            Operation::Spectate
+        } else {
+            Operation::Play
+        };
         let (app, token_check) = (self.app.clone(), self.token.clone());
         let resource = format!("room:{}", handle.id);
         let session = SessionHandle {
@@ -373,7 +408,11 @@ impl Session {
             if let Some(token) = token_check {
                 if let Err(e) = auth::authorize(&app.db, &app.key, &token, op, &resource).await {
                     return Err(RoomRefusal::new(
-                        if e.kind == ErrorKind::Forbidden { code::FORBIDDEN } else { code::UNAUTHORIZED },
+                        if e.kind == ErrorKind::Forbidden {
+                            code::FORBIDDEN
+                        } else {
+                            code::UNAUTHORIZED
+                        },
                         e.message,
                     ));
                 }
@@ -385,6 +424,7 @@ impl Session {
         };
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(a) => {
+                act.released = false;
                 act.room = Some((handle, a.role));
                 act.send(
                     ctx,
@@ -407,6 +447,10 @@ impl Session {
 
     fn input(&mut self, p: Principal, seq: u64, input: serde_json::Value, ctx: &mut Ctx) {
         let Some((room, role)) = &self.room else {
+            if self.released {
+                m::engine().inputs_rejected.increment(1);
+                return;
+            }
             return self.error(ctx, code::NOT_IN_ROOM, "you are not in a room");
         };
         if *role != JoinRole::Player {
@@ -437,7 +481,12 @@ impl Session {
         if role != JoinRole::Player {
             return self.error(ctx, code::NOT_A_PLAYER, "spectators cannot resign");
         }
-        let fut = async move { room.ask(Resign { player: p.player_id }).await };
+        let fut = async move {
+            room.ask(Resign {
+                player: p.player_id,
+            })
+            .await
+        };
         ctx.wait(fut.into_actor(self).map(|res, act, ctx| match res {
             Ok(Ok(())) => {}
             Ok(Err(r)) => act.error(ctx, &r.code, &r.message),
@@ -481,7 +530,11 @@ impl Actor for Session {
     }
 
     fn stopped(&mut self, _: &mut Ctx) {
-        let state = if self.principal.is_some() { "active" } else { "authenticating" };
+        let state = if self.principal.is_some() {
+            "active"
+        } else {
+            "authenticating"
+        };
         metrics::gauge!("rally_sessions", "state" => state).decrement(1.0);
         metrics::counter!("rally_ws_disconnects_total", "reason" => self.disconnect_reason)
             .increment(1);
@@ -520,16 +573,34 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Session {
         let msg = match item {
             Ok(m) => m,
             Err(ws::ProtocolError::Overflow) => {
-                return self.fail(ctx, close::TOO_BIG, code::TOO_BIG, "frame too large", "too_big")
+                return self.fail(
+                    ctx,
+                    close::TOO_BIG,
+                    code::TOO_BIG,
+                    "frame too large",
+                    "too_big",
+                )
             }
             Err(e) => {
-                return self.fail(ctx, close::PROTOCOL, code::INVALID_JSON, &format!("protocol error: {e}"), "protocol_error")
+                return self.fail(
+                    ctx,
+                    close::PROTOCOL,
+                    code::INVALID_JSON,
+                    &format!("protocol error: {e}"),
+                    "protocol_error",
+                )
             }
         };
         match msg {
             ws::Message::Text(t) => {
                 if self.fragments.is_some() {
-                    return self.fail(ctx, close::PROTOCOL, code::INVALID_JSON, "text frame inside a fragmented message", "protocol_error");
+                    return self.fail(
+                        ctx,
+                        close::PROTOCOL,
+                        code::INVALID_JSON,
+                        "text frame inside a fragmented message",
+                        "protocol_error",
+                    );
                 }
                 self.handle_text(&t, ctx)
             }
@@ -562,30 +633,60 @@ impl Session {
         let (first, bytes, last) = match item {
             actix_http::ws::Item::FirstText(b) => (true, b, false),
             actix_http::ws::Item::FirstBinary(_) => {
-                return self.fail(ctx, close::UNSUPPORTED_DATA, code::BINARY_NOT_SUPPORTED, "binary frames are not supported; send JSON text", "protocol_error")
+                return self.fail(
+                    ctx,
+                    close::UNSUPPORTED_DATA,
+                    code::BINARY_NOT_SUPPORTED,
+                    "binary frames are not supported; send JSON text",
+                    "protocol_error",
+                )
             }
             actix_http::ws::Item::Continue(b) => (false, b, false),
             actix_http::ws::Item::Last(b) => (false, b, true),
         };
         if first {
             if self.fragments.is_some() {
-                return self.fail(ctx, close::PROTOCOL, code::INVALID_JSON, "new fragmented message before the last one ended", "protocol_error");
+                return self.fail(
+                    ctx,
+                    close::PROTOCOL,
+                    code::INVALID_JSON,
+                    "new fragmented message before the last one ended",
+                    "protocol_error",
+                );
             }
             self.fragments = Some(Vec::new());
         }
         let Some(buf) = self.fragments.as_mut() else {
-            return self.fail(ctx, close::PROTOCOL, code::INVALID_JSON, "continuation without a first frame", "protocol_error");
+            return self.fail(
+                ctx,
+                close::PROTOCOL,
+                code::INVALID_JSON,
+                "continuation without a first frame",
+                "protocol_error",
+            );
         };
         if buf.len() + bytes.len() > protocol::MAX_MESSAGE_BYTES {
             self.fragments = None;
-            return self.fail(ctx, close::TOO_BIG, code::TOO_BIG, "message too large", "too_big");
+            return self.fail(
+                ctx,
+                close::TOO_BIG,
+                code::TOO_BIG,
+                "message too large",
+                "too_big",
+            );
         }
         buf.extend_from_slice(&bytes);
         if last {
             let data = self.fragments.take().unwrap_or_default();
             match String::from_utf8(data) {
                 Ok(text) => self.handle_text(&text, ctx),
-                Err(_) => self.fail(ctx, 1007, code::INVALID_JSON, "message is not valid UTF-8", "protocol_error"),
+                Err(_) => self.fail(
+                    ctx,
+                    1007,
+                    code::INVALID_JSON,
+                    "message is not valid UTF-8",
+                    "protocol_error",
+                ),
             }
         }
     }
@@ -607,7 +708,9 @@ impl Handler<SessionEvent> for Session {
     type Result = ();
     fn handle(&mut self, msg: SessionEvent, ctx: &mut Ctx) {
         match msg {
-            SessionEvent::Frame(f) => <Self as Handler<Outbound>>::handle(self, Outbound { frame: f }, ctx),
+            SessionEvent::Frame(f) => {
+                <Self as Handler<Outbound>>::handle(self, Outbound { frame: f }, ctx)
+            }
             SessionEvent::MatchFound {
                 room,
                 join_within_ms,
@@ -639,6 +742,7 @@ impl Handler<SessionEvent> for Session {
             SessionEvent::Detached { room } => {
                 if self.room.as_ref().is_some_and(|(r, _)| r.id == room) {
                     self.room = None;
+                    self.released = true;
                 }
             }
         }

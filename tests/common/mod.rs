@@ -305,3 +305,39 @@ macro_rules! both_backends {
 pub mod bot;
 pub mod tournament;
 pub mod ws;
+impl TestServer {
+    /// Register `name`; return its token and player id.
+    pub async fn register_with_id(&self, name: &str) -> (String, String) {
+        let (s, b) = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                serde_json::json!({"name": name, "password": "correct-horse"}),
+            )
+            .await;
+        assert_eq!(s, 201, "register {name}: {b}");
+        (
+            b["token"].as_str().expect("token").to_string(),
+            b["player"]["id"].as_str().expect("id").to_string(),
+        )
+    }
+
+    /// Create a guest; return its token and player id.
+    pub async fn guest_with_id(&self) -> (String, String) {
+        let (s, b) = self
+            .post("/api/v1/auth/guest", None, serde_json::json!({}))
+            .await;
+        assert_eq!(s, 201, "guest: {b}");
+        (
+            b["token"].as_str().expect("token").to_string(),
+            b["player"]["id"].as_str().expect("id").to_string(),
+        )
+    }
+
+    /// A second handle on this server's database, to drive `rally::db` directly (as a room
+    /// would) and to inspect rows.
+    pub fn db(&self) -> rally::db::Db {
+        let url = rally::config::DatabaseUrl::parse(&self.database_url).expect("database url");
+        rally::db::Db::open(&url, 2).expect("open test database")
+    }
+}

@@ -40,7 +40,10 @@ impl Client {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws.send(Message::text(v.to_string())).await.expect("send");
+        self.ws
+            .send(Message::text(v.to_string()))
+            .await
+            .expect("send");
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -50,7 +53,8 @@ impl Client {
     pub async fn input(&mut self, intent: &str) {
         self.seq += 1;
         let seq = self.seq;
-        self.send(json!({"type": "input", "seq": seq, "input": intent})).await;
+        self.send(json!({"type": "input", "seq": seq, "input": intent}))
+            .await;
     }
 
     /// Next message or close, within `timeout`.
@@ -65,9 +69,7 @@ impl Client {
                 Some(Ok(Message::Text(t))) => {
                     return Event::Msg(serde_json::from_str(&t).expect("server sent JSON"))
                 }
-                Some(Ok(Message::Close(f))) => {
-                    return Event::Closed(f.map(|f| u16::from(f.code)))
-                }
+                Some(Ok(Message::Close(f))) => return Event::Closed(f.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,
             }
         }
@@ -128,5 +130,22 @@ impl Client {
                 reason: "bye".into(),
             }))
             .await;
+    }
+}
+
+impl Client {
+    /// Connect with a tiny kernel receive buffer, so that not reading quickly backs up
+    /// into the server (slow-client tests).
+    pub async fn connect_small_buffer(addr: std::net::SocketAddr) -> Client {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.set_recv_buffer_size(2048).expect("rcvbuf");
+        let stream = sock.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(stream),
+        )
+        .await
+        .expect("ws handshake");
+        Client { ws, seq: 0 }
     }
 }

@@ -1,0 +1,236 @@
+//! Results, history, leaderboard and replays: `GET /api/v1/matches`, `/matches/{id}`,
+//! `/matches/{id}/replay`, `/players/{id}/matches`, `/leaderboard`.
+//!
+//! These are public reads, like a scoreboard on a wall: no token is needed, because what they
+//! show (names, scores, ratings, and the inputs of finished games) is public to anyone who could
+//! watch the match, and sharing a result link should not require an account. They never show
+//! private data (roles, token epochs), and inputs are only served once a match has finished, so
+//! a replay cannot be used to read an opponent's intent live.
+
+use super::page::{Page, PageQuery};
+use crate::app::AppState;
+use crate::db::matches::{self, LeaderboardRow, MatchRow};
+use crate::db::players;
+use crate::error::{AppError, AppResult};
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// A player's line in a match view.
+#[derive(Debug, Serialize)]
+pub struct MatchPlayer {
+    /// Player id.
+    pub id: String,
+    /// Display name (current).
+    pub name: String,
+    /// Seat, 0 or 1.
+    pub seat: u8,
+    /// Final (or current) score.
+    pub score: i64,
+    /// Rating before a rated match (rounded); `null` otherwise.
+    pub rating_before: Option<i64>,
+    /// Rating after a rated match (rounded); `null` otherwise.
+    pub rating_after: Option<i64>,
+}
+
+/// What clients see of a match.
+#[derive(Debug, Serialize)]
+pub struct MatchView {
+    /// Match id.
+    pub id: String,
+    /// Game kind.
+    pub game: String,
+    /// `quick` | `private` | `tournament`.
+    pub mode: String,
+    /// Whether the result changed ratings.
+    pub rated: bool,
+    /// `created` | `playing` | `finished` | `abandoned`.
+    pub status: String,
+    /// Seated players, by seat.
+    pub players: Vec<MatchPlayer>,
+    /// Winning seat; `null` for a draw or an unfinished match.
+    pub winner_seat: Option<i64>,
+    /// `score` | `forfeit` | `resign` | `abandoned`, or the no-show reason; `null` while running.
+    pub end_reason: Option<String>,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub started_at: Option<i64>,
+    /// Unix ms.
+    pub finished_at: Option<i64>,
+    /// Played time in ms.
+    pub duration_ms: Option<i64>,
+    /// Tournament, for tournament matches.
+    pub tournament_id: Option<String>,
+}
+
+impl MatchView {
+    /// Build the view of `row`; `names` maps player ids to display names.
+    pub fn new(row: &MatchRow, names: &HashMap<String, String>) -> MatchView {
+        let seats = [
+            (
+                row.player0_id.as_ref(),
+                row.score0,
+                row.rating0_before,
+                row.rating0_after,
+            ),
+            (
+                row.player1_id.as_ref(),
+                row.score1,
+                row.rating1_before,
+                row.rating1_after,
+            ),
+        ];
+        let players = seats
+            .into_iter()
+            .zip(0u8..)
+            .filter_map(|((id, score, before, after), seat)| {
+                id.map(|id| MatchPlayer {
+                    id: id.clone(),
+                    name: names.get(id).cloned().unwrap_or_default(),
+                    seat,
+                    score,
+                    rating_before: before.map(|r| r.round() as i64),
+                    rating_after: after.map(|r| r.round() as i64),
+                })
+            })
+            .collect();
+        MatchView {
+            id: row.id.clone(),
+            game: row.game.clone(),
+            mode: row.mode.clone(),
+            rated: row.rated,
+            status: row.status.clone(),
+            players,
+            winner_seat: row.winner_seat,
+            end_reason: row.end_reason.clone(),
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            duration_ms: row.duration_ms,
+            tournament_id: row.tournament_id.clone(),
+        }
+    }
+}
+
+/// A leaderboard line.
+#[derive(Debug, Serialize)]
+pub struct LeaderboardEntry {
+    /// 1-based position in the whole leaderboard (`offset` + index + 1).
+    pub rank: i64,
+    /// Player id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Rating (rounded).
+    pub rating: i64,
+    /// Rating deviation (rounded): how sure the rating is.
+    pub rating_deviation: i64,
+    /// Rated games played.
+    pub games_played: i64,
+}
+
+/// Views of a page of rows, with the players' names fetched in one query.
+fn views(c: &mut crate::db::AnyConnection, rows: Vec<MatchRow>) -> AppResult<Vec<MatchView>> {
+    let names = matches::player_names(c, &rows)?;
+    Ok(rows.iter().map(|r| MatchView::new(r, &names)).collect())
+}
+
+/// `GET /api/v1/matches?limit=&offset=`: finished matches, the most recently finished first.
+#[get("/matches")]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = query.into_inner().validate()?;
+    let items = state
+        .db
+        .run(move |c| {
+            let rows = matches::list_recent(c, page.limit, page.offset)?;
+            views(c, rows)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(items, page)))
+}
+
+/// `GET /api/v1/matches/{id}`: one match, in any status. 404 when unknown.
+#[get("/matches/{id}")]
+pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let view = state
+        .db
+        .run(move |c| {
+            let row = matches::get(c, &id)?
+                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?;
+            let names = matches::player_names(c, std::slice::from_ref(&row))?;
+            Ok(MatchView::new(&row, &names))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/matches/{id}/replay`: the [`crate::replay::Replay`] of a finished match. 404
+/// when unknown or not finished, 409 when it was finished without a replay.
+#[get("/matches/{id}/replay")]
+pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let replay = state
+        .db
+        .run(move |c| {
+            matches::get(c, &id)?
+                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?
+                .replay()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(replay))
+}
+
+/// `GET /api/v1/players/{id}/matches?limit=&offset=`: every match the player has a seat in,
+/// the most recently created first. 404 for an unknown player.
+#[get("/players/{id}/matches")]
+pub async fn for_player(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = query.into_inner().validate()?;
+    let id = id.into_inner();
+    let items = state
+        .db
+        .run(move |c| {
+            if players::by_id(c, &id)?.is_none() {
+                return Err(AppError::not_found(format!("no player {id}")));
+            }
+            let rows = matches::list_for_player(c, &id, page.limit, page.offset)?;
+            views(c, rows)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Page::new(items, page)))
+}
+
+/// `GET /api/v1/leaderboard?limit=&offset=`: registered players with at least one rated game,
+/// by rating, then games played, then name. Guests are rated but never listed.
+#[get("/leaderboard")]
+pub async fn leaderboard(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> AppResult<HttpResponse> {
+    let page = query.into_inner().validate()?;
+    let rows = state
+        .db
+        .run(move |c| matches::leaderboard(c, page.limit, page.offset))
+        .await?;
+    let items = rows
+        .into_iter()
+        .zip(1..)
+        .map(|(r, i): (LeaderboardRow, i64)| LeaderboardEntry {
+            rank: page.offset.saturating_add(i),
+            id: r.id,
+            name: r.name,
+            rating: r.rating.round() as i64,
+            rating_deviation: r.rating_deviation.round() as i64,
+            games_played: r.games_played,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, page)))
+}

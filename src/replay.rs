@@ -1,0 +1,479 @@
+//! Replays: the input log a room records, and verification by re-simulation.
+//!
+//! A finished match stores its game kind, config, seed, the [`InputLog`] and the
+//! [`Game::state_hash`] of its final state. Because games are deterministic (see
+//! [`crate::game`]), replaying the log from the seed must reach the same hash; [`verify`] checks
+//! exactly that. Pure: no I/O, no clock, no database.
+//!
+//! # How a room records (and so how [`simulate`] replays)
+//! - Queued inputs are applied at the start of a tick, before [`Game::step`]; each is logged as
+//!   `(game.tick() before the step, seat, input)`, in the order applied. Only accepted inputs are
+//!   logged, so a logged input that the game refuses means the log is corrupt.
+//! - A forced end (forfeit, resignation, time limit, absent player) happens between ticks: it is
+//!   logged as [`ForcedEnd`] with `tick = game.tick()` at that moment, and the room then calls
+//!   [`Game::end_by_forfeit`]`(loser, reason)`. A `loser` that is not a seat (`>= seats`, the
+//!   room uses 255) is a draw.
+//! - `ticks` is the final `game.tick()`.
+//!
+//! # JSON
+//! ```json
+//! {"inputs":[[0,1,"up"],[42,0,"down"],[42,1,"stop"]],
+//!  "end":{"tick":97,"loser":1,"reason":"resign"}}
+//! ```
+//! `end` is `null` when the game ended by itself (score).
+
+use crate::game::{self, EndReason, Game, GameError, InputError, Seat};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Everything that was fed into a game, in order: the replay's only payload besides the seed
+/// and config. Stored as one JSON blob per match.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct InputLog {
+    /// `(game tick when applied, seat, input)`, in the order the room applied them; ticks never
+    /// decrease.
+    pub inputs: Vec<(u64, Seat, Value)>,
+    /// The forced end, if the game did not end by itself.
+    pub end: Option<ForcedEnd>,
+}
+
+impl InputLog {
+    /// Record an input that the game accepted at `tick` (`game.tick()` before the step).
+    pub fn record_input(&mut self, tick: u64, seat: Seat, input: Value) {
+        self.inputs.push((tick, seat, input));
+    }
+}
+
+/// A room-level end: [`Game::end_by_forfeit`] was called between ticks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ForcedEnd {
+    /// `game.tick()` when the end happened.
+    pub tick: u64,
+    /// The seat that lost; a value `>= seats` means a draw (the room uses 255).
+    pub loser: Seat,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// What `GET /api/v1/matches/{id}/replay` serves and `rally replay verify FILE` reads.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Replay {
+    /// Match id.
+    pub r#match: String,
+    /// Game kind.
+    pub game: String,
+    /// The game seed.
+    pub seed: u64,
+    /// The game config (as stored; `null` means the game's defaults).
+    pub config: Value,
+    /// The final `game.tick()`.
+    pub ticks: u64,
+    /// The inputs and the forced end.
+    pub log: InputLog,
+    /// Lower-case hex SHA-256 of the final state ([`Game::state_hash`]).
+    pub final_hash: String,
+    /// Player ids by seat.
+    pub players: [Option<String>; 2],
+    /// Final scores by seat.
+    pub scores: [i64; 2],
+}
+
+/// Why a replay could not be simulated or did not verify.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplayError {
+    /// The game kind is unknown or the config is invalid.
+    #[error("cannot create the game: {0}")]
+    Game(#[from] GameError),
+    /// Input number `index` is logged at an earlier tick than the one before it.
+    #[error("corrupt input log: input {index} at tick {tick} comes after tick {previous}")]
+    OutOfOrder {
+        /// Position in the log.
+        index: usize,
+        /// Its tick.
+        tick: u64,
+        /// The tick already reached.
+        previous: u64,
+    },
+    /// The game refused a logged input (the room logs only accepted ones).
+    #[error("corrupt input log: input {index} (tick {tick}, seat {seat}) was refused: {error}")]
+    RejectedInput {
+        /// Position in the log.
+        index: usize,
+        /// Its tick.
+        tick: u64,
+        /// Its seat.
+        seat: Seat,
+        /// The game's reason.
+        error: InputError,
+    },
+    /// Inputs are logged after the point where the game ended.
+    #[error("corrupt input log: {count} input(s) after the end of the game at tick {tick}")]
+    InputsAfterEnd {
+        /// How many were never applied.
+        count: usize,
+        /// Where the game ended.
+        tick: u64,
+    },
+    /// The forced end lies after the point where the game ended.
+    #[error("corrupt input log: forced end at tick {end_tick}, but the game ended at tick {tick}")]
+    EndNotReached {
+        /// The logged end.
+        end_tick: u64,
+        /// Where the game stopped.
+        tick: u64,
+    },
+    /// The game stopped at another tick than the one recorded.
+    #[error("tick mismatch: recorded {recorded} ticks, the simulation stopped at {simulated}")]
+    TickMismatch {
+        /// `ticks` of the replay.
+        recorded: u64,
+        /// Where the simulation stopped.
+        simulated: u64,
+    },
+    /// The recorded scores differ from the simulated ones.
+    #[error("score mismatch: recorded {recorded:?}, recomputed {recomputed:?}")]
+    ScoreMismatch {
+        /// Scores in the replay.
+        recorded: [i64; 2],
+        /// Scores of the simulated game.
+        recomputed: Vec<i64>,
+    },
+    /// The final state differs.
+    #[error("hash mismatch: stored {stored} recomputed {recomputed}")]
+    HashMismatch {
+        /// The hash in the replay.
+        stored: String,
+        /// The hash of the simulated final state.
+        recomputed: String,
+    },
+}
+
+/// Re-run a game from `seed` and `config`, feeding `log` exactly as a room did, up to `ticks`
+/// (the final `game.tick()`), and return the final game. Each iteration: a forced end logged at
+/// the current tick ends the game; otherwise the inputs logged at the current tick are applied
+/// in order; the simulation stops once the game has an outcome or reaches `ticks`, else steps.
+///
+/// Errors when the log cannot have come from a room: inputs out of order or refused, inputs or
+/// a forced end after the game ended, or an end at another tick than `ticks`.
+pub fn simulate(
+    game: &str,
+    config: &Value,
+    seed: u64,
+    log: &InputLog,
+    ticks: u64,
+) -> Result<Box<dyn Game>, ReplayError> {
+    let mut g = game::create(game, config, seed)?;
+    let mut next = 0;
+    let mut events = Vec::new();
+    let mut forced = false;
+    loop {
+        let now = g.tick();
+        if let Some(end) = log.end.as_ref().filter(|e| e.tick == now) {
+            g.end_by_forfeit(end.loser, end.reason);
+            forced = true;
+            break;
+        }
+        while let Some((tick, seat, input)) = log.inputs.get(next) {
+            if *tick > now {
+                break;
+            }
+            if *tick < now {
+                return Err(ReplayError::OutOfOrder {
+                    index: next,
+                    tick: *tick,
+                    previous: now,
+                });
+            }
+            g.apply_input(*seat, input)
+                .map_err(|error| ReplayError::RejectedInput {
+                    index: next,
+                    tick: *tick,
+                    seat: *seat,
+                    error,
+                })?;
+            next += 1;
+        }
+        if g.outcome().is_some() || now >= ticks {
+            break;
+        }
+        events.clear();
+        g.step(&mut events);
+        if g.tick() == now {
+            // A game that stopped advancing without an outcome would loop forever.
+            break;
+        }
+    }
+    let tick = g.tick();
+    if next < log.inputs.len() {
+        return Err(ReplayError::InputsAfterEnd {
+            count: log.inputs.len() - next,
+            tick,
+        });
+    }
+    if let Some(end) = log.end.as_ref().filter(|_| !forced) {
+        return Err(ReplayError::EndNotReached {
+            end_tick: end.tick,
+            tick,
+        });
+    }
+    if tick != ticks {
+        return Err(ReplayError::TickMismatch {
+            recorded: ticks,
+            simulated: tick,
+        });
+    }
+    Ok(g)
+}
+
+/// Re-simulate `replay` and compare the final scores and [`Game::state_hash`] with the recorded
+/// ones.
+pub fn verify(replay: &Replay) -> Result<(), ReplayError> {
+    let g = simulate(
+        &replay.game,
+        &replay.config,
+        replay.seed,
+        &replay.log,
+        replay.ticks,
+    )?;
+    let recomputed: Vec<i64> = g.scores().into_iter().map(i64::from).collect();
+    if recomputed != replay.scores {
+        return Err(ReplayError::ScoreMismatch {
+            recorded: replay.scores,
+            recomputed,
+        });
+    }
+    let hash = g.state_hash();
+    if hash != replay.final_hash {
+        return Err(ReplayError::HashMismatch {
+            stored: replay.final_hash.clone(),
+            recomputed: hash,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use serde_json::json;
+
+    const INTENTS: [&str; 3] = ["up", "down", "stop"];
+
+    /// Play like a room: random intent changes applied at the start of a tick and logged with
+    /// the tick before the step; optionally a forced end at `force_at`.
+    fn record(
+        config: &Value,
+        seed: u64,
+        input_seed: u64,
+        force_at: Option<(u64, Seat, EndReason)>,
+    ) -> Replay {
+        let mut g = game::create("pong", config, seed).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(input_seed);
+        let mut log = InputLog::default();
+        let mut events = Vec::new();
+        loop {
+            if let Some((tick, loser, reason)) = force_at {
+                if g.tick() == tick {
+                    log.end = Some(ForcedEnd {
+                        tick,
+                        loser,
+                        reason,
+                    });
+                    g.end_by_forfeit(loser, reason);
+                    break;
+                }
+            }
+            for seat in 0..2u8 {
+                if rng.gen_ratio(1, 8) {
+                    let input = json!(INTENTS[rng.gen_range(0..3)]);
+                    g.apply_input(seat, &input).unwrap();
+                    log.record_input(g.tick(), seat, input);
+                }
+            }
+            g.step(&mut events);
+            if g.outcome().is_some() {
+                break;
+            }
+            assert!(g.tick() < 100_000, "game never ends");
+        }
+        Replay {
+            r#match: "m".into(),
+            game: "pong".into(),
+            seed,
+            config: config.clone(),
+            ticks: g.tick(),
+            log,
+            final_hash: g.state_hash(),
+            players: [Some("a".into()), Some("b".into())],
+            scores: g.scores().into_iter().map(i64::from).collect::<Vec<_>>()[..]
+                .try_into()
+                .unwrap(),
+        }
+    }
+
+    fn quick() -> Value {
+        json!({"points_to_win": 2})
+    }
+
+    #[test]
+    fn a_recorded_game_verifies() {
+        for seed in [1, 2, 3, u64::MAX] {
+            let r = record(&quick(), seed, seed ^ 77, None);
+            assert!(r.log.inputs.len() > 5);
+            verify(&r).unwrap();
+            let g = simulate("pong", &r.config, r.seed, &r.log, r.ticks).unwrap();
+            let outcome = g.outcome().unwrap();
+            assert_eq!(outcome.reason, EndReason::Score);
+            assert_eq!(g.tick(), r.ticks);
+        }
+    }
+
+    #[test]
+    fn the_log_round_trips_through_json() {
+        let r = record(&quick(), 5, 6, Some((90, 0, EndReason::Resign)));
+        let text = serde_json::to_string(&r.log).unwrap();
+        assert!(text.starts_with(r#"{"inputs":[["#), "{text}");
+        assert!(text.ends_with(r#""end":{"tick":90,"loser":0,"reason":"resign"}}"#));
+        let back: InputLog = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r.log);
+        let whole: Replay = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        verify(&whole).unwrap();
+    }
+
+    #[test]
+    fn a_forfeit_between_ticks_verifies() {
+        let r = record(&quick(), 11, 12, Some((70, 1, EndReason::Forfeit)));
+        assert_eq!(r.ticks, 70);
+        verify(&r).unwrap();
+        let g = simulate("pong", &r.config, r.seed, &r.log, r.ticks).unwrap();
+        let outcome = g.outcome().unwrap();
+        assert_eq!(outcome.winner, Some(0));
+        assert_eq!(outcome.reason, EndReason::Forfeit);
+
+        // Moving the end one tick changes what was simulated.
+        let mut moved = r.clone();
+        moved.log.end.as_mut().unwrap().tick = 69;
+        assert!(verify(&moved).is_err());
+    }
+
+    #[test]
+    fn a_draw_at_the_time_limit_verifies() {
+        let r = record(&quick(), 21, 22, Some((50, 255, EndReason::Abandoned)));
+        verify(&r).unwrap();
+        let g = simulate("pong", &r.config, r.seed, &r.log, r.ticks).unwrap();
+        assert_eq!(g.outcome().unwrap().winner, None);
+    }
+
+    #[test]
+    fn a_forced_end_at_tick_zero_needs_no_inputs() {
+        let r = record(&quick(), 3, 4, Some((0, 0, EndReason::Forfeit)));
+        assert!(r.log.inputs.is_empty());
+        verify(&r).unwrap();
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let r = record(&quick(), 31, 32, None);
+
+        let mut hash = r.clone();
+        hash.final_hash = "0".repeat(64);
+        assert!(matches!(
+            verify(&hash),
+            Err(ReplayError::HashMismatch { .. })
+        ));
+        let message = verify(&hash).unwrap_err().to_string();
+        assert!(
+            message.starts_with("hash mismatch: stored 0000"),
+            "{message}"
+        );
+
+        // The last input of a seat sets the intent it holds at the end, which is in the state.
+        let mut input = r.clone();
+        let last = input
+            .log
+            .inputs
+            .iter_mut()
+            .rev()
+            .find(|i| i.1 == 0)
+            .unwrap();
+        last.2 = json!(if last.2 == "up" { "down" } else { "up" });
+        assert!(verify(&input).is_err());
+
+        let mut refused = r.clone();
+        refused.log.inputs[0].2 = json!("left");
+        assert!(matches!(
+            verify(&refused),
+            Err(ReplayError::RejectedInput { index: 0, .. })
+        ));
+
+        let mut seat = r.clone();
+        seat.log.inputs[0].1 = 2;
+        assert!(matches!(
+            verify(&seat),
+            Err(ReplayError::RejectedInput { .. })
+        ));
+
+        let mut seed = r.clone();
+        seed.seed += 1;
+        assert!(verify(&seed).is_err());
+
+        let mut scores = r.clone();
+        scores.scores = [scores.scores[1], scores.scores[0]];
+        assert!(matches!(
+            verify(&scores),
+            Err(ReplayError::ScoreMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn corrupt_logs_are_refused() {
+        let r = record(&quick(), 41, 42, None);
+
+        let mut late = r.clone();
+        late.log.inputs.push((r.ticks + 5, 0, json!("up")));
+        assert!(matches!(
+            verify(&late),
+            Err(ReplayError::InputsAfterEnd { count: 1, .. })
+        ));
+
+        let mut order = r.clone();
+        let first = order.log.inputs.remove(0);
+        let at = order.log.inputs.len() / 2;
+        order.log.inputs.insert(at, first);
+        assert!(matches!(
+            verify(&order),
+            Err(ReplayError::OutOfOrder { .. })
+        ));
+
+        let mut end = r.clone();
+        end.log.end = Some(ForcedEnd {
+            tick: r.ticks + 10,
+            loser: 0,
+            reason: EndReason::Resign,
+        });
+        assert!(matches!(
+            verify(&end),
+            Err(ReplayError::EndNotReached { .. })
+        ));
+
+        let mut short = r.clone();
+        short.ticks -= 1;
+        assert!(verify(&short).is_err());
+        let mut long = r.clone();
+        long.ticks += 1;
+        assert!(matches!(
+            verify(&long),
+            Err(ReplayError::TickMismatch { .. })
+        ));
+
+        let mut kind = r.clone();
+        kind.game = "chess".into();
+        assert!(matches!(verify(&kind), Err(ReplayError::Game(_))));
+        let mut config = r;
+        config.config = json!({"points_to_win": 0});
+        assert!(matches!(verify(&config), Err(ReplayError::Game(_))));
+    }
+}
