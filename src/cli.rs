@@ -47,6 +47,51 @@ pub enum Command {
         #[command(subcommand)]
         action: ReplayAction,
     },
+    /// Drive a running server with bot players and measure it; prints a summary and, as the last
+    /// line of stdout, one JSON object. Exits non-zero on any error.
+    Loadgen(LoadgenArgs),
+}
+
+/// `rally loadgen …`
+#[derive(Args, Debug, Clone)]
+pub struct LoadgenArgs {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Concurrent two-player rooms.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
+    /// Complete matches to play per room slot.
+    #[arg(long, default_value_t = 1)]
+    pub matches: usize,
+    /// How bots get into rooms: quick match or private rooms joined by code.
+    #[arg(long, value_enum, default_value_t = crate::bot::loadgen::Mode::Quick)]
+    pub mode: crate::bot::loadgen::Mode,
+    /// Probability that a bot misplays an approaching ball (so matches end).
+    #[arg(long, default_value_t = 0.3)]
+    pub miss_rate: f64,
+    /// Seed for every bot's choices; random (and reported) when absent.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Bound on the whole run; bots still running then count as errors.
+    #[arg(long, default_value = "10m")]
+    pub timeout: String,
+    /// Points to win in private rooms (quick matches use the server's setting).
+    #[arg(long)]
+    pub points_to_win: Option<u32>,
+    /// Interval of the progress line on stderr; 0 disables it.
+    #[arg(long, default_value = "5s")]
+    pub progress: String,
+    /// Longest wait in the quick-match queue.
+    #[arg(long, default_value = "2m")]
+    pub queue_timeout: String,
+    /// Longest silence tolerated inside a match (must exceed the server's join and reconnect
+    /// windows).
+    #[arg(long, default_value = "60s")]
+    pub idle_timeout: String,
+    /// Runtime threads for the bots (1: a single-threaded runtime, cheapest per message).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// `rally replay …`

@@ -23,10 +23,12 @@
 //! - [`game`]: the pure `Game` trait and the games (Pong).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
+//! - [`bot`]: bot clients that speak the wire protocol (tests, `rally loadgen`).
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bot;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Replay { action } => match action {
             ReplayAction::Verify { target } => rally::commands::replay_verify(&config, &target),
         },
+        Command::Loadgen(args) => rally::bot::loadgen::command(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use rust_embed::RustEmbed;
 #[exclude = "node_modules/*"]
 #[exclude = "test/*"]
 #[exclude = "package*.json"]
+#[exclude = "tsconfig.json"]
 pub struct Assets;
 
 /// The Content-Security-Policy sent with the client.

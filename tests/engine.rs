@@ -120,6 +120,30 @@ async fn quick_match_plays_to_a_persisted_rated_result() {
         .await;
     assert_eq!(st, 200, "{replay}");
     assert!(!replay["log"]["inputs"].as_array().unwrap().is_empty());
+    let (st, frames) = s
+        .get(
+            &format!("/api/v1/matches/{match_id}/replay/frames?every=10"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{frames}");
+    let frames = frames["frames"].as_array().unwrap();
+    assert!(frames.len() >= 3);
+    // The last frame is the final score.
+    assert_eq!(
+        frames.last().unwrap()["scores"],
+        m["players"]
+            .as_array()
+            .map(|p| json!([p[0]["score"], p[1]["score"]]))
+            .unwrap()
+    );
+    let (st, body) = s
+        .get(
+            &format!("/api/v1/matches/{match_id}/replay/frames?every=0"),
+            None,
+        )
+        .await;
+    common::assert_error(st, &body, 400, "validation");
     let out = s.rally_cli(&["replay", "verify", match_id]);
     assert!(
         out.status.success(),
@@ -170,6 +194,13 @@ async fn private_room_by_code_and_spectator_is_read_only() {
     c.send(json!({"type": "spectate", "room": room})).await;
     let j = c.expect("joined").await;
     assert_eq!(j["role"], "spectator");
+    // The players are told someone is watching.
+    loop {
+        let r = a.expect("room").await;
+        if r["spectators"] == 1 {
+            break;
+        }
+    }
     assert_eq!(j["seat"], Value::Null);
     let snap = c.expect("snapshot").await;
     assert!(snap["tick"].as_u64().is_some());

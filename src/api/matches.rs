@@ -185,6 +185,55 @@ pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppRes
     Ok(HttpResponse::Ok().json(replay))
 }
 
+/// `?every=N` for replay frames.
+#[derive(serde::Deserialize)]
+pub struct FramesQuery {
+    /// Keep every N-th tick (default 1).
+    pub every: Option<u64>,
+}
+
+/// `GET /api/v1/matches/{id}/replay/frames?every=N`: the replay re-simulated on the server,
+/// as `{"match","tick_hz","every","frames":[snapshot…]}` — what a viewer needs to draw the ball.
+/// 400 when more than `MAX_REPLAY_FRAMES` frames would be returned (raise `every`).
+#[get("/matches/{id}/replay/frames")]
+pub async fn replay_frames(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<FramesQuery>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let every = query.every.unwrap_or(1);
+    if every == 0 {
+        return Err(AppError::validation("every must be at least 1"));
+    }
+    let body = state
+        .db
+        .run(move |c| {
+            let rep = matches::get(c, &id)?
+                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?
+                .replay()?;
+            if rep.ticks / every > crate::replay::MAX_REPLAY_FRAMES {
+                return Err(AppError::validation(format!(
+                    "{} ticks at every={every} is more than {} frames; raise every",
+                    rep.ticks,
+                    crate::replay::MAX_REPLAY_FRAMES
+                )));
+            }
+            let frames = crate::replay::frames(&rep, every)
+                .map_err(|e| AppError::conflict(format!("replay does not re-simulate: {e}")))?;
+            let tick_hz = rep
+                .config
+                .get("tick_hz")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(60);
+            Ok(serde_json::json!({
+                "match": rep.r#match, "tick_hz": tick_hz, "every": every, "frames": frames,
+            }))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
 /// `GET /api/v1/players/{id}/matches?limit=&offset=`: every match the player has a seat in,
 /// the most recently created first. 404 for an unknown player.
 #[get("/players/{id}/matches")]

@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(rooms::list)
                 .service(matches::list)
                 .service(matches::show)
+                .service(matches::replay_frames)
                 .service(matches::replay)
                 .service(matches::for_player)
                 .service(matches::leaderboard)

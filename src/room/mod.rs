@@ -288,6 +288,7 @@ impl RoomActor {
                 kick_slow(&s);
             }
             self.publish_summary();
+            self.broadcast_room_state();
             return;
         }
         let Some(i) = self.seats.iter().position(|s| {
@@ -484,7 +485,7 @@ impl RoomActor {
             phases[i].record(b.saturating_duration_since(a).as_secs_f64());
         }
         if let Some(outcome) = outcome {
-            self.finish(outcome, ctx);
+            self.finish(outcome, false, ctx);
         } else if timed_out {
             let scores = self.game.scores();
             let loser = match scores.first().cmp(&scores.get(1)) {
@@ -525,7 +526,7 @@ impl RoomActor {
             reason,
         });
         let outcome = self.game.end_by_forfeit(loser, reason);
-        self.finish(outcome, ctx);
+        self.finish(outcome, true, ctx);
     }
 
     fn forfeit_absent(&mut self, ctx: &mut Context<Self>) {
@@ -581,9 +582,11 @@ impl RoomActor {
             scores: self.game.scores(),
             reason: EndReason::Abandoned,
         };
+        // Release first: a client that queues again the moment it reads match_end must find
+        // its seat already gone.
+        self.release_everyone();
         self.announce_end(&outcome);
         metrics::counter!("rally_matches_finished_total", "outcome" => "abandoned").increment(1);
-        self.release_everyone();
         self.set_state(RoomState::Finished, None);
         if let Some(r) = &self.requeue {
             if !present.is_empty() {
@@ -620,14 +623,19 @@ impl RoomActor {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+    fn finish(&mut self, outcome: Outcome, forced: bool, ctx: &mut Context<Self>) {
         if self.state == RoomState::Finished {
             return;
         }
-        let final_frame = self.snapshot_frame(true);
-        if let Some(f) = final_frame {
-            self.fan_out(&f);
+        if forced {
+            // A forced end happens between ticks: show the final state once.
+            if let Some(f) = self.snapshot_frame(true) {
+                self.fan_out(&f);
+            }
         }
+        // Release first: a client that queues again the moment it reads match_end must find
+        // its seat already gone.
+        self.release_everyone();
         self.announce_end(&outcome);
         metrics::counter!("rally_matches_finished_total", "outcome" => outcome.reason.as_str())
             .increment(1);
@@ -691,7 +699,6 @@ impl RoomActor {
                 Err(e) => tracing::error!(error = ?e, "persisting match result failed"),
             }
         });
-        self.release_everyone();
         self.set_state(RoomState::Finished, None);
         self.linger(ctx);
     }
@@ -817,8 +824,10 @@ impl Handler<Persisted> for RoomActor {
         }
         .encode()
         .into();
-        self.broadcast_reliable(frame.clone());
-        // Seated players were released at the end; they still get their rating change.
+        for h in self.spectators.values() {
+            h.events.do_send(SessionEvent::Frame(frame.clone()));
+        }
+        // Seated players were released at the end: reach them wherever they are now.
         for s in &self.seats {
             if let Some(p) = &s.player {
                 if let Some(h) = self.engine.registry.session(&p.id) {
@@ -984,6 +993,7 @@ impl Handler<Leave> for RoomActor {
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         if self.spectators.remove(&msg.session_id).is_some() {
             self.publish_summary();
+            self.broadcast_room_state();
             return;
         }
         let Some(i) = self.seat_of(&msg.player) else {

@@ -118,7 +118,7 @@ impl TestServer {
             "--auth-rate-per-minute".into(),
             "10000".into(),
             "--log".into(),
-            std::env::var("RALLY_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            std::env::var("RALLY_TEST_LOG").unwrap_or_else(|_| "error".into()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         // The key file must exist when given explicitly with a registry; for SQLite it is

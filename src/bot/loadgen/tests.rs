@@ -1,0 +1,193 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::game::{EndReason, Outcome};
+
+fn shared(rooms: usize, matches: usize) -> Shared {
+    let opts = Options::new("http://127.0.0.1:9", rooms, matches);
+    Shared {
+        remaining: AtomicI64::new((2 * rooms * matches) as i64),
+        api: Api::new(&opts.url, opts.http_timeout).unwrap(),
+        opts,
+        started: Instant::now(),
+        live: Arc::new(LiveCounters::default()),
+        totals: Mutex::new(Totals::default()),
+        connected: AtomicUsize::new(0),
+        in_match: AtomicUsize::new(0),
+        matches_completed: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        rate_limited_waits: AtomicU64::new(0),
+        rate_limit_hint: AtomicBool::new(false),
+    }
+}
+
+fn summary(match_id: &str, seat: u8, latencies_ms: &[u64], gaps: u64) -> MatchSummary {
+    let mut latency = Hist::default();
+    for &ms in latencies_ms {
+        latency.record(Duration::from_millis(ms));
+    }
+    MatchSummary {
+        room: format!("room-{match_id}"),
+        match_id: match_id.into(),
+        seat,
+        outcome: Outcome {
+            winner: Some(0),
+            scores: vec![1, 0],
+            reason: EndReason::Score,
+        },
+        rated: true,
+        duration: Duration::from_secs(3),
+        snapshots: 100,
+        ticks: Some((1, 100)),
+        tick_gaps: gaps,
+        max_tick_gap: gaps + 1,
+        stale_snapshots: 0,
+        inputs_sent: latencies_ms.len() as u64,
+        inputs_unacked: 0,
+        events: 2,
+        points: 1,
+        latency,
+        snapshot_interval: Hist::default(),
+        approaches: 3,
+        planned_misses: 1,
+    }
+}
+
+#[test]
+fn matches_count_once_and_histograms_merge() {
+    let s = shared(2, 1);
+    s.record_match(&summary("m1", 0, &[10, 20], 0));
+    s.record_match(&summary("m1", 1, &[30], 2));
+    s.record_match(&summary("m2", 0, &[40], 1));
+    let t = s.totals.lock();
+    assert_eq!(t.matches.len(), 2);
+    assert_eq!(s.matches_completed.load(Ordering::Relaxed), 2);
+    assert_eq!(t.outcomes.get("score"), Some(&2));
+    assert_eq!(t.latency.len(), 4);
+    assert!((t.latency.max_ms() - 40.0).abs() < 0.4);
+    assert_eq!(t.tick_gaps, 3);
+    assert_eq!(t.max_tick_gap, 3);
+}
+
+#[test]
+fn errors_are_counted_by_kind() {
+    let s = shared(1, 1);
+    s.record_error(
+        "bot0",
+        &BotError::Closed {
+            code: Some(4011),
+            reason: "slow".into(),
+        },
+    );
+    s.record_error(
+        "bot1",
+        &BotError::Server {
+            code: "room_full".into(),
+            message: "full".into(),
+        },
+    );
+    s.record_error("bot2", &BotError::Stranded);
+    let t = s.totals.lock();
+    assert_eq!(t.errors, 2);
+    assert_eq!(t.disconnects, 1);
+    assert_eq!(t.stranded, 1);
+    assert_eq!(t.errors_by_kind.get("closed:4011"), Some(&1));
+    assert_eq!(t.errors_by_kind.get("server:room_full"), Some(&1));
+    assert!(t.first_error.as_deref().unwrap().starts_with("bot0: "));
+}
+
+#[test]
+fn seeds_differ_per_bot_and_match() {
+    let s = shared(2, 2);
+    let seeds: HashSet<u64> = (0..4)
+        .flat_map(|b| (0..2).map(move |m| (b, m)))
+        .map(|(b, m)| s.play_options(b, m).seed)
+        .collect();
+    assert_eq!(seeds.len(), 8);
+    assert_eq!(
+        s.play_options(1, 1).seed,
+        shared(2, 2).play_options(1, 1).seed
+    );
+}
+
+#[tokio::test]
+async fn report_shape_and_verdict() {
+    // Nothing listens on port 9: every bot fails to create its guest account, quickly.
+    let mut opts = Options::new("http://127.0.0.1:9", 1, 1);
+    opts.progress_every = None;
+    opts.http_timeout = Duration::from_secs(2);
+    let report = run(opts).await.unwrap();
+    assert_eq!(report.players, 2);
+    assert_eq!(report.errors, 2);
+    assert_eq!(report.errors_by_kind.get("http"), Some(&2));
+    assert!(!report.ok());
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "rooms",
+        "players",
+        "duration_s",
+        "matches_completed",
+        "inputs_sent",
+        "snapshots_received",
+        "latency_ms",
+        "snapshot_interval_ms",
+        "tick_gaps",
+        "errors",
+        "disconnects",
+        "reconnects_ok",
+        "reconnects_failed",
+        "loadgen_cpu_s",
+    ] {
+        assert!(json.get(key).is_some(), "missing {key}: {json}");
+    }
+    for key in ["p50", "p90", "p99", "p999", "max"] {
+        assert!(json["latency_ms"].get(key).is_some());
+    }
+    for key in ["p50", "p99", "max"] {
+        assert!(json["snapshot_interval_ms"].get(key).is_some());
+    }
+    assert!(report.human("x").contains("0/1 matches"));
+}
+
+#[test]
+fn options_from_the_command_line() {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from([
+        "rally",
+        "loadgen",
+        "--rooms",
+        "3",
+        "--matches",
+        "2",
+        "--mode",
+        "private",
+        "--miss-rate",
+        "0.5",
+        "--seed",
+        "9",
+        "--timeout",
+        "30s",
+        "--points-to-win",
+        "2",
+    ])
+    .unwrap();
+    let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
+        panic!("not loadgen");
+    };
+    let o = Options::try_from(&args).unwrap();
+    assert_eq!((o.rooms, o.matches, o.mode), (3, 2, Mode::Private));
+    assert_eq!((o.seed, o.points_to_win), (9, Some(2)));
+    assert_eq!(o.timeout, Duration::from_secs(30));
+    assert_eq!(o.url, "http://127.0.0.1:8080");
+    for bad in [
+        ["--rooms", "0"],
+        ["--miss-rate", "2"],
+        ["--timeout", "soon"],
+    ] {
+        let cli = crate::cli::Cli::try_parse_from(["rally", "loadgen", bad[0], bad[1]]).unwrap();
+        let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
+            panic!("not loadgen");
+        };
+        assert!(Options::try_from(&args).is_err(), "{bad:?}");
+    }
+}

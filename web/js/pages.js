@@ -1,0 +1,398 @@
+// Pages outside the game: sign-in, lobby, live rooms, leaderboard, player history, replay
+// viewer, account. Each returns an element; timers stop when the element leaves the document.
+
+import { h, mount, formValues, when } from './dom.js';
+import { api, exists, ApiError } from './api.js';
+import { msg, endReasonText } from './protocol.js';
+import { paddleTrack, tickTime, FIELD } from './replay.js';
+import { DELAY_KEY, renderDelaySetting } from './game.js';
+import { app, toast, act, describe, signedIn, send, go } from './app.js';
+
+/** @typedef {import('./app.js').Player} Player */
+
+/**
+ * Run `fn` every `ms` while `el` is in the document.
+ * @param {HTMLElement} el
+ * @param {number} ms
+ * @param {() => void|Promise<void>} fn
+ */
+function whileShown(el, ms, fn) {
+  const timer = setInterval(() => {
+    if (!el.isConnected) clearInterval(timer);
+    else fn();
+  }, ms);
+}
+
+/**
+ * Feature-detect an API route once per page load.
+ * @param {string} key
+ * @param {string} path
+ */
+export async function feature(key, path) {
+  if (app.features[key] === undefined) app.features[key] = await exists(path);
+  return /** @type {boolean} */ (app.features[key]);
+}
+
+/**
+ * @param {string} text
+ * @param {string} [testid]
+ */
+function notice(text, testid = 'notice') {
+  return h('p', { class: 'notice', testid }, text);
+}
+
+// ---------------------------------------------------------------- sign in
+
+export function authPage() {
+  const err = h('p', { class: 'form-error', testid: 'auth-error', role: 'alert' });
+  /**
+   * @param {string} path
+   * @param {HTMLFormElement} form
+   * @param {(v: Record<string,string>) => any} body
+   */
+  const submit = (path, form, body) => async (/** @type {Event} */ e) => {
+    e.preventDefault();
+    err.textContent = '';
+    const btn = form.querySelector('button');
+    if (btn) btn.disabled = true;
+    try {
+      const res = await api('POST', path, body(formValues(form)));
+      signedIn(res.token, res.player);
+    } catch (x) {
+      err.textContent = describe(x);
+    } finally {
+      if (btn) btn.disabled = false;
+    }
+  };
+  const guest = h('form', { class: 'card', testid: 'guest-form' },
+    h('h2', null, 'Play now as a guest'),
+    h('p', { class: 'muted' }, 'No password. Guests are rated but cannot join tournaments; you can register later and keep your history.'),
+    h('label', null, 'Name (optional) ', h('input', { name: 'name', testid: 'guest-name', autocomplete: 'nickname', maxlength: 20, pattern: '[A-Za-z0-9_\\-]{3,20}', placeholder: '3–20 letters, digits, _ or -' })),
+    h('button', { type: 'submit', class: 'primary', testid: 'guest-play' }, 'Play as guest'));
+  guest.addEventListener('submit', submit('/api/v1/auth/guest', guest, (v) => (v.name ? { name: v.name } : {})));
+  const login = h('form', { class: 'card', testid: 'login-form' },
+    h('h2', null, 'Log in'),
+    h('label', null, 'Name ', h('input', { name: 'name', testid: 'login-name', autocomplete: 'username', required: true })),
+    h('label', null, 'Password ', h('input', { name: 'password', type: 'password', testid: 'login-password', autocomplete: 'current-password', required: true })),
+    h('button', { type: 'submit', testid: 'login-submit' }, 'Log in'));
+  login.addEventListener('submit', submit('/api/v1/auth/login', login, (v) => ({ name: v.name, password: v.password })));
+  const register = h('form', { class: 'card', testid: 'register-form' },
+    h('h2', null, 'Register'),
+    h('label', null, 'Name ', h('input', { name: 'name', testid: 'register-name', autocomplete: 'username', required: true, minlength: 3, maxlength: 20 })),
+    h('label', null, 'Password ', h('input', { name: 'password', type: 'password', testid: 'register-password', autocomplete: 'new-password', required: true, minlength: 8 })),
+    h('button', { type: 'submit', testid: 'register-submit' }, 'Create account'));
+  register.addEventListener('submit', submit('/api/v1/auth/register', register, (v) => ({ name: v.name, password: v.password })));
+  return h('section', { class: 'page auth', testid: 'auth-page' },
+    h('h1', null, 'rally: realtime Pong'),
+    err,
+    h('div', { class: 'cards' }, guest, login, register));
+}
+
+// ---------------------------------------------------------------- lobby
+
+/** @type {HTMLElement|null} */
+let queueBox = null;
+/** @type {HTMLElement|null} */
+let returnBox = null;
+let showReturn = false;
+
+/** @param {boolean} on */
+export function setReturnToGame(on) {
+  showReturn = on;
+  if (returnBox) returnBox.classList.toggle('hidden', !on);
+}
+
+export function onQueueChange() {
+  if (!queueBox || !queueBox.isConnected) return;
+  mount(queueBox, queueControls());
+}
+
+function queueControls() {
+  if (app.queue === 'queued' || app.queue === 'found') {
+    return h('div', { class: 'queue-state' },
+      h('p', { testid: 'queue-status', class: 'searching' }, app.queue === 'found' ? 'Opponent found, joining…' : 'Searching for an opponent…'),
+      h('button', { type: 'button', testid: 'cancel-queue', onclick: () => { send(msg.cancelQueue()); } }, 'Cancel'));
+  }
+  return h('button', {
+    type: 'button', class: 'primary big', testid: 'quick-match',
+    onclick: () => { if (send(msg.queue())) { app.queue = 'queued'; onQueueChange(); } },
+  }, 'Quick match');
+}
+
+export function lobbyPage() {
+  const p = /** @type {Player} */ (app.player);
+  queueBox = h('div', { class: 'queue', testid: 'queue-box' }, queueControls());
+  returnBox = h('p', { class: ['notice', !showReturn && 'hidden'], testid: 'return-to-game' },
+    'You have a match in progress. ', h('a', { href: '#/game' }, 'Back to the match'));
+  const points = h('select', { name: 'points', testid: 'room-points' },
+    [1, 3, 5, 7, 11, 21].map((n) => h('option', { value: n, selected: n === 5 }, `first to ${n}`)));
+  const rated = h('input', { type: 'checkbox', name: 'rated', testid: 'room-rated' });
+  const createBtn = h('button', { type: 'button', testid: 'create-room' }, 'Create private room');
+  createBtn.addEventListener('click', () => act(createBtn, async () => {
+    const res = await api('POST', '/api/v1/rooms', { game: 'pong', rated: rated.checked, config: { points_to_win: Number(points.value) } });
+    app.invite = { room: res.room, code: res.code };
+    send(msg.join({ room: res.room }));
+  }));
+  const codeInput = h('input', { name: 'code', testid: 'join-code', placeholder: 'ABC123', maxlength: 12, autocomplete: 'off', required: true });
+  const joinForm = h('form', { class: 'inline' }, codeInput, h('button', { type: 'submit', testid: 'join-code-submit' }, 'Join'),
+    h('button', { type: 'button', testid: 'spectate-code', onclick: () => { if (codeInput.value.trim()) send(msg.spectate({ code: codeInput.value.trim() })); } }, 'Watch'));
+  joinForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const code = codeInput.value.trim();
+    if (!code) { toast('Type the code your friend gave you.'); return; }
+    send(msg.join({ code }));
+  });
+  const delay = h('input', { type: 'range', min: 0, max: 250, step: 10, value: renderDelaySetting(), testid: 'render-delay' });
+  const delayLabel = h('span', null, `${renderDelaySetting()} ms`);
+  delay.addEventListener('input', () => {
+    localStorage.setItem(DELAY_KEY, delay.value);
+    delayLabel.textContent = `${delay.value} ms`;
+  });
+  return h('section', { class: 'page lobby', testid: 'lobby' },
+    returnBox,
+    h('h1', null, `Hello, ${p.name}`),
+    h('p', { class: 'muted', testid: 'my-rating' }, `Rating ${p.rating}${p.games_played !== undefined ? ` · ${p.games_played} rated games` : ''}${p.guest ? ' · guest (' : ''}`,
+      p.guest ? h('a', { href: '#/account', testid: 'upgrade-link' }, 'register to keep it') : null, p.guest ? ')' : ''),
+    h('div', { class: 'cards' },
+      h('div', { class: 'card' }, h('h2', null, 'Quick match'), h('p', { class: 'muted' }, 'Play the next player of about your rating.'), queueBox),
+      h('div', { class: 'card' }, h('h2', null, 'Private room'), h('p', { class: 'muted' }, 'Play a friend: you get a code and a link to share.'),
+        h('label', null, 'Length ', points), h('label', { class: 'check' }, rated, ' rated'), createBtn),
+      h('div', { class: 'card' }, h('h2', null, 'Join by code'), joinForm)),
+    h('details', { class: 'settings' }, h('summary', null, 'Settings'),
+      h('label', null, 'Render delay for the ball and opponent ', delay, ' ', delayLabel),
+      h('p', { class: 'muted' }, 'Higher is smoother on a jittery connection, lower shows the ball sooner. Applies to the next match.')));
+}
+
+// ---------------------------------------------------------------- live rooms
+
+export function roomsPage() {
+  const body = h('div', { testid: 'rooms-list' }, h('p', { class: 'muted' }, 'Loading…'));
+  const el = h('section', { class: 'page', testid: 'rooms-page' }, h('h1', null, 'Live rooms'),
+    h('p', { class: 'muted' }, 'Public matches being played now. Private rooms are not listed.'), body);
+  const load = async () => {
+    try {
+      const res = await api('GET', '/api/v1/rooms?limit=50');
+      const items = /** @type {any[]} */ (res.items || []);
+      if (!items.length) { mount(body, notice('No match is being played right now.', 'rooms-empty')); return; }
+      mount(body, h('table', { class: 'list' },
+        h('thead', null, h('tr', null, h('th', null, 'Players'), h('th', null, 'Score'), h('th', null, 'State'), h('th', null, 'Watching'), h('th', null, ''))),
+        h('tbody', null, items.map((r) => h('tr', { testid: 'room-row', 'data-room': r.id },
+          h('td', null, (r.players || []).map((/** @type {any} */ n) => n || '–').join(' vs ')),
+          h('td', null, Array.isArray(r.score) ? r.score.join(' – ') : ''),
+          h('td', null, `${r.state}${r.rated ? ' · rated' : ''}`),
+          h('td', null, String(r.spectators ?? 0)),
+          h('td', null, h('button', { type: 'button', testid: 'spectate', onclick: () => send(msg.spectate({ room: r.id })) }, 'Watch')))))));
+    } catch (e) {
+      mount(body, notice(describe(e), 'error'));
+    }
+  };
+  load();
+  whileShown(el, 2000, load);
+  return el;
+}
+
+// ---------------------------------------------------------------- leaderboard
+
+export function leaderboardPage() {
+  const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
+  const el = h('section', { class: 'page', testid: 'leaderboard-page' }, h('h1', null, 'Leaderboard'), body);
+  (async () => {
+    if (!(await feature('matches', '/api/v1/leaderboard'))) {
+      mount(body, notice('This server does not serve a leaderboard yet.', 'feature-missing'));
+      return;
+    }
+    try {
+      const res = await api('GET', '/api/v1/leaderboard?limit=100');
+      const items = /** @type {any[]} */ (res.items || []);
+      if (!items.length) { mount(body, notice('Nobody is ranked yet: registered players appear after their first rated match.')); return; }
+      mount(body, h('table', { class: 'list', testid: 'leaderboard' },
+        h('thead', null, h('tr', null, h('th', null, '#'), h('th', null, 'Player'), h('th', null, 'Rating'), h('th', null, 'Games'))),
+        h('tbody', null, items.map((r) => h('tr', { testid: 'leaderboard-row' },
+          h('td', null, String(r.rank)), h('td', null, h('a', { href: `#/players/${encodeURIComponent(r.id)}` }, r.name)),
+          h('td', { title: `± ${r.rating_deviation}` }, String(r.rating)), h('td', null, String(r.games_played)))))));
+    } catch (e) {
+      mount(body, notice(describe(e), 'error'));
+    }
+  })();
+  return el;
+}
+
+// ---------------------------------------------------------------- player and match history
+
+/** @param {string} id */
+export function playerPage(id) {
+  const me = app.player && app.player.id === id ? app.player : null;
+  const title = h('h1', null, me ? `${me.name}` : 'Player');
+  const stats = h('p', { class: 'muted', testid: 'player-stats' }, me ? `Rating ${me.rating} · ${me.games_played ?? 0} rated games` : '');
+  const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
+  const el = h('section', { class: 'page', testid: 'player-page' }, title, stats,
+    me && me.guest ? h('p', null, h('a', { href: '#/account' }, 'Register'), ' to keep this history under a name and password.') : null,
+    h('h2', null, 'Match history'), body);
+  (async () => {
+    if (!(await feature('matches', '/api/v1/leaderboard'))) {
+      mount(body, notice('This server does not serve match history yet.', 'feature-missing'));
+      return;
+    }
+    try {
+      const res = await api('GET', `/api/v1/players/${encodeURIComponent(id)}/matches?limit=50`);
+      const items = /** @type {any[]} */ (res.items || []);
+      if (!me) {
+        const p = items.flatMap((m) => m.players || []).find((/** @type {any} */ x) => x.id === id);
+        if (p) title.textContent = p.name;
+      }
+      if (!items.length) { mount(body, notice('No matches yet.', 'history-empty')); return; }
+      mount(body, h('table', { class: 'list', testid: 'match-history' },
+        h('thead', null, h('tr', null, h('th', null, 'When'), h('th', null, 'Match'), h('th', null, 'Result'), h('th', null, 'Rating'), h('th', null, ''))),
+        h('tbody', null, items.map((m) => historyRow(m, id)))));
+    } catch (e) {
+      mount(body, notice(describe(e), 'error'));
+    }
+  })();
+  return el;
+}
+
+/** @param {any} m @param {string} id */
+function historyRow(m, id) {
+  const players = /** @type {any[]} */ (m.players || []);
+  const mine = players.find((p) => p.id === id);
+  const other = players.find((p) => p.id !== id);
+  let result = m.status;
+  if (m.status === 'finished') {
+    result = m.winner_seat === null || m.winner_seat === undefined ? 'draw' : mine && m.winner_seat === mine.seat ? 'won' : 'lost';
+    result += ` ${players.map((p) => p.score).join('–')} ${m.end_reason && m.end_reason !== 'score' ? `(${endReasonText(m.end_reason)})` : ''}`;
+  }
+  const rating = mine && mine.rating_before !== null && mine.rating_after !== null && mine.rating_before !== undefined
+    ? `${mine.rating_before} → ${mine.rating_after}` : m.rated ? '' : 'unrated';
+  return h('tr', { testid: 'history-row' },
+    h('td', null, when(m.finished_at || m.created_at)),
+    h('td', null, other ? h('a', { href: `#/players/${encodeURIComponent(other.id)}` }, `vs ${other.name}`) : '–', ` · ${m.mode}`),
+    h('td', null, result),
+    h('td', null, rating),
+    h('td', null, m.status === 'finished' ? h('a', { href: `#/replay/${encodeURIComponent(m.id)}`, testid: 'replay-link' }, 'Replay') : ''));
+}
+
+// ---------------------------------------------------------------- replay viewer
+
+/** @param {string} id */
+export function replayPage(id) {
+  const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
+  const el = h('section', { class: 'page', testid: 'replay-page' }, h('h1', null, 'Replay'), body);
+  (async () => {
+    if (!(await feature('matches', '/api/v1/leaderboard'))) {
+      mount(body, notice('This server does not serve replays yet.', 'feature-missing'));
+      return;
+    }
+    try {
+      const [match, replay] = await Promise.all([
+        api('GET', `/api/v1/matches/${encodeURIComponent(id)}`),
+        api('GET', `/api/v1/matches/${encodeURIComponent(id)}/replay`),
+      ]);
+      mount(body, replayViewer(match, replay));
+    } catch (e) {
+      const text = e instanceof ApiError && e.status === 404 ? 'This match has no replay (it is unknown or not finished yet).' : describe(e);
+      mount(body, notice(text, 'error'));
+    }
+  })();
+  return el;
+}
+
+/**
+ * Plays back the paddles exactly (they depend only on inputs) over the input timeline, with the
+ * final score; the ball needs the server's RNG and is not re-simulated (docs/web-client.md).
+ * @param {any} match
+ * @param {any} replay
+ */
+function replayViewer(match, replay) {
+  const track = paddleTrack(replay);
+  const names = [0, 1].map((s) => (match.players || []).find((/** @type {any} */ p) => p.seat === s)?.name || `seat ${s}`);
+  const canvas = h('canvas', { class: 'field', width: 960, height: 540, testid: 'replay-canvas' });
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  const scrub = h('input', { type: 'range', min: 0, max: track.ticks, value: 0, testid: 'replay-scrub' });
+  const clock = h('span', { testid: 'replay-time' }, tickTime(0, track.hz));
+  const playBtn = h('button', { type: 'button', testid: 'replay-play' }, 'Play');
+  const speed = h('select', { testid: 'replay-speed' }, [0.5, 1, 2, 4].map((s) => h('option', { value: s, selected: s === 1 }, `${s}×`)));
+  let tick = 0;
+  let playing = false;
+  let last = 0;
+  const draw = () => {
+    const w = canvas.width;
+    const hh = canvas.height;
+    const sx = w / FIELD.width;
+    const sy = hh / FIELD.height;
+    ctx.fillStyle = '#0b1020';
+    ctx.fillRect(0, 0, w, hh);
+    const ph = track.config.paddle_height;
+    const t = Math.min(track.ticks, Math.floor(tick));
+    for (const s of [0, 1]) {
+      const x = s === 0 ? 640 : FIELD.width - 640;
+      ctx.fillStyle = '#e5e7eb';
+      ctx.fillRect((x - 120) * sx, (track.paddles[s][t] - ph / 2) * sy, 240 * sx, ph * sy);
+    }
+    // input marks along the bottom
+    ctx.fillStyle = '#7dd3fc';
+    for (const i of track.inputs) ctx.fillRect((i.tick / Math.max(1, track.ticks)) * w, hh - 6 - i.seat * 6, 2, 5);
+    ctx.fillStyle = '#fbbf24';
+    ctx.fillRect((t / Math.max(1, track.ticks)) * w - 1, hh - 14, 2, 14);
+    clock.textContent = `${tickTime(t, track.hz)} / ${tickTime(track.ticks, track.hz)}`;
+    scrub.value = String(t);
+  };
+  const frame = (/** @type {number} */ now) => {
+    if (!canvas.isConnected) return;
+    if (playing) {
+      tick += ((now - last) / 1000) * track.hz * Number(speed.value);
+      if (tick >= track.ticks) { tick = track.ticks; playing = false; playBtn.textContent = 'Play'; }
+    }
+    last = now;
+    draw();
+    requestAnimationFrame(frame);
+  };
+  playBtn.addEventListener('click', () => {
+    if (tick >= track.ticks) tick = 0;
+    playing = !playing;
+    playBtn.textContent = playing ? 'Pause' : 'Play';
+  });
+  scrub.addEventListener('input', () => { tick = Number(scrub.value); });
+  requestAnimationFrame(frame);
+  const winner = match.winner_seat;
+  const inputsList = h('ol', { class: 'timeline', testid: 'replay-inputs' },
+    track.inputs.slice(0, 500).map((i) => h('li', null, `${tickTime(i.tick, track.hz)} ${names[i.seat]}: ${i.input}`)));
+  return h('div', { class: 'replay' },
+    h('p', { class: 'final-score', testid: 'replay-score' },
+      `${names[0]} ${replay.scores?.[0] ?? ''} – ${replay.scores?.[1] ?? ''} ${names[1]}`,
+      winner === null || winner === undefined ? '' : ` · ${names[winner]} won ${endReasonText(match.end_reason || 'score')}`),
+    canvas,
+    h('div', { class: 'controls' }, playBtn, scrub, clock, speed),
+    h('p', { class: 'muted' }, `Paddles are replayed exactly from the ${track.inputs.length} recorded inputs; the ball is not shown because the replay holds inputs and a seed, not positions. ${track.ticks} ticks at ${track.hz} Hz.`),
+    h('details', null, h('summary', null, 'Input timeline'), inputsList));
+}
+
+// ---------------------------------------------------------------- account
+
+export function accountPage() {
+  const p = /** @type {Player} */ (app.player);
+  if (!p.guest) {
+    return h('section', { class: 'page', testid: 'account-page' }, h('h1', null, 'Account'),
+      h('p', null, `Signed in as ${p.name} (${p.role}).`));
+  }
+  const err = h('p', { class: 'form-error', testid: 'upgrade-error', role: 'alert' });
+  const form = h('form', { class: 'card', testid: 'upgrade-form' },
+    h('h2', null, 'Register this guest'),
+    h('p', { class: 'muted' }, 'Keep your rating and history under a name and password.'),
+    h('label', null, 'Name ', h('input', { name: 'name', testid: 'upgrade-name', required: true, minlength: 3, maxlength: 20 })),
+    h('label', null, 'Password ', h('input', { name: 'password', type: 'password', testid: 'upgrade-password', required: true, minlength: 8, autocomplete: 'new-password' })),
+    h('button', { type: 'submit', class: 'primary', testid: 'upgrade-submit' }, 'Register'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      const v = formValues(form);
+      const res = await api('POST', '/api/v1/auth/upgrade', { name: v.name, password: v.password });
+      toast('Registered: welcome!', 'info');
+      signedIn(res.token || /** @type {string} */ (sessionStorage.getItem('rally.token')), res.player || { ...p, name: v.name, guest: false, role: 'player' });
+      go('#/');
+    } catch (x) {
+      err.textContent = describe(x);
+    }
+  });
+  return h('section', { class: 'page', testid: 'account-page' }, h('h1', null, 'Account'), err, form);
+}
