@@ -542,8 +542,18 @@ mod tests {
             (r#"{"type":"resign"}"#, ClientMsg::Resign),
             (r#"{"type":"leave"}"#, ClientMsg::Leave),
             (r#"{"type":"where"}"#, ClientMsg::Where),
-            (r#"{"type":"subscribe","tournament":"t"}"#, ClientMsg::Subscribe { tournament: "t".into() }),
-            (r#"{"type":"unsubscribe","tournament":"t"}"#, ClientMsg::Unsubscribe { tournament: "t".into() }),
+            (
+                r#"{"type":"subscribe","tournament":"t"}"#,
+                ClientMsg::Subscribe {
+                    tournament: "t".into(),
+                },
+            ),
+            (
+                r#"{"type":"unsubscribe","tournament":"t"}"#,
+                ClientMsg::Unsubscribe {
+                    tournament: "t".into(),
+                },
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse_client(text).unwrap(), want, "{text}");
@@ -577,8 +587,15 @@ mod tests {
     #[test]
     fn tournament_events_are_flat_objects() {
         let event = TournamentEvent::RoundComplete { round: 2 };
-        let text = ServerMsg::Tournament { tournament: "t1", event: &event }.encode();
-        assert_eq!(text, r#"{"type":"tournament","tournament":"t1","event":"round_complete","round":2}"#);
+        let text = ServerMsg::Tournament {
+            tournament: "t1",
+            event: &event,
+        }
+        .encode();
+        assert_eq!(
+            text,
+            r#"{"type":"tournament","tournament":"t1","event":"round_complete","round":2}"#
+        );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(serde_json::from_value::<TournamentEvent>(v).unwrap(), event);
     }

@@ -514,3 +514,48 @@ async fn organiser_disqualifies_settles_and_cancels(s: TestServer) {
     assert_eq!(audit["items"][2]["target"], p[3].id.as_str());
 }
 both!(organiser_disqualifies_settles_and_cancels);
+
+async fn loadgen_plays_a_whole_tournament(s: TestServer) {
+    let org = organiser(&s, "orglg").await;
+    let t = create(
+        &s,
+        &org,
+        json!({"name": "Loadgen", "capacity": 4, "no_show_timeout_ms": 5000}),
+    )
+    .await;
+    let id = t["id"].as_str().unwrap().to_string();
+    admin(&s, &org, &id, "open").await;
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rally"))
+        .args(["loadgen", "--url", &s.base, "--tournament", &id])
+        .args(["--players", "4", "--seed", "7", "--timeout", "2m"])
+        .env("RALLY_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn loadgen");
+    // The organiser starts once the bots have entered.
+    wait_view(&s, &id, "4 entrants", |v| {
+        v["entrants"].as_array().is_some_and(|e| e.len() == 4)
+    })
+    .await;
+    admin(&s, &org, &id, "start").await;
+    let out = tokio::time::timeout(Duration::from_secs(150), child.wait_with_output())
+        .await
+        .expect("loadgen finished in time")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["status"], "finished", "{report}");
+    assert_eq!(report["matches_played"], 3, "{report}");
+    assert_eq!(report["errors"], 0);
+    let v = view(&s, &id).await;
+    assert_eq!(v["status"], "finished");
+    assert_eq!(report["champion"], v["champion"]["id"]);
+}
+both!(loadgen_plays_a_whole_tournament);

@@ -325,9 +325,7 @@ pub async fn audit(
     let (limit, offset) = (page.limit, page.offset);
     let (rows, total) = state
         .db
-        .run(move |c| {
-            tournaments::audit_list(c, q.tournament.as_deref(), limit, offset)
-        })
+        .run(move |c| tournaments::audit_list(c, q.tournament.as_deref(), limit, offset))
         .await?;
     let items: Vec<serde_json::Value> = rows
         .into_iter()

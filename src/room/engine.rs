@@ -191,12 +191,8 @@ impl Engine {
             rated: spec.rated,
             created_at: crate::db::now_ms(),
         };
-        let seat_players: Vec<crate::ids::PlayerId> = spec
-            .seats
-            .iter()
-            .flatten()
-            .map(|p| p.id.clone())
-            .collect();
+        let seat_players: Vec<crate::ids::PlayerId> =
+            spec.seats.iter().flatten().map(|p| p.id.clone()).collect();
         let engine = self.clone();
         let (rid, mid) = (room_id.clone(), match_id.clone());
         let capacity = self.config.room_queue;

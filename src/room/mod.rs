@@ -19,10 +19,10 @@ use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
 use crate::registry::{RoomSummary, SessionHandle};
 use crate::replay::{ForcedEnd, InputLog};
+use crate::tournament::messages::{MatchReport, MatchReportKind};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
-use crate::tournament::messages::{MatchReport, MatchReportKind};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -382,7 +382,9 @@ impl RoomActor {
                         let report = self.tournament_report(MatchReportKind::Started);
                         actix::spawn(async move {
                             match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
-                                Err(e) => tracing::warn!(error = ?e, "recording match start failed"),
+                                Err(e) => {
+                                    tracing::warn!(error = ?e, "recording match start failed")
+                                }
                                 // Persisted, then announced.
                                 Ok(_) => {
                                     if let Some(report) = report {
@@ -672,8 +674,10 @@ impl RoomActor {
             // The tournament hears of the result once it is persisted (also when it already
             // was: the report is idempotent). A stale epoch means someone else (an organiser
             // settling the match) owns the row now: nothing to report.
-            if let (Some(report), Ok(FinishOutcome::Recorded { .. } | FinishOutcome::AlreadyRecorded)) =
-                (report, &outcome)
+            if let (
+                Some(report),
+                Ok(FinishOutcome::Recorded { .. } | FinishOutcome::AlreadyRecorded),
+            ) = (report, &outcome)
             {
                 report.send();
             }
@@ -776,7 +780,9 @@ impl PendingReport {
     fn send(self) {
         match self.registry.tournament(&self.report.tournament) {
             Some(t) => t.send(self.report),
-            None => tracing::debug!(tournament = %self.report.tournament, "no tournament to report to"),
+            None => {
+                tracing::debug!(tournament = %self.report.tournament, "no tournament to report to")
+            }
         }
     }
 }

@@ -214,15 +214,20 @@ impl Session {
                         }
                     }
                 }
-                self.send(ctx, ServerMsg::Unsubscribed { tournament: &tournament });
+                self.send(
+                    ctx,
+                    ServerMsg::Unsubscribed {
+                        tournament: &tournament,
+                    },
+                );
             }
         }
     }
 
     /// Receive a running tournament's live events (authorized as spectating it).
     fn subscribe(&mut self, tournament: String, ctx: &mut Ctx) {
-        let handle = TournamentId::parse(&tournament)
-            .and_then(|id| self.engine.registry.tournament(&id));
+        let handle =
+            TournamentId::parse(&tournament).and_then(|id| self.engine.registry.tournament(&id));
         let Some(handle) = handle else {
             return self.error(
                 ctx,
@@ -247,7 +252,11 @@ impl Session {
                 auth::authorize(&app.db, &app.key, &token, Operation::Spectate, &resource)
                     .await
                     .map_err(|e| {
-                        let c = if e.kind == ErrorKind::Forbidden { code::FORBIDDEN } else { code::UNAUTHORIZED };
+                        let c = if e.kind == ErrorKind::Forbidden {
+                            code::FORBIDDEN
+                        } else {
+                            code::UNAUTHORIZED
+                        };
                         RoomRefusal::new(c, e.message)
                     })?;
             }
@@ -259,9 +268,20 @@ impl Session {
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(view) => {
                 act.subscriptions.insert(id.clone());
-                act.send(ctx, ServerMsg::Subscribed { tournament: id.as_str() });
+                act.send(
+                    ctx,
+                    ServerMsg::Subscribed {
+                        tournament: id.as_str(),
+                    },
+                );
                 let event = protocol::TournamentEvent::State { view };
-                act.send(ctx, ServerMsg::Tournament { tournament: id.as_str(), event: &event });
+                act.send(
+                    ctx,
+                    ServerMsg::Tournament {
+                        tournament: id.as_str(),
+                        event: &event,
+                    },
+                );
             }
             Err(r) => act.error(ctx, &r.code, &r.message),
         }));

@@ -32,7 +32,10 @@ pub fn status_changed(from: Option<Status>, to: Status) {
 /// Describe the tournament metrics and create their zero series (called once at install).
 pub fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_gauge!("rally_tournaments", "Tournaments by status (all instances' database)");
+    describe_gauge!(
+        "rally_tournaments",
+        "Tournaments by status (all instances' database)"
+    );
     describe_counter!(
         "rally_tournament_matches_total",
         "Tournament matches by result: scheduled (room created), finished (played out), forfeited"
