@@ -1069,8 +1069,9 @@ impl Handler<Conclude> for RoomActor {
             scores: self.game.scores(),
             reason: msg.reason,
         };
-        self.announce_end(&outcome);
+        // As in `finish`: release first, then announce.
         self.release_everyone();
+        self.announce_end(&outcome);
         self.set_state(RoomState::Finished, None);
         self.linger(ctx);
     }

@@ -464,8 +464,15 @@ impl State {
     /// An entrant withdraws (before the start).
     pub fn plan_leave(&self, player: &PlayerId) -> AppResult<Plan> {
         let mut plan = self.plan();
-        if self.entrant(&player.0).is_none() {
-            return Err(AppError::conflict("you are not entered in this tournament"));
+        match self.entrant(&player.0) {
+            None => return Err(AppError::conflict("you are not entered in this tournament")),
+            // Withdrawing would wipe the disqualification (and allow entering again).
+            Some(e) if e.disqualified => {
+                return Err(AppError::conflict(
+                    "you were disqualified from this tournament",
+                ))
+            }
+            Some(_) => {}
         }
         if !matches!(self.meta.status, Status::Draft | Status::Registration) {
             return Err(AppError::conflict(format!(

@@ -143,6 +143,22 @@ fn open_close_and_join_respect_capacity() {
     assert!(e.message.contains("full"));
     let left = s.plan_leave(&PlayerId("x3".into())).unwrap();
     assert_eq!(left.next.entrants.len(), 7);
+    // A disqualified entrant can neither withdraw nor enter again.
+    let dq = s
+        .plan_admin(
+            &caller(),
+            &AdminAction::Disqualify {
+                player: PlayerId("x2".into()),
+            },
+            3,
+        )
+        .unwrap()
+        .next;
+    assert!(dq.plan_leave(&PlayerId("x2".into())).is_err());
+    assert!(dq
+        .plan_join(&PlayerId("x2".into()), "X", 1500.0, 4)
+        .is_err());
+    assert_eq!(seed_order(&dq.entrants).len(), 7);
     let closed = s.plan_admin(&caller(), &AdminAction::Close, 2).unwrap();
     assert!(closed.events.iter().any(|e| matches!(
         e,
