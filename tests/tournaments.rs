@@ -82,11 +82,12 @@ async fn eight_players_single_elimination(s: TestServer) {
     let t = create(
         &s,
         &org,
-        json!({"name": "Eight", "third_place": true, "points_to_win": 1, "no_show_timeout_ms": 5000}),
+        json!({"name": "Eight", "third_place": true, "points_to_win": 1, "tick_hz": 30, "no_show_timeout_ms": 5000}),
     )
     .await;
     assert_eq!(t["status"], "draft");
     assert_eq!(t["settings"]["points_to_win"], 1);
+    assert_eq!(t["settings"]["tick_hz"], 30);
     let id = t["id"].as_str().unwrap().to_string();
     assert_eq!(
         admin(&s, &org, &id, "open").await["registration_open"],
@@ -150,6 +151,13 @@ async fn eight_players_single_elimination(s: TestServer) {
             "every entrant plays at least once: {events:#?} {:#?}",
             r.log
         );
+    }
+    // The tournament's match settings reached every room.
+    for r in &reports {
+        for joined in r.log.iter().filter(|m| m["type"] == "joined") {
+            assert_eq!(joined["tick_hz"], 30, "{joined}");
+            assert_eq!(joined["info"]["points_to_win"], 1, "{joined}");
+        }
     }
     let seen = viewer_task.await.unwrap();
     for ev in [
