@@ -659,3 +659,82 @@ async fn an_empty_private_room_closes_after_the_idle_timeout() {
     let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
     assert_eq!(m["status"], "abandoned", "{m}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_dropped_by_the_heartbeat() {
+    let s = server(&[
+        "--ws-heartbeat-interval",
+        "100ms",
+        "--ws-heartbeat-timeout",
+        "400ms",
+    ])
+    .await;
+    let t = s.guest().await;
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Not reading means not answering the server's pings (tungstenite answers on read).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The socket is closed (tungstenite may hit the closed socket answering the queued pings
+    // before it surfaces the close frame, so the reason is read from the server's metrics).
+    let code = c.expect_close().await;
+    assert!(matches!(code, None | Some(4009)), "{code:?}");
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rally_ws_disconnects_total")
+                && l.contains("reason=\"heartbeat_timeout\"")
+                && !l.ends_with(" 0")),
+        "no heartbeat disconnect counted"
+    );
+    // A peer that keeps reading answers pings and stays connected well past the timeout.
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    let end = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while tokio::time::Instant::now() < end {
+        c.send(json!({"type": "ping", "id": 1})).await;
+        c.expect("pong").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_fragmented_message_is_refused() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let s = server(&[]).await;
+    let t = s.guest().await;
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Each fragment is under the frame limit; together they exceed the message limit.
+    let chunk = vec![b' '; rally::protocol::MAX_FRAME_BYTES / 2];
+    c.send_raw(Message::Frame(Frame::message(
+        b"{\"type\":\"ping\",".to_vec(),
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await;
+    for _ in 0..3 {
+        c.send_raw(Message::Frame(Frame::message(
+            chunk.clone(),
+            OpCode::Data(Data::Continue),
+            false,
+        )))
+        .await;
+    }
+    c.send_raw(Message::Frame(Frame::message(
+        b"\"id\":1}".to_vec(),
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
+    assert_eq!(
+        c.expect_close().await,
+        Some(rally::protocol::close::TOO_BIG)
+    );
+}
