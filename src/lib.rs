@@ -22,7 +22,9 @@
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
-//! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
+//! - [`tournament`]: the tournament actors (one per unfinished tournament, restored at
+//!   start-up) around the pure bracket state machine, rebuild and planning.
+//! - [`matchmaking`]: the quick-match queue actor and the pure rating maths.
 //! - [`bot`]: bot clients that speak the wire protocol (tests, `rally loadgen`).
 
 pub mod api;

@@ -8,6 +8,7 @@
 pub mod matches;
 pub mod players;
 pub mod schema;
+pub mod tournaments;
 
 use crate::config::DatabaseUrl;
 use crate::error::AppError;

@@ -11,9 +11,10 @@ pub mod local;
 
 pub use local::Registry;
 
-use crate::ids::{PlayerId, RoomId};
+use crate::ids::{PlayerId, RoomId, TournamentId};
 use crate::room::messages::{Outbound, SessionEvent};
 use crate::room::RoomActor;
+use crate::tournament::actor::TournamentActor;
 use actix::prelude::*;
 use serde::Serialize;
 
@@ -75,6 +76,46 @@ impl RoomHandle {
     }
 
     /// Whether the room is still running.
+    pub fn connected(&self) -> bool {
+        self.addr.connected()
+    }
+}
+
+/// A way to reach one running tournament's actor.
+#[derive(Clone)]
+pub struct TournamentHandle {
+    /// The tournament.
+    pub id: TournamentId,
+    addr: Addr<TournamentActor>,
+}
+
+impl TournamentHandle {
+    /// Wrap a local tournament actor.
+    pub fn local(id: TournamentId, addr: Addr<TournamentActor>) -> Self {
+        Self { id, addr }
+    }
+
+    /// Deliver a message that must not be dropped (room reports, unsubscriptions).
+    pub fn send<M>(&self, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        TournamentActor: Handler<M>,
+    {
+        self.addr.do_send(msg);
+    }
+
+    /// Deliver a message and wait for the answer.
+    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, Undelivered>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        TournamentActor: Handler<M>,
+    {
+        self.addr.send(msg).await.map_err(|_| Undelivered::Closed)
+    }
+
+    /// Whether the actor is still running.
     pub fn connected(&self) -> bool {
         self.addr.connected()
     }

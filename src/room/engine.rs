@@ -7,7 +7,8 @@ use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::ids::{MatchId, RoomId};
+use crate::game::Seat;
+use crate::ids::{MatchId, RoomId, TournamentId};
 use crate::registry::{Registry, RoomHandle};
 use actix::prelude::*;
 use rand::Rng;
@@ -52,6 +53,25 @@ pub struct RoomSpec {
     pub private: bool,
     /// Where no-show survivors go back to the queue (quick match).
     pub requeue: Option<Recipient<Requeue>>,
+    /// Set for a tournament match: the room reports to that tournament and applies its
+    /// no-show rule.
+    pub tournament: Option<TournamentLink>,
+}
+
+/// What makes a room a tournament match. The room reaches its tournament through the registry
+/// (never through an address kept on the side), reporting the start and the result after each
+/// is persisted.
+#[derive(Clone, Debug)]
+pub struct TournamentLink {
+    /// The tournament.
+    pub tournament: TournamentId,
+    /// The bracket slot key (`r2m1`), stored on the match row.
+    pub slot: String,
+    /// How long the seated players have to join; replaces the quick-match join window. A player
+    /// still absent then forfeits (a walkover for the other).
+    pub no_show: std::time::Duration,
+    /// The seat that advances when neither player came (the better seed).
+    pub better_seed_seat: Seat,
 }
 
 /// A created room.
@@ -107,7 +127,9 @@ impl Engine {
         }
     }
 
-    fn pick_arbiter(&self) -> ArbiterHandle {
+    /// The next arbiter of the pool, round robin (rooms, and the tournament actors that drive
+    /// them, run there rather than on an HTTP worker).
+    pub fn pick_arbiter(&self) -> ArbiterHandle {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         self.arbiters[i].clone()
     }
@@ -148,8 +170,8 @@ impl Engine {
             player1: seat(1),
             seed: seed as i64,
             config: spec.config.to_string(),
-            tournament_id: None,
-            tournament_slot: None,
+            tournament_id: spec.tournament.as_ref().map(|t| t.tournament.0.clone()),
+            tournament_slot: spec.tournament.as_ref().map(|t| t.slot.clone()),
         };
         self.db
             .run(move |c| matches::insert_created(c, &row))
@@ -169,6 +191,8 @@ impl Engine {
             rated: spec.rated,
             created_at: crate::db::now_ms(),
         };
+        let seat_players: Vec<crate::ids::PlayerId> =
+            spec.seats.iter().flatten().map(|p| p.id.clone()).collect();
         let engine = self.clone();
         let (rid, mid) = (room_id.clone(), match_id.clone());
         let capacity = self.config.room_queue;
@@ -178,6 +202,12 @@ impl Engine {
         });
         let handle = RoomHandle::local(room_id.clone(), addr);
         self.registry.register_room(handle, code.clone(), summary);
+        // Presence before anyone is told about the room: a player who connects after the
+        // notification went out still learns the room from `welcome` (the room's own start
+        // hook, which sets it too, may run a little later on its arbiter).
+        for p in seat_players {
+            self.registry.set_player_room(&p, Some(room_id.clone()));
+        }
         Ok(CreatedRoom {
             room: room_id,
             match_id,

@@ -10,7 +10,7 @@
 pub mod engine;
 pub mod messages;
 
-pub use engine::{CreatedRoom, Engine, Mode, RoomSpec};
+pub use engine::{CreatedRoom, Engine, Mode, RoomSpec, TournamentLink};
 
 use crate::db::matches::{self, FinishOutcome, FinishedMatch};
 use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
@@ -19,6 +19,7 @@ use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
 use crate::registry::{RoomSummary, SessionHandle};
 use crate::replay::{ForcedEnd, InputLog};
+use crate::tournament::messages::{MatchReport, MatchReportKind};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
@@ -87,6 +88,10 @@ pub struct RoomActor {
     spec_mode: Mode,
     rated: bool,
     requeue: Option<Recipient<Requeue>>,
+    /// Set for tournament matches: reported to after each persisted transition.
+    tournament: Option<TournamentLink>,
+    /// Seats that never came (tournament no-show walkover), reported with the result.
+    no_show_seats: Vec<Seat>,
     seats: Vec<SeatSlot>,
     assigned: bool,
     spectators: HashMap<String, SessionHandle>,
@@ -131,11 +136,16 @@ impl RoomActor {
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
         let now = Instant::now();
-        // Matched players must come within the join window; an open (private) room closes
-        // when nobody has sat down for the idle timeout.
+        // Matched players must come within the join window (a tournament's no-show timeout
+        // for its matches); an open (private) room closes when nobody has sat down for the
+        // idle timeout.
+        let join_window = spec
+            .tournament
+            .as_ref()
+            .map_or(engine.config.join_window, |t| t.no_show);
         let deadline = Some(
             now + if assigned {
-                engine.config.join_window
+                join_window
             } else {
                 engine.config.room_idle_timeout
             },
@@ -148,6 +158,8 @@ impl RoomActor {
             spec_mode: spec.mode,
             rated: spec.rated,
             requeue: spec.requeue,
+            tournament: spec.tournament,
+            no_show_seats: Vec::new(),
             seats,
             assigned,
             spectators: HashMap::new(),
@@ -367,11 +379,18 @@ impl RoomActor {
                         self.started = Some(now);
                         let (db, id, epoch) =
                             (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let report = self.tournament_report(MatchReportKind::Started);
                         actix::spawn(async move {
-                            if let Err(e) =
-                                db.run(move |c| matches::mark_started(c, &id, epoch)).await
-                            {
-                                tracing::warn!(error = ?e, "recording match start failed");
+                            match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
+                                Err(e) => {
+                                    tracing::warn!(error = ?e, "recording match start failed")
+                                }
+                                // Persisted, then announced.
+                                Ok(_) => {
+                                    if let Some(report) = report {
+                                        report.send();
+                                    }
+                                }
                             }
                         });
                     }
@@ -526,8 +545,24 @@ impl RoomActor {
     }
 
     /// Matched players did not all come: the ones who did go back to the front of the queue;
-    /// the match is abandoned (no result, no rating change).
+    /// the match is abandoned (no result, no rating change). A tournament match is decided
+    /// instead: an absent player forfeits (a walkover for the present one); when both are
+    /// absent, the better seed advances.
     fn no_show(&mut self, ctx: &mut Context<Self>) {
+        if let Some(link) = &self.tournament {
+            let absent: Vec<Seat> = (0..self.seats.len())
+                .filter(|&i| self.seats[i].session.is_none())
+                .map(|i| i as Seat)
+                .collect();
+            let loser = match absent.as_slice() {
+                [one] => *one,
+                _ => 1 - link.better_seed_seat.min(1),
+            };
+            tracing::info!(room = %self.id, absent = absent.len(), "tournament no-show: walkover");
+            self.no_show_seats = absent;
+            self.force_end(loser, EndReason::Forfeit, ctx);
+            return;
+        }
         let present: Vec<PlayerInfo> = self
             .seats
             .iter()
@@ -625,8 +660,28 @@ impl RoomActor {
                 .unwrap_or(0),
         };
         let (db, addr) = (self.engine.db.clone(), ctx.address());
+        let report = self.tournament_report(MatchReportKind::Finished {
+            winner_seat: outcome.winner,
+            scores: [
+                scores.first().copied().unwrap_or(0),
+                scores.get(1).copied().unwrap_or(0),
+            ],
+            reason: outcome.reason,
+            no_show_seats: self.no_show_seats.clone(),
+        });
         actix::spawn(async move {
-            match db.run(move |c| matches::finish(c, &record)).await {
+            let outcome = db.run(move |c| matches::finish(c, &record)).await;
+            // The tournament hears of the result once it is persisted (also when it already
+            // was: the report is idempotent). A stale epoch means someone else (an organiser
+            // settling the match) owns the row now: nothing to report.
+            if let (
+                Some(report),
+                Ok(FinishOutcome::Recorded { .. } | FinishOutcome::AlreadyRecorded),
+            ) = (report, &outcome)
+            {
+                report.send();
+            }
+            match outcome {
                 Ok(FinishOutcome::Recorded { ratings: Some(r) }) => {
                     let changes = r
                         .iter()
@@ -654,6 +709,21 @@ impl RoomActor {
 
     fn linger(&self, ctx: &mut Context<Self>) {
         ctx.run_later(self.engine.config.room_linger, |_, ctx| ctx.stop());
+    }
+
+    /// A report for this room's tournament, if it is a tournament match.
+    fn tournament_report(&self, kind: MatchReportKind) -> Option<PendingReport> {
+        let link = self.tournament.as_ref()?;
+        Some(PendingReport {
+            registry: self.engine.registry.clone(),
+            report: MatchReport {
+                tournament: link.tournament.clone(),
+                slot: link.slot.clone(),
+                match_id: self.match_id.clone(),
+                room: self.id.clone(),
+                kind,
+            },
+        })
     }
 
     fn seat_of(&self, player: &PlayerId) -> Option<usize> {
@@ -696,6 +766,25 @@ fn kick_slow(h: &SessionHandle) {
         error: code::RATE_LIMITED,
         message: "you are not reading fast enough; reconnect".into(),
     });
+}
+
+/// A report on its way to a tournament, sent once what it reports is persisted.
+struct PendingReport {
+    registry: crate::registry::Registry,
+    report: MatchReport,
+}
+
+impl PendingReport {
+    /// Deliver through the registry (the tournament's actor may have been replaced since the
+    /// room started). A tournament that is gone (cancelled) has nothing left to learn.
+    fn send(self) {
+        match self.registry.tournament(&self.report.tournament) {
+            Some(t) => t.send(self.report),
+            None => {
+                tracing::debug!(tournament = %self.report.tournament, "no tournament to report to")
+            }
+        }
+    }
 }
 
 /// Result persisted: announce rating changes.
@@ -920,6 +1009,12 @@ impl Handler<Leave> for RoomActor {
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
                 self.force_end(i as Seat, EndReason::Resign, ctx);
             }
+            RoomState::Waiting if self.assigned && self.tournament.is_some() => {
+                // Tournament: leaving before the start is being absent; the no-show timer
+                // decides (the player may still come back in time).
+                self.seats[i].session = None;
+                self.on_player_away();
+            }
             RoomState::Waiting if self.assigned => {
                 // A matched player walked away before the start: a no-show, decided now.
                 self.seats[i].session = None;
@@ -947,6 +1042,38 @@ impl Handler<Detach> for RoomActor {
 
     fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
         self.drop_session(&msg.session_id, false);
+    }
+}
+
+impl Handler<ForfeitPlayer> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForfeitPlayer, ctx: &mut Context<Self>) {
+        if let Some(i) = self.seat_of(&msg.player) {
+            tracing::info!(room = %self.id, seat = i, "forfeit ordered from outside");
+            self.force_end(i as Seat, EndReason::Forfeit, ctx);
+        }
+    }
+}
+
+impl Handler<Conclude> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Conclude, ctx: &mut Context<Self>) {
+        if self.state == RoomState::Finished {
+            return;
+        }
+        tracing::info!(room = %self.id, "match concluded from outside; nothing recorded here");
+        let outcome = Outcome {
+            winner: msg.winner,
+            scores: self.game.scores(),
+            reason: msg.reason,
+        };
+        // As in `finish`: release first, then announce.
+        self.release_everyone();
+        self.announce_end(&outcome);
+        self.set_state(RoomState::Finished, None);
+        self.linger(ctx);
     }
 }
 

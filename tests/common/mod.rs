@@ -333,6 +333,8 @@ macro_rules! both_backends {
     };
 }
 
+pub mod bot;
+pub mod tournament;
 pub mod ws;
 impl TestServer {
     /// Register `name`; return its token and player id.
