@@ -616,8 +616,19 @@ async fn an_empty_private_room_closes_after_the_idle_timeout() {
         assert!(tokio::time::Instant::now() < deadline, "room never closed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
-    assert_eq!(m["status"], "abandoned", "{m}");
+    // The abandoned row is written off the room's thread: poll for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+        if m["status"] == "abandoned" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "match never abandoned: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
