@@ -37,7 +37,16 @@ const hooks = /** @type {any} */ (window).__rally || ((/** @type {any} */ (windo
  * @property {() => void} onLeave  back to the lobby
  * @property {() => void} onPlayAgain  queue again
  * @property {{room:string, code:string}|null} [invite]  the private room this player created
+ * @property {{id:string, name:string}|null} [tournament]  the tournament this match belongs to
  */
+
+/**
+ * The tournament line of the HUD.
+ * @param {{id:string, name:string}|null|undefined} t
+ */
+function tournamentLink(t) {
+  return t ? h('a', { href: `#/tournaments/${encodeURIComponent(t.id)}`, testid: 'game-tournament' }, t.name) : null;
+}
 
 export class GameView {
   /** @param {GameOptions} o */
@@ -157,6 +166,7 @@ export class GameView {
         h('span', { class: ['seat', 'seat1', this.seat === 1 && 'me'] }, this.nameEls[1])),
       h('div', { class: 'hud small' },
         h('span', null, isPlayer ? `You play ${this.seat === 0 ? 'left' : 'right'}` : 'Spectating'),
+        tournamentLink(this.o.tournament),
         this.stateEl, this.specEl,
         this.pointsToWin ? h('span', null, `first to ${this.pointsToWin}`) : null),
       h('div', { class: 'stage' }, this.canvas, this.overlay),
@@ -360,6 +370,8 @@ export class GameView {
         return h('div', null, `${mine ? 'Your rating' : nameOf(c.seat)}: ${c.before} → ${c.after} (${d >= 0 ? '+' : ''}${d})`);
       });
       rating = h('div', { class: 'rating-change', testid: 'rating-change' }, rows);
+    } else if (this.o.tournament) {
+      rating = h('div', { class: 'rating-change' }, 'Tournament match: unrated; the bracket moves on.');
     } else if (e.rated) {
       rating = h('div', { class: 'rating-change pending', testid: 'rating-pending' }, 'Updating ratings…');
     } else {
@@ -374,7 +386,9 @@ export class GameView {
       rating,
       h('div', { class: 'actions' },
         h('button', { type: 'button', testid: 'back-to-lobby', onclick: () => this.o.onLeave() }, 'Back to lobby'),
-        this.role === 'player' ? h('button', { type: 'button', class: 'primary', testid: 'play-again', onclick: () => this.o.onPlayAgain() }, 'Play again') : null,
+        this.o.tournament
+          ? h('a', { href: `#/tournaments/${encodeURIComponent(this.o.tournament.id)}`, class: 'button primary', testid: 'back-to-tournament' }, `Back to ${this.o.tournament.name}`)
+          : this.role === 'player' ? h('button', { type: 'button', class: 'primary', testid: 'play-again', onclick: () => this.o.onPlayAgain() }, 'Play again') : null,
         h('a', { href: `#/replay/${encodeURIComponent(this.matchId)}`, testid: 'result-replay', class: 'button' }, 'Replay'))));
     this.resignBtn.disabled = true;
   }
