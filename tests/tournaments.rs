@@ -567,3 +567,46 @@ async fn loadgen_plays_a_whole_tournament(s: TestServer) {
     assert_eq!(report["champion"], v["champion"]["id"]);
 }
 both!(loadgen_plays_a_whole_tournament);
+
+/// Subscribers see every change the actor adopts at once, including a disqualification during
+/// registration (which emits no bracket event of its own).
+async fn subscribers_see_disqualifications_before_the_start(s: TestServer) {
+    let org = organiser(&s, "orglive").await;
+    let t = create(&s, &org, json!({"name": "Live", "capacity": 4})).await;
+    let id = t["id"].as_str().unwrap().to_string();
+    admin(&s, &org, &id, "open").await;
+    let p = entrants(&s, &id, "live", 3).await;
+    let viewer = s.guest().await;
+    let (mut c, _) = Client::login(s.addr, &viewer).await;
+    c.send(json!({"type": "subscribe", "tournament": id})).await;
+    c.expect("subscribed").await;
+    let first = c.expect("tournament").await;
+    assert_eq!(first["event"], "state");
+    let (st, b) = s
+        .post(
+            &format!(
+                "/api/v1/admin/tournaments/{id}/players/{}/disqualify",
+                p[1].id
+            ),
+            Some(&org),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    loop {
+        let v = c.expect_within("tournament", Duration::from_secs(5)).await;
+        if v["event"] != "state" {
+            continue;
+        }
+        let dq = v["view"]["entrants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == p[1].id.as_str())
+            .map(|e| e["disqualified"] == true);
+        if dq == Some(true) {
+            break;
+        }
+    }
+}
+both!(subscribers_see_disqualifications_before_the_start);

@@ -193,10 +193,10 @@ impl TournamentActor {
         for effect in plan.effects {
             self.tell_room(effect);
         }
-        if !plan.events.is_empty() {
-            self.announce(&plan.events);
-            self.announce_state();
-        }
+        // Every adopted change (seeding, disqualification included) reaches subscribers as
+        // the new state, after its own events.
+        self.announce(&plan.events);
+        self.announce_state();
         if after.is_over() {
             tracing::info!(tournament = %self.id, status = after.as_str(), "tournament over");
             ctx.run_later(LINGER, |_, ctx| ctx.stop());
