@@ -92,7 +92,7 @@ export class GameView {
     this.touch = { active: false, targetY: 0, up: false, down: false };
     this.frames = 0;
     this.lastShownY = this.field.height / 2;
-    /** @type {{intent:Intent, frame:number, yBefore:number, dyFirstFrame:number|null, predictedDy:number|null}|null} */
+    /** @type {{intent:Intent, frame:number, yBefore:number, dyFirstFrame:number|null, predictedDy:number|null, predictedAtPress:number, predictionDy:number|null}|null} */
     this.probe = null;
     this.raf = 0;
     this.dead = false;
@@ -233,7 +233,8 @@ export class GameView {
     if (!playing) this.predictor.hold(this.predictor.base.tick, this.predictor.base.y);
     this.o.conn.send(msg.input(input.seq, input.intent));
     if (playing && intent !== 'stop') {
-      this.probe = { intent, frame: this.frames, yBefore, dyFirstFrame: null, predictedDy: this.predictor.yAt(this.present(performance.now())) - yBefore };
+      const predictedAtPress = this.predictor.yAt(this.present(performance.now()));
+      this.probe = { intent, frame: this.frames, yBefore, dyFirstFrame: null, predictedDy: predictedAtPress - yBefore, predictedAtPress, predictionDy: null };
     }
   }
 
@@ -446,6 +447,8 @@ export class GameView {
       paddles[this.seat] = y;
       if (this.probe && this.probe.dyFirstFrame === null && this.frames > this.probe.frame) {
         this.probe.dyFirstFrame = y - this.probe.yBefore;
+        // The prediction alone (without the fading blend of an earlier correction).
+        this.probe.predictionDy = this.predictor.yAt(this.present(now)) - this.probe.predictedAtPress;
         hooks.keyProbes.push({ ...this.probe, framesToMove: this.frames - this.probe.frame });
         if (hooks.keyProbes.length > 50) hooks.keyProbes.shift();
         this.probe = null;
