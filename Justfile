@@ -30,3 +30,27 @@ fmt:
 # Apply database migrations to RALLY_DATABASE_URL.
 migrate:
     cargo run -- migrate
+
+# Start the compose stack (two instances, Postgres, Redis, nginx, Prometheus, Alertmanager, Grafana).
+up:
+    docker compose up -d --build
+
+# Stop the compose stack.
+down:
+    docker compose down
+
+# Run the load generator against a running server, e.g. `just loadgen --rooms 50 --matches 1`.
+loadgen *ARGS:
+    cargo run --release -- loadgen {{ARGS}}
+
+# Tests of the ops files with real programs (nginx, promtool, Prometheus).
+ops-test:
+    cargo build
+    RALLY_BIN=${CARGO_TARGET_DIR:-target}/debug/rally bash ops/test/lint.sh
+    RALLY_BIN=${CARGO_TARGET_DIR:-target}/debug/rally RALLY_EXPECT_WS=1 bash ops/test/nginx.sh
+    RALLY_BIN=${CARGO_TARGET_DIR:-target}/debug/rally bash ops/test/prometheus.sh
+
+# Browser end-to-end tests in headless Chromium.
+browser-test:
+    cargo build
+    RALLY_BIN=${CARGO_TARGET_DIR:-target}/debug/rally bash tests/browser/run.sh

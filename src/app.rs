@@ -82,6 +82,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let engine = Engine::new(registry, db.clone(), config.engine.clone());
     let matchmaker = Matchmaker::new(engine.clone()).start();
     engine.set_requeue(matchmaker.clone().recipient());
+    let counts = db.run(crate::db::tournaments::count_by_status).await?;
+    crate::tournament::set_status_counts(&counts);
+    let restored = crate::tournament::actor::restore_all(&engine).await?;
+    if restored > 0 {
+        tracing::info!(restored, "unfinished tournaments restored");
+    }
     Ok(AppState {
         engine,
         matchmaker,

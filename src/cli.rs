@@ -92,6 +92,14 @@ pub struct LoadgenArgs {
     /// Runtime threads for the bots (1: a single-threaded runtime, cheapest per message).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Tournament mode: `--players` bots register, enter this tournament (registration must be
+    /// open), play every match they are called to, and exit 0 once it has finished.
+    /// `--rooms`, `--matches` and `--mode` do not apply.
+    #[arg(long)]
+    pub tournament: Option<String>,
+    /// Bots entering the tournament (with `--tournament`).
+    #[arg(long, default_value_t = 8)]
+    pub players: usize,
 }
 
 /// `rally replay …`

@@ -4,6 +4,16 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A ULID that sorts after every one this process generated before (monotonic within a
+/// millisecond), so "newest first" by id is stable even for rows created in the same ms.
+pub fn next_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut guard = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    // Overflow needs 2^80 ids in one millisecond; fall back to a random one.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -14,7 +24,7 @@ macro_rules! id_type {
         impl $name {
             /// A fresh, time-ordered id.
             pub fn generate() -> Self {
-                Self(ulid::Ulid::new().to_string())
+                Self(next_ulid().to_string())
             }
 
             /// Parse an id received from a client: it must be a valid ULID.
@@ -60,6 +70,12 @@ id_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_ids_increase() {
+        let ids: Vec<MatchId> = (0..1000).map(|_| MatchId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn parse_accepts_generated_and_rejects_garbage() {

@@ -27,7 +27,9 @@
 //! - [`room`], [`session`], [`matchmaking`]: room actors (ticks, fan-out), WebSocket sessions,
 //!   the quick-match queue (shared through Redis with a leased leader).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
-//! - [`tournament`], [`matchmaking`]: pure bracket and rating maths (actors follow).
+//! - [`tournament`]: the tournament actors (one per unfinished tournament, restored at
+//!   start-up) around the pure bracket state machine, rebuild and planning.
+//! - [`matchmaking`]: the quick-match queue actor and the pure rating maths.
 //! - [`bot`]: bot clients that speak the wire protocol (tests, `rally loadgen`).
 
 pub mod api;

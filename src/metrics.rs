@@ -23,7 +23,8 @@ pub const TICK_BUCKETS: &[f64] = &[
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.0167, 0.025, 0.05,
 ];
 
-/// Buckets for waits measured in seconds to minutes (matchmaking, no-shows): 0.1 s … 5 min.
+/// Buckets for waits measured in seconds to minutes (matchmaking, no-shows, tournament match
+/// start delay): 0.1 s … 5 min.
 pub const WAIT_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 
 /// Buckets for registry and cross-instance operations, seconds: 100 µs … 1 s (a Redis round
@@ -66,6 +67,12 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
                         REGISTRY_BUCKETS,
                     )
                 })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("rally_tournament_match_start_delay_seconds".into()),
+                        WAIT_BUCKETS,
+                    )
+                })
                 .map_err(|e| e.to_string())?;
             let handle = builder.install_recorder().map_err(|e| e.to_string())?;
             let upkeep = handle.clone();
@@ -82,6 +89,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             describe();
             describe_engine();
             describe_cluster();
+            crate::tournament::describe_metrics();
             Ok(handle)
         })
         .clone()

@@ -24,6 +24,10 @@ pub const MESSAGE_BURST: u32 = 75;
 /// closed with [`close::PROTOCOL`]; a buggy client sees its errors before being cut off.
 pub const MAX_PROTOCOL_ERRORS: u32 = 10;
 
+/// Tournaments one session may subscribe to at once: a viewer follows one or two; the bound
+/// keeps a client from making every tournament actor fan out to it.
+pub const MAX_SUBSCRIPTIONS: usize = 16;
+
 /// Close codes (RFC 6455 private range 4000–4999, plus standard ones).
 pub mod close {
     /// Normal closure (client `leave` of the session, or server-side goodbye).
@@ -150,6 +154,17 @@ pub enum ClientMsg {
     Leave,
     /// Ask which room this player is in (after a reload); answered with `location`.
     Where,
+    /// Receive a running tournament's live events; answered with `subscribed`, then a
+    /// `tournament` message with `"event":"state"`.
+    Subscribe {
+        /// Tournament id.
+        tournament: String,
+    },
+    /// Stop receiving a tournament's events; answered with `unsubscribed`.
+    Unsubscribe {
+        /// Tournament id.
+        tournament: String,
+    },
 }
 
 fn default_game() -> String {
@@ -276,12 +291,123 @@ pub enum ServerMsg<'a> {
         /// Room with your seat, if any.
         room: Option<&'a str>,
     },
+    /// Answer to `subscribe`.
+    Subscribed {
+        /// Tournament id.
+        tournament: &'a str,
+    },
+    /// Answer to `unsubscribe`.
+    Unsubscribed {
+        /// Tournament id.
+        tournament: &'a str,
+    },
+    /// A tournament event: to subscribers, and `match_ready` also to the match's two players
+    /// whether they subscribed or not ("your match is ready, room X").
+    Tournament {
+        /// Tournament id.
+        tournament: &'a str,
+        /// What happened (an `event` field and its own fields).
+        #[serde(flatten)]
+        event: &'a TournamentEvent,
+    },
     /// Something was wrong with a message, or the server is closing the socket.
     Error {
         /// Machine-readable code (see [`code`]).
         code: &'a str,
         /// Human-readable message.
         message: &'a str,
+    },
+}
+
+/// A player as tournament events show them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TournamentPlayer {
+    /// Player id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Seed (from 1).
+    pub seed: Option<u32>,
+}
+
+/// Tournament events, tagged by `event`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TournamentEvent {
+    /// The whole tournament view (the document of `GET /api/v1/tournaments/{id}`): on
+    /// subscribe and after every bracket change.
+    State {
+        /// The view.
+        view: serde_json::Value,
+    },
+    /// Registration opened or closed, the tournament started, finished or was cancelled.
+    Status {
+        /// `draft`, `registration`, `running`, `finished`, `cancelled`.
+        status: String,
+        /// Whether players may join now.
+        registration_open: bool,
+    },
+    /// A player entered or withdrew.
+    Entrants {
+        /// Entrants now.
+        count: usize,
+    },
+    /// A match's room is ready: its two players must join it within `join_within_ms` or
+    /// forfeit.
+    MatchReady {
+        /// Bracket slot key (`r2m1`).
+        key: String,
+        /// Round.
+        round: u32,
+        /// Match id.
+        match_id: String,
+        /// Room to join (players) or spectate (everyone else).
+        room: String,
+        /// Players by seat.
+        players: Vec<TournamentPlayer>,
+        /// No-show window.
+        join_within_ms: u64,
+    },
+    /// Both players came; play began.
+    MatchStarted {
+        /// Slot key.
+        key: String,
+        /// Match id.
+        match_id: String,
+        /// Room.
+        room: String,
+    },
+    /// A result was recorded.
+    MatchFinished {
+        /// Slot key.
+        key: String,
+        /// Match id.
+        match_id: String,
+        /// Winner's player id.
+        winner: String,
+        /// Loser's player id.
+        loser: String,
+        /// Points by seat.
+        scores: [u32; 2],
+        /// The loser did not play it out (no-show, disqualified, resigned, left).
+        forfeit: bool,
+        /// Stored end reason (`score`, `forfeit`, `resign`, `settled`, …).
+        reason: String,
+    },
+    /// A player of a single-elimination tournament is out.
+    Eliminated {
+        /// Player id.
+        player: String,
+    },
+    /// Every match of this round (and the earlier ones) is finished.
+    RoundComplete {
+        /// Round.
+        round: u32,
+    },
+    /// The tournament is over.
+    Champion {
+        /// The winner.
+        player: TournamentPlayer,
     },
 }
 
@@ -361,6 +487,8 @@ pub const KNOWN_TYPES: &[&str] = &[
     "resign",
     "leave",
     "where",
+    "subscribe",
+    "unsubscribe",
 ];
 
 #[cfg(test)]
@@ -414,6 +542,18 @@ mod tests {
             (r#"{"type":"resign"}"#, ClientMsg::Resign),
             (r#"{"type":"leave"}"#, ClientMsg::Leave),
             (r#"{"type":"where"}"#, ClientMsg::Where),
+            (
+                r#"{"type":"subscribe","tournament":"t"}"#,
+                ClientMsg::Subscribe {
+                    tournament: "t".into(),
+                },
+            ),
+            (
+                r#"{"type":"unsubscribe","tournament":"t"}"#,
+                ClientMsg::Unsubscribe {
+                    tournament: "t".into(),
+                },
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse_client(text).unwrap(), want, "{text}");
@@ -442,6 +582,22 @@ mod tests {
             parse_client(r#"{"type":"ping","id":-1}"#).unwrap_err().0,
             code::INVALID_FIELD
         );
+    }
+
+    #[test]
+    fn tournament_events_are_flat_objects() {
+        let event = TournamentEvent::RoundComplete { round: 2 };
+        let text = ServerMsg::Tournament {
+            tournament: "t1",
+            event: &event,
+        }
+        .encode();
+        assert_eq!(
+            text,
+            r#"{"type":"tournament","tournament":"t1","event":"round_complete","round":2}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::from_value::<TournamentEvent>(v).unwrap(), event);
     }
 
     #[test]

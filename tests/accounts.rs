@@ -217,8 +217,16 @@ async fn forged_attenuated_and_malformed_tokens(s: TestServer) {
         std::time::Duration::from_secs(600),
     )
     .unwrap();
+    let refused = s
+        .metric("rally_auth_failures_total", &[("reason", "invalid_token")])
+        .await;
     let (st, b) = s.get("/api/v1/me", Some(&forged)).await;
     assert_error(st, &b, 401, "unauthorized");
+    assert!(
+        s.metric("rally_auth_failures_total", &[("reason", "invalid_token")])
+            .await
+            > refused
+    );
     // Garbage and missing headers.
     let (st, b) = s.get("/api/v1/me", Some("not-a-token")).await;
     assert_error(st, &b, 401, "unauthorized");

@@ -272,22 +272,7 @@ async fn reconnect_inside_grace_resumes_and_absence_forfeits() {
     b.expect("joined").await;
     a.expect_room_state("countdown").await;
     a.expect_room_state("playing").await;
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let reconnections: f64 = metrics
-        .lines()
-        .find(|l| l.starts_with("rally_reconnections_total"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    assert!(reconnections >= 1.0);
+    assert!(s.metric("rally_reconnections_total", &[]).await >= 1.0);
 
     // b drops again and stays away: b forfeits after the grace window.
     drop(b);
@@ -359,18 +344,7 @@ async fn a_second_connection_takes_over_the_session() {
     assert_eq!(first.expect_close().await, Some(4010));
     second.send(json!({"type": "ping", "id": 1})).await;
     assert_eq!(second.expect("pong").await["id"], 1);
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(metrics
-        .lines()
-        .any(|l| l.starts_with("rally_session_takeovers_total") && !l.ends_with(" 0")));
+    assert!(s.metric("rally_session_takeovers_total", &[]).await >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -584,21 +558,7 @@ async fn a_client_that_stops_reading_is_dropped_while_other_rooms_keep_ticking()
         let tc = ticks_for(&mut c, Duration::from_millis(250)).await;
         assert!(tc > last_tick, "room 2 stopped ticking at {tc}");
         last_tick = tc;
-        let metrics = s
-            .http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let slow_count: f64 = metrics
-            .lines()
-            .find(|l| l.starts_with("rally_slow_client_disconnects_total"))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let slow_count = s.metric("rally_slow_client_disconnects_total", &[]).await;
         if slow_count >= 1.0 {
             break;
         }
@@ -656,6 +616,86 @@ async fn an_empty_private_room_closes_after_the_idle_timeout() {
         assert!(tokio::time::Instant::now() < deadline, "room never closed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
-    assert_eq!(m["status"], "abandoned", "{m}");
+    // The abandoned row is written off the room's thread: poll for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
+        if m["status"] == "abandoned" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "match never abandoned: {m}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_dropped_by_the_heartbeat() {
+    let s = server(&[
+        "--ws-heartbeat-interval",
+        "100ms",
+        "--ws-heartbeat-timeout",
+        "400ms",
+    ])
+    .await;
+    let t = s.guest().await;
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Not reading means not answering the server's pings (tungstenite answers on read).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The socket is closed (tungstenite may hit the closed socket answering the queued pings
+    // before it surfaces the close frame, so the reason is read from the server's metrics).
+    let code = c.expect_close().await;
+    assert!(matches!(code, None | Some(4009)), "{code:?}");
+    let counted = s
+        .metric(
+            "rally_ws_disconnects_total",
+            &[("reason", "heartbeat_timeout")],
+        )
+        .await;
+    assert!(counted >= 1.0, "no heartbeat disconnect counted");
+    // A peer that keeps reading answers pings and stays connected well past the timeout.
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    let end = tokio::time::Instant::now() + Duration::from_millis(1200);
+    while tokio::time::Instant::now() < end {
+        c.send(json!({"type": "ping", "id": 1})).await;
+        c.expect("pong").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_fragmented_message_is_refused() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let s = server(&[]).await;
+    let t = s.guest().await;
+    let (mut c, _) = Client::login(s.addr, &t).await;
+    // Each fragment is under the frame limit; together they exceed the message limit.
+    let chunk = vec![b' '; rally::protocol::MAX_FRAME_BYTES / 2];
+    c.send_raw(Message::Frame(Frame::message(
+        b"{\"type\":\"ping\",".to_vec(),
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await;
+    for _ in 0..3 {
+        c.send_raw(Message::Frame(Frame::message(
+            chunk.clone(),
+            OpCode::Data(Data::Continue),
+            false,
+        )))
+        .await;
+    }
+    c.send_raw(Message::Frame(Frame::message(
+        b"\"id\":1}".to_vec(),
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await;
+    assert_eq!(
+        c.expect_close().await,
+        Some(rally::protocol::close::TOO_BIG)
+    );
 }

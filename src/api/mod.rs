@@ -1,10 +1,12 @@
 //! The HTTP route table. One handler group per file.
 
 pub mod accounts;
+pub mod admin;
 pub mod health;
 pub mod matches;
 pub mod page;
 pub mod rooms;
+pub mod tournaments;
 
 use crate::error::{self, AppError};
 use actix_web::web;
@@ -30,6 +32,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(matches::replay)
                 .service(matches::for_player)
                 .service(matches::leaderboard)
+                .service(tournaments::list)
+                .service(tournaments::get)
+                .service(tournaments::join)
+                .service(tournaments::leave)
+                .service(admin::create)
+                .service(admin::open)
+                .service(admin::close)
+                .service(admin::start)
+                .service(admin::cancel)
+                .service(admin::seeding)
+                .service(admin::disqualify)
+                .service(admin::settle)
+                .service(admin::audit)
                 .default_service(web::to(api_not_found)),
         );
 }

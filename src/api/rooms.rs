@@ -60,6 +60,7 @@ pub async fn create(
             seats: None,
             private: true,
             requeue: None,
+            tournament: None,
         })
         .await?;
     Ok(HttpResponse::Created().json(json!({

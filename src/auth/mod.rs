@@ -231,6 +231,27 @@ pub async fn authorize(
     operation: Operation,
     resource: &str,
 ) -> AppResult<Principal> {
+    let result = authorize_inner(db, key, token, operation, resource).await;
+    if let Err(e) = &result {
+        let reason = match e.kind {
+            crate::error::ErrorKind::Unauthorized => Some("invalid_token"),
+            crate::error::ErrorKind::Forbidden => Some("forbidden"),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            metrics::counter!("rally_auth_failures_total", "reason" => reason).increment(1);
+        }
+    }
+    result
+}
+
+async fn authorize_inner(
+    db: &Db,
+    key: &RootKey,
+    token: &str,
+    operation: Operation,
+    resource: &str,
+) -> AppResult<Principal> {
     let claims = check_token(key.public(), token, operation, resource)?;
     let ids = claims.revocation_ids.clone();
     let pid = claims.player_id.clone();

@@ -1,5 +1,5 @@
-//! [`Api`]: the few HTTP calls a bot needs — a guest account and a private room — and the
-//! WebSocket URL derived from the same base URL.
+//! [`Api`]: the few HTTP calls a bot needs — a guest or registered account, a private room,
+//! entering a tournament — and the WebSocket URL derived from the same base URL.
 
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -144,6 +144,83 @@ impl Api {
                 other => return other.map(|a| (a, waits)),
             }
         }
+    }
+
+    /// `POST /api/v1/auth/register`: a registered player (tournaments refuse guests),
+    /// waiting out `429` like [`Api::guest_retrying`] until `give_up_at`.
+    pub async fn register_retrying(
+        &self,
+        name: &str,
+        password: &str,
+        give_up_at: Instant,
+    ) -> BotResult<Account> {
+        #[derive(Deserialize)]
+        struct Player {
+            id: String,
+            name: String,
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            token: String,
+            player: Player,
+        }
+        let op = "register";
+        loop {
+            let resp = self
+                .http
+                .post(self.url("api/v1/auth/register")?)
+                .json(&serde_json::json!({ "name": name, "password": password }))
+                .send()
+                .await
+                .map_err(|source| BotError::Http { op, source })?;
+            match read_json::<TokenResponse>(op, resp, StatusCode::CREATED).await {
+                Err(BotError::HttpStatus {
+                    status: 429,
+                    retry_after,
+                    ..
+                }) if Instant::now() < give_up_at => {
+                    let wait = Duration::from_secs(retry_after.unwrap_or(1).max(1))
+                        .min(MAX_RETRY_AFTER)
+                        .min(give_up_at.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(wait).await;
+                }
+                other => {
+                    return other.map(|b| Account {
+                        token: b.token,
+                        player_id: b.player.id,
+                        name: b.player.name,
+                    })
+                }
+            }
+        }
+    }
+
+    /// `POST /api/v1/tournaments/{id}/join`: enter a tournament (registered players).
+    pub async fn join_tournament(&self, token: &str, tournament: &str) -> BotResult<()> {
+        let op = "join_tournament";
+        let resp = self
+            .http
+            .post(self.url(&format!("api/v1/tournaments/{tournament}/join"))?)
+            .bearer_auth(token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .map_err(|source| BotError::Http { op, source })?;
+        read_json::<serde_json::Value>(op, resp, StatusCode::OK)
+            .await
+            .map(|_| ())
+    }
+
+    /// `GET /api/v1/tournaments/{id}`: the tournament view.
+    pub async fn tournament(&self, tournament: &str) -> BotResult<serde_json::Value> {
+        let op = "tournament";
+        let resp = self
+            .http
+            .get(self.url(&format!("api/v1/tournaments/{tournament}"))?)
+            .send()
+            .await
+            .map_err(|source| BotError::Http { op, source })?;
+        read_json(op, resp, StatusCode::OK).await
     }
 
     /// `POST /api/v1/rooms`: a private room of `game` with `config` (game settings, e.g.

@@ -280,6 +280,10 @@ pub async fn play_match(
             | Incoming::Pong(_)
             | Incoming::Ratings(_)
             | Incoming::Joined(_)
+            // Tournament events (a subscribed bot keeps receiving them while it plays).
+            | Incoming::Tournament(_)
+            | Incoming::Subscribed(_)
+            | Incoming::Unsubscribed(_)
             | Incoming::Unknown(_) => {}
             other @ (Incoming::Welcome(_)
             | Incoming::Queued(_)

@@ -148,6 +148,22 @@ struct RoomRef {
     room: Option<String>,
 }
 
+/// `tournament`: one event of a tournament (see [`crate::protocol::TournamentEvent`]).
+#[derive(Clone, Debug, Deserialize)]
+pub struct TournamentMsg {
+    /// Tournament id.
+    pub tournament: String,
+    /// The event, with its own fields.
+    #[serde(flatten)]
+    pub event: crate::protocol::TournamentEvent,
+}
+
+/// `subscribed` / `unsubscribed`.
+#[derive(Clone, Debug, Deserialize)]
+struct TournamentRef {
+    tournament: String,
+}
+
 /// `queued`.
 #[derive(Clone, Debug, Deserialize)]
 struct QueuedMsg {
@@ -185,6 +201,12 @@ pub enum Incoming {
     Location(Option<String>),
     /// `error`.
     Error(ServerError),
+    /// `tournament`: a tournament event (to subscribers; `match_ready` also to its players).
+    Tournament(Box<TournamentMsg>),
+    /// `subscribed`, with the tournament id.
+    Subscribed(String),
+    /// `unsubscribed`, with the tournament id.
+    Unsubscribed(String),
     /// A message type this client does not know (newer server); ignored by bots.
     Unknown(String),
 }
@@ -207,6 +229,9 @@ impl Incoming {
             Self::Left(_) => "left",
             Self::Location(_) => "location",
             Self::Error(_) => "error",
+            Self::Tournament(_) => "tournament",
+            Self::Subscribed(_) => "subscribed",
+            Self::Unsubscribed(_) => "unsubscribed",
             Self::Unknown(t) => t,
         }
     }
@@ -242,6 +267,13 @@ pub fn decode(text: &str) -> Result<Incoming, serde_json::Error> {
         "left" => Incoming::Left(serde_json::from_str::<RoomRef>(text)?.room),
         "location" => Incoming::Location(serde_json::from_str::<RoomRef>(text)?.room),
         "error" => Incoming::Error(serde_json::from_str(text)?),
+        "tournament" => Incoming::Tournament(Box::new(serde_json::from_str(text)?)),
+        "subscribed" => {
+            Incoming::Subscribed(serde_json::from_str::<TournamentRef>(text)?.tournament)
+        }
+        "unsubscribed" => {
+            Incoming::Unsubscribed(serde_json::from_str::<TournamentRef>(text)?.tournament)
+        }
         other => Incoming::Unknown(other.to_owned()),
     })
 }
@@ -253,6 +285,37 @@ mod tests {
     use super::*;
     use crate::game::EndReason;
     use crate::protocol::{snapshot_frame, ServerMsg};
+
+    #[test]
+    fn decodes_tournament_events() {
+        use crate::protocol::{TournamentEvent, TournamentPlayer};
+        let event = TournamentEvent::MatchReady {
+            key: "r1m0".into(),
+            round: 1,
+            match_id: "m".into(),
+            room: "r".into(),
+            players: vec![TournamentPlayer {
+                id: "p".into(),
+                name: "P".into(),
+                seed: Some(1),
+            }],
+            join_within_ms: 1000,
+        };
+        let text = ServerMsg::Tournament {
+            tournament: "t",
+            event: &event,
+        }
+        .encode();
+        match decode(&text).unwrap() {
+            Incoming::Tournament(t) => {
+                assert_eq!(t.tournament, "t");
+                assert_eq!(t.event, event);
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = ServerMsg::Subscribed { tournament: "t" }.encode();
+        assert!(matches!(decode(&text).unwrap(), Incoming::Subscribed(t) if t == "t"));
+    }
 
     #[test]
     fn decodes_what_the_server_encodes() {

@@ -8,6 +8,7 @@
 pub mod matches;
 pub mod players;
 pub mod schema;
+pub mod tournaments;
 
 use crate::config::DatabaseUrl;
 use crate::error::AppError;
@@ -69,9 +70,10 @@ impl ConnectionManager {
             }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // busy_timeout first: switching to WAL takes a lock another connection may hold.
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
                 ))?;
                 Ok(AnyConnection::Sqlite(conn))
             }

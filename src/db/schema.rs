@@ -1,6 +1,19 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> BigInt,
+        actor_id -> Text,
+        actor_name -> Text,
+        action -> Text,
+        tournament_id -> Nullable<Text>,
+        target -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     matches (id) {
         id -> Text,
         room_id -> Text,
@@ -59,6 +72,49 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(revoked_tokens -> players (player_id));
+diesel::table! {
+    tournament_entrants (tournament_id, player_id) {
+        tournament_id -> Text,
+        player_id -> Text,
+        seed -> Nullable<BigInt>,
+        disqualified -> Bool,
+        joined_at -> BigInt,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(matches, players, revoked_tokens,);
+diesel::table! {
+    tournaments (id) {
+        id -> Text,
+        name -> Text,
+        game -> Text,
+        format -> Text,
+        third_place -> Bool,
+        capacity -> BigInt,
+        status -> Text,
+        registration_open -> Bool,
+        registration_opens_at -> Nullable<BigInt>,
+        registration_closes_at -> Nullable<BigInt>,
+        points_to_win -> BigInt,
+        tick_hz -> BigInt,
+        no_show_timeout_ms -> BigInt,
+        champion_id -> Nullable<Text>,
+        created_by -> Text,
+        epoch -> BigInt,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(revoked_tokens -> players (player_id));
+diesel::joinable!(tournament_entrants -> players (player_id));
+diesel::joinable!(tournament_entrants -> tournaments (tournament_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    matches,
+    players,
+    revoked_tokens,
+    tournament_entrants,
+    tournaments,
+);

@@ -295,6 +295,7 @@ impl Matchmaker {
                         seats: Some(players.clone()),
                         private: false,
                         requeue: Some(requeue),
+                        tournament: None,
                     })
                     .await;
                 (created, players, engine, join_ms)

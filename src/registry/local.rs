@@ -1,8 +1,8 @@
 //! In-process registry: this instance's rooms and sessions, in memory behind short-held
 //! mutexes. On its own it is the single-instance registry; with Redis it is the local half.
 
-use super::{RoomHandle, RoomRecord, RoomSummary, SessionHandle};
-use crate::ids::{PlayerId, RoomId};
+use super::{RoomHandle, RoomRecord, RoomSummary, SessionHandle, TournamentHandle};
+use crate::ids::{PlayerId, RoomId, TournamentId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ struct Inner {
     codes: HashMap<String, RoomId>,
     sessions: HashMap<PlayerId, SessionHandle>,
     player_rooms: HashMap<PlayerId, RoomId>,
+    tournaments: HashMap<TournamentId, TournamentHandle>,
 }
 
 struct RoomEntry {
@@ -205,5 +206,26 @@ impl LocalRegistry {
     /// "Which room am I in?"
     pub fn player_room(&self, player: &PlayerId) -> Option<RoomId> {
         self.inner.lock().player_rooms.get(player).cloned()
+    }
+
+    /// Claim a tournament for this instance: true (and registered) when nobody runs it yet.
+    /// The in-process registry is the only instance; a shared registry makes this a lease.
+    pub fn claim_tournament(&self, handle: TournamentHandle) -> bool {
+        let mut g = self.inner.lock();
+        if g.tournaments.get(&handle.id).is_some_and(|h| h.connected()) {
+            return false;
+        }
+        g.tournaments.insert(handle.id.clone(), handle);
+        true
+    }
+
+    /// Release a tournament (finished, cancelled, or its actor stopped).
+    pub fn release_tournament(&self, id: &TournamentId) {
+        self.inner.lock().tournaments.remove(id);
+    }
+
+    /// Reach a running tournament's actor.
+    pub fn tournament(&self, id: &TournamentId) -> Option<TournamentHandle> {
+        self.inner.lock().tournaments.get(id).cloned()
     }
 }

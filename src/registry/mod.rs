@@ -26,10 +26,11 @@ pub use cluster::Cluster;
 pub use lease::{LeaseEvent, LeaseNotice, Resource, ResourceKind};
 pub use local::LocalRegistry;
 
-use crate::ids::{InstanceId, MatchId, PlayerId, RoomId};
+use crate::ids::{InstanceId, MatchId, PlayerId, RoomId, TournamentId};
 use crate::replay::InputLog;
 use crate::room::messages::{Outbound, PlayerInfo, SessionEvent};
 use crate::room::RoomActor;
+use crate::tournament::actor::TournamentActor;
 use actix::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -165,6 +166,46 @@ impl RoomHandle {
             Target::Local(addr) => addr.connected(),
             Target::Remote { .. } => true,
         }
+    }
+}
+
+/// A way to reach one running tournament's actor.
+#[derive(Clone)]
+pub struct TournamentHandle {
+    /// The tournament.
+    pub id: TournamentId,
+    addr: Addr<TournamentActor>,
+}
+
+impl TournamentHandle {
+    /// Wrap a local tournament actor.
+    pub fn local(id: TournamentId, addr: Addr<TournamentActor>) -> Self {
+        Self { id, addr }
+    }
+
+    /// Deliver a message that must not be dropped (room reports, unsubscriptions).
+    pub fn send<M>(&self, msg: M)
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        TournamentActor: Handler<M>,
+    {
+        self.addr.do_send(msg);
+    }
+
+    /// Deliver a message and wait for the answer.
+    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, Undelivered>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        TournamentActor: Handler<M>,
+    {
+        self.addr.send(msg).await.map_err(|_| Undelivered::Closed)
+    }
+
+    /// Whether the actor is still running.
+    pub fn connected(&self) -> bool {
+        self.addr.connected()
     }
 }
 
@@ -469,6 +510,23 @@ impl Registry {
         if let Some(c) = &self.cluster {
             c.clear_player_room(player, room);
         }
+    }
+
+    /// Register a tournament actor running here: true when no live one runs here yet. With
+    /// several instances the caller holds the tournament's lease first
+    /// ([`Cluster::acquire`] on [`Resource::tournament`]).
+    pub fn claim_tournament(&self, handle: TournamentHandle) -> bool {
+        self.local.claim_tournament(handle)
+    }
+
+    /// Forget a tournament actor (finished, cancelled, stepped down).
+    pub fn release_tournament(&self, id: &TournamentId) {
+        self.local.release_tournament(id)
+    }
+
+    /// Reach a tournament actor running here.
+    pub fn tournament(&self, id: &TournamentId) -> Option<TournamentHandle> {
+        self.local.tournament(id)
     }
 
     /// "Which room am I in?"

@@ -102,6 +102,7 @@ fn spec_from_wire(engine: &Arc<Engine>, spec: WireSpec) -> RoomSpec {
         } else {
             None
         },
+        tournament: None,
     }
 }
 

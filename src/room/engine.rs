@@ -7,7 +7,8 @@ use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::ids::{MatchId, PlayerId, RoomId};
+use crate::game::Seat;
+use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
 use crate::registry::wire::WireSpec;
 use crate::registry::{Checkpoint, Registry, Resource, RoomHandle, RoomRecord, RoomSummary};
 use actix::prelude::*;
@@ -63,6 +64,25 @@ pub struct RoomSpec {
     pub private: bool,
     /// Where no-show survivors go back to the queue (quick match).
     pub requeue: Option<Recipient<Requeue>>,
+    /// Set for a tournament match: the room reports to that tournament and applies its
+    /// no-show rule.
+    pub tournament: Option<TournamentLink>,
+}
+
+/// What makes a room a tournament match. The room reaches its tournament through the registry
+/// (never through an address kept on the side), reporting the start and the result after each
+/// is persisted.
+#[derive(Clone, Debug)]
+pub struct TournamentLink {
+    /// The tournament.
+    pub tournament: TournamentId,
+    /// The bracket slot key (`r2m1`), stored on the match row.
+    pub slot: String,
+    /// How long the seated players have to join; replaces the quick-match join window. A player
+    /// still absent then forfeits (a walkover for the other).
+    pub no_show: std::time::Duration,
+    /// The seat that advances when neither player came (the better seed).
+    pub better_seed_seat: Seat,
 }
 
 /// A created room.
@@ -132,7 +152,9 @@ impl Engine {
         }
     }
 
-    fn pick_arbiter(&self) -> ArbiterHandle {
+    /// The next arbiter of the pool, round robin (rooms, and the tournament actors that drive
+    /// them, run there rather than on an HTTP worker).
+    pub fn pick_arbiter(&self) -> ArbiterHandle {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len();
         self.arbiters[i].clone()
     }
@@ -155,7 +177,9 @@ impl Engine {
     /// Create a room: with several instances, on the least-loaded live one (the request is
     /// routed there; if it does not answer, here).
     pub async fn create_room(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
-        if let Some(c) = self.registry.cluster() {
+        // A tournament's rooms run where the tournament runs: they report to its actor
+        // in-process (their players reach them from any instance through routing).
+        if let Some(c) = self.registry.cluster().filter(|_| spec.tournament.is_none()) {
             let target = c.pick_instance().await;
             if &target != c.id() {
                 let wire = WireSpec {
@@ -207,8 +231,8 @@ impl Engine {
             player1: seat(1),
             seed: seed as i64,
             config: spec.config.to_string(),
-            tournament_id: None,
-            tournament_slot: None,
+            tournament_id: spec.tournament.as_ref().map(|t| t.tournament.0.clone()),
+            tournament_slot: spec.tournament.as_ref().map(|t| t.slot.clone()),
         };
         self.db
             .run(move |c| matches::insert_created(c, &row))
@@ -248,7 +272,15 @@ impl Engine {
                 created_at: created_ms,
             },
         };
-        self.start_room(record, game, 1, None, spec.requeue);
+        let seat_players: Vec<PlayerId> =
+            spec.seats.iter().flatten().map(|p| p.id.clone()).collect();
+        self.start_room(record, game, 1, None, spec.requeue, spec.tournament);
+        // Presence before anyone is told about the room: a player who connects after the
+        // notification went out still learns the room from `welcome` (the room's own start
+        // hook, which sets it too, may run a little later on its arbiter).
+        for p in seat_players {
+            self.registry.set_player_room(&p, Some(room_id.clone()));
+        }
         Ok(CreatedRoom {
             room: room_id,
             match_id,
@@ -264,6 +296,7 @@ impl Engine {
         epoch: i64,
         checkpoint: Option<Checkpoint>,
         requeue: Option<Recipient<Requeue>>,
+        tournament: Option<TournamentLink>,
     ) -> RoomHandle {
         let engine = self.clone();
         let capacity = self.config.room_queue;
@@ -278,6 +311,7 @@ impl Engine {
                     epoch,
                     checkpoint,
                     requeue,
+                    tournament,
                 },
             )
         });
@@ -326,6 +360,23 @@ impl Engine {
             c.release(&resource).await;
             return None;
         };
+        if record.mode == Mode::Tournament.as_str() {
+            // A tournament replays an interrupted match in a new room when it is adopted
+            // itself (its restore abandons the old row); the old room is only forgotten once
+            // its row is over.
+            let mid = record.match_id.0.clone();
+            let over = matches!(
+                self.db.run(move |conn| matches::get(conn, &mid)).await,
+                Ok(Some(row)) if matches::TERMINAL.contains(&row.status.as_str())
+            );
+            if over {
+                let players = record.seats.iter().flatten().map(|p| p.id.clone()).collect();
+                c.forget_room(id, record.code.clone(), players);
+            } else {
+                c.release(&resource).await;
+            }
+            return None;
+        }
         let players: Vec<PlayerId> = record
             .seats
             .iter()
@@ -368,6 +419,6 @@ impl Engine {
         } else {
             None
         };
-        Some(self.start_room(record, game, epoch, checkpoint, requeue))
+        Some(self.start_room(record, game, epoch, checkpoint, requeue, None))
     }
 }

@@ -176,3 +176,24 @@ pub struct Requeue {
     /// The players who did join.
     pub players: Vec<PlayerInfo>,
 }
+
+/// End the match now with `player` losing by forfeit (an organiser disqualified them). The
+/// room records and reports the result as for any other end.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct ForfeitPlayer {
+    /// The player who forfeits.
+    pub player: PlayerId,
+}
+
+/// End the match without recording anything: its row was settled (or abandoned) under a newer
+/// epoch by its tournament, so this room no longer owns it. Players see `match_end` with
+/// `winner` and `reason`, then the room lingers and stops.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Conclude {
+    /// The winning seat as decided elsewhere (`None`: no result, the tournament was cancelled).
+    pub winner: Option<crate::game::Seat>,
+    /// Shown to the players.
+    pub reason: crate::game::EndReason,
+}

@@ -10,7 +10,7 @@
 pub mod engine;
 pub mod messages;
 
-pub use engine::{CreatedRoom, Engine, Mode, RoomSpec};
+pub use engine::{CreatedRoom, Engine, Mode, RoomSpec, TournamentLink};
 
 use crate::db::matches::{self, FinishOutcome, FinishedMatch};
 use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
@@ -22,6 +22,7 @@ use crate::registry::{
     SessionHandle,
 };
 use crate::replay::{ForcedEnd, InputLog};
+use crate::tournament::messages::{MatchReport, MatchReportKind};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
@@ -90,6 +91,10 @@ pub struct RoomActor {
     spec_mode: Mode,
     rated: bool,
     requeue: Option<Recipient<Requeue>>,
+    /// Set for tournament matches: reported to after each persisted transition.
+    tournament: Option<TournamentLink>,
+    /// Seats that never came (tournament no-show walkover), reported with the result.
+    no_show_seats: Vec<Seat>,
     seats: Vec<SeatSlot>,
     assigned: bool,
     spectators: HashMap<String, SessionHandle>,
@@ -121,6 +126,8 @@ pub struct RoomInit {
     pub checkpoint: Option<Checkpoint>,
     /// Where no-show survivors go.
     pub requeue: Option<Recipient<Requeue>>,
+    /// The tournament this match belongs to (its rooms run where the tournament runs).
+    pub tournament: Option<TournamentLink>,
 }
 
 impl RoomActor {
@@ -131,6 +138,7 @@ impl RoomActor {
             epoch,
             checkpoint,
             requeue,
+            tournament,
         } = init;
         let n = game.seats() as usize;
         let assigned = record.seats.is_some();
@@ -154,11 +162,14 @@ impl RoomActor {
             .max(1);
         let period = Duration::from_secs_f64(1.0 / f64::from(tick_hz));
         // An adopted match waits for its players as for a reconnection; a new one gives them
-        // the join window.
+        // the join window (a tournament's no-show timeout for its matches).
+        let join_window = tournament
+            .as_ref()
+            .map_or(engine.config.join_window, |t| t.no_show);
         let join_window = if adopted {
-            engine.config.join_window.max(engine.config.reconnect_grace)
+            join_window.max(engine.config.reconnect_grace)
         } else {
-            engine.config.join_window
+            join_window
         };
         let mut state = RoomState::Waiting;
         // Matched players must come within the join window; an open (private) room closes
@@ -200,6 +211,8 @@ impl RoomActor {
             spec_mode: Mode::parse(&record.mode).unwrap_or(Mode::Private),
             rated: record.rated,
             requeue,
+            tournament,
+            no_show_seats: Vec::new(),
             seats,
             assigned,
             spectators: HashMap::new(),
@@ -452,11 +465,18 @@ impl RoomActor {
                         self.started = Some(now);
                         let (db, id, epoch) =
                             (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let report = self.tournament_report(MatchReportKind::Started);
                         actix::spawn(async move {
-                            if let Err(e) =
-                                db.run(move |c| matches::mark_started(c, &id, epoch)).await
-                            {
-                                tracing::warn!(error = ?e, "recording match start failed");
+                            match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
+                                Err(e) => {
+                                    tracing::warn!(error = ?e, "recording match start failed")
+                                }
+                                // Persisted, then announced.
+                                Ok(_) => {
+                                    if let Some(report) = report {
+                                        report.send();
+                                    }
+                                }
                             }
                         });
                     }
@@ -553,7 +573,7 @@ impl RoomActor {
             phases[i].record(b.saturating_duration_since(a).as_secs_f64());
         }
         if let Some(outcome) = outcome {
-            self.finish(outcome, ctx);
+            self.finish(outcome, false, ctx);
         } else if timed_out {
             let scores = self.game.scores();
             let loser = match scores.first().cmp(&scores.get(1)) {
@@ -594,7 +614,7 @@ impl RoomActor {
             reason,
         });
         let outcome = self.game.end_by_forfeit(loser, reason);
-        self.finish(outcome, ctx);
+        self.finish(outcome, true, ctx);
     }
 
     fn forfeit_absent(&mut self, ctx: &mut Context<Self>) {
@@ -611,8 +631,24 @@ impl RoomActor {
     }
 
     /// Matched players did not all come: the ones who did go back to the front of the queue;
-    /// the match is abandoned (no result, no rating change).
+    /// the match is abandoned (no result, no rating change). A tournament match is decided
+    /// instead: an absent player forfeits (a walkover for the present one); when both are
+    /// absent, the better seed advances.
     fn no_show(&mut self, ctx: &mut Context<Self>) {
+        if let Some(link) = &self.tournament {
+            let absent: Vec<Seat> = (0..self.seats.len())
+                .filter(|&i| self.seats[i].session.is_none())
+                .map(|i| i as Seat)
+                .collect();
+            let loser = match absent.as_slice() {
+                [one] => *one,
+                _ => 1 - link.better_seed_seat.min(1),
+            };
+            tracing::info!(room = %self.id, absent = absent.len(), "tournament no-show: walkover");
+            self.no_show_seats = absent;
+            self.force_end(loser, EndReason::Forfeit, ctx);
+            return;
+        }
         let present: Vec<PlayerInfo> = self
             .seats
             .iter()
@@ -634,6 +670,8 @@ impl RoomActor {
             scores: self.game.scores(),
             reason: EndReason::Abandoned,
         };
+        // Releases the seats and announces the end in one event per session: a client that
+        // queues again the moment it reads match_end finds its seat already gone.
         self.announce_end(&outcome);
         metrics::counter!("rally_matches_finished_total", "outcome" => "abandoned").increment(1);
         self.set_state(RoomState::Finished, None);
@@ -674,14 +712,18 @@ impl RoomActor {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome, ctx: &mut Context<Self>) {
+    fn finish(&mut self, outcome: Outcome, forced: bool, ctx: &mut Context<Self>) {
         if self.state == RoomState::Finished {
             return;
         }
-        let final_frame = self.snapshot_frame(true);
-        if let Some(f) = final_frame {
-            self.fan_out(&f);
+        if forced {
+            // A forced end happens between ticks: show the final state once.
+            if let Some(f) = self.snapshot_frame(true) {
+                self.fan_out(&f);
+            }
         }
+        // Releases the seats and announces the end in one event per session: a client that
+        // queues again the moment it reads match_end finds its seat already gone.
         self.announce_end(&outcome);
         metrics::counter!("rally_matches_finished_total", "outcome" => outcome.reason.as_str())
             .increment(1);
@@ -704,8 +746,28 @@ impl RoomActor {
                 .unwrap_or(0),
         };
         let (db, addr) = (self.engine.db.clone(), ctx.address());
+        let report = self.tournament_report(MatchReportKind::Finished {
+            winner_seat: outcome.winner,
+            scores: [
+                scores.first().copied().unwrap_or(0),
+                scores.get(1).copied().unwrap_or(0),
+            ],
+            reason: outcome.reason,
+            no_show_seats: self.no_show_seats.clone(),
+        });
         actix::spawn(async move {
-            match db.run(move |c| matches::finish(c, &record)).await {
+            let outcome = db.run(move |c| matches::finish(c, &record)).await;
+            // The tournament hears of the result once it is persisted (also when it already
+            // was: the report is idempotent). A stale epoch means someone else (an organiser
+            // settling the match) owns the row now: nothing to report.
+            if let (
+                Some(report),
+                Ok(FinishOutcome::Recorded { .. } | FinishOutcome::AlreadyRecorded),
+            ) = (report, &outcome)
+            {
+                report.send();
+            }
+            match outcome {
                 Ok(FinishOutcome::Recorded { ratings: Some(r) }) => {
                     let changes = r
                         .iter()
@@ -734,6 +796,21 @@ impl RoomActor {
 
     fn linger(&self, ctx: &mut Context<Self>) {
         ctx.run_later(self.engine.config.room_linger, |_, ctx| ctx.stop());
+    }
+
+    /// A report for this room's tournament, if it is a tournament match.
+    fn tournament_report(&self, kind: MatchReportKind) -> Option<PendingReport> {
+        let link = self.tournament.as_ref()?;
+        Some(PendingReport {
+            registry: self.engine.registry.clone(),
+            report: MatchReport {
+                tournament: link.tournament.clone(),
+                slot: link.slot.clone(),
+                match_id: self.match_id.clone(),
+                room: self.id.clone(),
+                kind,
+            },
+        })
     }
 
     fn seat_of(&self, player: &PlayerId) -> Option<usize> {
@@ -776,6 +853,25 @@ fn kick_slow(h: &SessionHandle) {
         error: code::RATE_LIMITED,
         message: "you are not reading fast enough; reconnect".into(),
     });
+}
+
+/// A report on its way to a tournament, sent once what it reports is persisted.
+struct PendingReport {
+    registry: crate::registry::Registry,
+    report: MatchReport,
+}
+
+impl PendingReport {
+    /// Deliver through the registry (the tournament's actor may have been replaced since the
+    /// room started). A tournament that is gone (cancelled) has nothing left to learn.
+    fn send(self) {
+        match self.registry.tournament(&self.report.tournament) {
+            Some(t) => t.send(self.report),
+            None => {
+                tracing::debug!(tournament = %self.report.tournament, "no tournament to report to")
+            }
+        }
+    }
 }
 
 /// Result persisted: announce rating changes.
@@ -912,9 +1008,10 @@ impl Handler<Persisted> for RoomActor {
         }
         .encode()
         .into();
-        self.broadcast_reliable(frame.clone());
-        // Seated players were released at the end; they still get their rating change,
-        // wherever they are connected.
+        for h in self.spectators.values() {
+            h.events.do_send(SessionEvent::Frame(frame.clone()));
+        }
+        // Seated players were released at the end: reach them wherever they are now.
         for s in &self.seats {
             if let Some(p) = &s.player {
                 self.engine
@@ -1090,6 +1187,12 @@ impl Handler<Leave> for RoomActor {
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
                 self.force_end(i as Seat, EndReason::Resign, ctx);
             }
+            RoomState::Waiting if self.assigned && self.tournament.is_some() => {
+                // Tournament: leaving before the start is being absent; the no-show timer
+                // decides (the player may still come back in time).
+                self.seats[i].session = None;
+                self.on_player_away();
+            }
             RoomState::Waiting if self.assigned => {
                 // A matched player walked away before the start: a no-show, decided now.
                 self.seats[i].session = None;
@@ -1117,6 +1220,37 @@ impl Handler<Detach> for RoomActor {
 
     fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
         self.drop_session(&msg.session_id, false);
+    }
+}
+
+impl Handler<ForfeitPlayer> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForfeitPlayer, ctx: &mut Context<Self>) {
+        if let Some(i) = self.seat_of(&msg.player) {
+            tracing::info!(room = %self.id, seat = i, "forfeit ordered from outside");
+            self.force_end(i as Seat, EndReason::Forfeit, ctx);
+        }
+    }
+}
+
+impl Handler<Conclude> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Conclude, ctx: &mut Context<Self>) {
+        if self.state == RoomState::Finished {
+            return;
+        }
+        tracing::info!(room = %self.id, "match concluded from outside; nothing recorded here");
+        let outcome = Outcome {
+            winner: msg.winner,
+            scores: self.game.scores(),
+            reason: msg.reason,
+        };
+        // As in `finish`: release and announce.
+        self.announce_end(&outcome);
+        self.set_state(RoomState::Finished, None);
+        self.linger(ctx);
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::app::AppState;
 use crate::auth::{self, Operation, Principal};
 use crate::error::ErrorKind;
-use crate::ids::RoomId;
+use crate::ids::{RoomId, TournamentId};
 use crate::matchmaking::queue::{Cancel, Enqueue, Matchmaker};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, ClientMsg, ServerMsg};
@@ -16,6 +16,7 @@ use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::HashSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,6 +54,8 @@ pub struct Session {
     released: bool,
     /// The room that last let this session go (for the re-queue check).
     released_from: Option<RoomId>,
+    /// Tournaments whose live events this session receives (unsubscribed on stop).
+    subscriptions: HashSet<TournamentId>,
     closing: bool,
     disconnect_reason: &'static str,
 }
@@ -77,6 +80,7 @@ impl Session {
             room: None,
             released: false,
             released_from: None,
+            subscriptions: HashSet::new(),
             closing: false,
             disconnect_reason: "client_closed",
         }
@@ -206,7 +210,88 @@ impl Session {
                     },
                 );
             }
+            ClientMsg::Subscribe { tournament } => self.subscribe(tournament, ctx),
+            ClientMsg::Unsubscribe { tournament } => {
+                if let Some(id) = TournamentId::parse(&tournament) {
+                    if self.subscriptions.remove(&id) {
+                        if let Some(t) = self.engine.registry.tournament(&id) {
+                            t.send(crate::tournament::messages::Unsubscribe {
+                                session_id: self.id.clone(),
+                            });
+                        }
+                    }
+                }
+                self.send(
+                    ctx,
+                    ServerMsg::Unsubscribed {
+                        tournament: &tournament,
+                    },
+                );
+            }
         }
+    }
+
+    /// Receive a running tournament's live events (authorized as spectating it).
+    fn subscribe(&mut self, tournament: String, ctx: &mut Ctx) {
+        let handle =
+            TournamentId::parse(&tournament).and_then(|id| self.engine.registry.tournament(&id));
+        let Some(handle) = handle else {
+            return self.error(
+                ctx,
+                code::NOT_FOUND,
+                "no running tournament with this id (GET /api/v1/tournaments/{id} serves finished ones)",
+            );
+        };
+        if !self.subscriptions.contains(&handle.id)
+            && self.subscriptions.len() >= protocol::MAX_SUBSCRIPTIONS
+        {
+            return self.error(ctx, code::CONFLICT, "too many tournament subscriptions");
+        }
+        let (app, token_check) = (self.app.clone(), self.token.clone());
+        let resource = format!("tournament:{}", handle.id);
+        let msg = crate::tournament::messages::Subscribe {
+            session_id: self.id.clone(),
+            events: ctx.address().recipient(),
+        };
+        let id = handle.id.clone();
+        let fut = async move {
+            if let Some(token) = token_check {
+                auth::authorize(&app.db, &app.key, &token, Operation::Spectate, &resource)
+                    .await
+                    .map_err(|e| {
+                        let c = if e.kind == ErrorKind::Forbidden {
+                            code::FORBIDDEN
+                        } else {
+                            code::UNAUTHORIZED
+                        };
+                        RoomRefusal::new(c, e.message)
+                    })?;
+            }
+            handle
+                .ask(msg)
+                .await
+                .map_err(|_| RoomRefusal::new(code::NOT_FOUND, "the tournament is over"))
+        };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
+            Ok(view) => {
+                act.subscriptions.insert(id.clone());
+                act.send(
+                    ctx,
+                    ServerMsg::Subscribed {
+                        tournament: id.as_str(),
+                    },
+                );
+                let event = protocol::TournamentEvent::State { view };
+                act.send(
+                    ctx,
+                    ServerMsg::Tournament {
+                        tournament: id.as_str(),
+                        event: &event,
+                    },
+                );
+            }
+            Err(r) => act.error(ctx, &r.code, &r.message),
+        }));
     }
 
     fn authenticate(&mut self, token: String, ctx: &mut Ctx) {
@@ -501,6 +586,13 @@ impl Actor for Session {
             return;
         };
         self.engine.registry.session_gone(&p.player_id, &self.id);
+        for t in self.subscriptions.drain() {
+            if let Some(h) = self.engine.registry.tournament(&t) {
+                h.send(crate::tournament::messages::Unsubscribe {
+                    session_id: self.id.clone(),
+                });
+            }
+        }
         if let Some((room, _)) = self.room.take() {
             room.send(Detach {
                 player: p.player_id.clone(),

@@ -181,6 +181,37 @@ impl TestServer {
         }
     }
 
+    /// The `/metrics` exposition text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Sum of the samples of `name` whose labels contain every `name="value"` pair given
+    /// (0 when there is none). Metrics are process-wide: tests compare, never expect exact
+    /// values other tests could also move.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+            })
+            .filter(|l| {
+                labels
+                    .iter()
+                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+            })
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .sum()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -302,6 +333,8 @@ macro_rules! both_backends {
     };
 }
 
+pub mod bot;
+pub mod tournament;
 pub mod ws;
 impl TestServer {
     /// Register `name`; return its token and player id.

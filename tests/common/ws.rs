@@ -65,7 +65,12 @@ impl Client {
                 .expect("timed out waiting for a message");
             match m {
                 None => return Event::Closed(None),
-                Some(Err(_)) => return Event::Closed(None),
+                Some(Err(e)) => {
+                    if std::env::var_os("RALLY_TEST_DEBUG").is_some() {
+                        eprintln!("ws error: {e}");
+                    }
+                    return Event::Closed(None);
+                }
                 Some(Ok(Message::Text(t))) => {
                     return Event::Msg(serde_json::from_str(&t).expect("server sent JSON"))
                 }

@@ -55,7 +55,9 @@ export function toast(text, kind = 'error') {
     h('span', null, text), close);
   close.addEventListener('click', () => el.remove());
   box.append(el);
-  while (box.children.length > 4) box.firstElementChild?.remove();
+  // Keep the last four messages; "your match is ready" prompts stay until used.
+  const plain = [...box.children].filter((c) => !c.classList.contains('prompt'));
+  for (const c of plain.slice(0, Math.max(0, plain.length - 4))) c.remove();
   setTimeout(() => el.remove(), kind === 'error' ? 12000 : 4000);
   hooks.lastError = kind === 'error' ? text : hooks.lastError;
 }
@@ -214,6 +216,7 @@ function onServerMessage(m) {
         renderChrome();
       }
       const spectating = sessionStorage.getItem(SPECTATE_KEY);
+      tournaments.onWelcome();
       if (m.room) {
         // A seat is waiting for us (reload, reconnect): take it back.
         app.conn?.send(msg.join({ room: m.room }));
@@ -272,8 +275,12 @@ function onServerMessage(m) {
     case 'error':
       onServerError(m);
       break;
+    case 'tournament':
+    case 'subscribed':
+    case 'unsubscribed':
+      tournaments.onServerMessage(m);
+      break;
     default:
-      if (m.type.startsWith('tournament') || m.tournament) tournaments.onServerMessage(m);
   }
 }
 
@@ -282,6 +289,12 @@ function onServerError(m) {
   if (m.code === 'unknown_type' && /subscribe/.test(m.message || '')) {
     // A server without tournament events: the tournament pages poll instead.
     app.features.subscribe = false;
+    return;
+  }
+  if ((m.code === 'not_found' || m.code === 'conflict') && /tournament/.test(m.message || '')) {
+    // A subscription refused (the tournament just ended, or too many): the page polls instead.
+    hooks.lastServerError = m;
+    tournaments.onSubscribeRefused();
     return;
   }
   const text = errorText(m.code, m.message);
@@ -303,11 +316,13 @@ function openGame(joined) {
   if (joined.role === 'spectator') sessionStorage.setItem(SPECTATE_KEY, joined.room);
   else sessionStorage.removeItem(SPECTATE_KEY);
   const conn = /** @type {Connection} */ (app.conn);
+  tournaments.onJoined(joined.room);
   app.game = new GameView({
     conn,
     joined,
     me: app.player ? app.player.id : '',
     invite: app.invite && app.invite.room === joined.room ? app.invite : null,
+    tournament: tournaments.tournamentOfRoom(joined.room),
     onLeave: () => {
       sessionStorage.removeItem(SPECTATE_KEY);
       closeGame();
@@ -376,7 +391,8 @@ function route() {
   } else {
     pages.setReturnToGame(false);
   }
-  if (name !== 'tournaments' && name !== 'organiser') tournaments.leavePage();
+  // Every page that follows a tournament starts following it afresh.
+  tournaments.leavePage();
   switch (name || '') {
     case '':
       mount(view, pages.lobbyPage());
@@ -421,8 +437,8 @@ function route() {
       hooks.view = args[0] ? 'tournament' : 'tournaments';
       break;
     case 'organiser':
-      mount(view, tournaments.organiserPage());
-      hooks.view = 'organiser';
+      mount(view, tournaments.organiserPage(args[0] || ''));
+      hooks.view = args[0] === 'audit' ? 'audit' : 'organiser';
       break;
     default:
       mount(view, h('section', { class: 'page' }, h('h1', null, 'Not found'), h('p', null, 'There is no such page. '), h('a', { href: '#/' }, 'Back to the lobby')));

@@ -37,7 +37,16 @@ const hooks = /** @type {any} */ (window).__rally || ((/** @type {any} */ (windo
  * @property {() => void} onLeave  back to the lobby
  * @property {() => void} onPlayAgain  queue again
  * @property {{room:string, code:string}|null} [invite]  the private room this player created
+ * @property {{id:string, name:string}|null} [tournament]  the tournament this match belongs to
  */
+
+/**
+ * The tournament line of the HUD.
+ * @param {{id:string, name:string}|null|undefined} t
+ */
+function tournamentLink(t) {
+  return t ? h('a', { href: `#/tournaments/${encodeURIComponent(t.id)}`, testid: 'game-tournament' }, t.name) : null;
+}
 
 export class GameView {
   /** @param {GameOptions} o */
@@ -83,7 +92,7 @@ export class GameView {
     this.touch = { active: false, targetY: 0, up: false, down: false };
     this.frames = 0;
     this.lastShownY = this.field.height / 2;
-    /** @type {{intent:Intent, frame:number, yBefore:number, dyFirstFrame:number|null, predictedDy:number|null}|null} */
+    /** @type {{intent:Intent, frame:number, yBefore:number, dyFirstFrame:number|null, predictedDy:number|null, predictedAtPress:number, predictionDy:number|null}|null} */
     this.probe = null;
     this.raf = 0;
     this.dead = false;
@@ -157,6 +166,7 @@ export class GameView {
         h('span', { class: ['seat', 'seat1', this.seat === 1 && 'me'] }, this.nameEls[1])),
       h('div', { class: 'hud small' },
         h('span', null, isPlayer ? `You play ${this.seat === 0 ? 'left' : 'right'}` : 'Spectating'),
+        tournamentLink(this.o.tournament),
         this.stateEl, this.specEl,
         this.pointsToWin ? h('span', null, `first to ${this.pointsToWin}`) : null),
       h('div', { class: 'stage' }, this.canvas, this.overlay),
@@ -223,7 +233,8 @@ export class GameView {
     if (!playing) this.predictor.hold(this.predictor.base.tick, this.predictor.base.y);
     this.o.conn.send(msg.input(input.seq, input.intent));
     if (playing && intent !== 'stop') {
-      this.probe = { intent, frame: this.frames, yBefore, dyFirstFrame: null, predictedDy: this.predictor.yAt(this.present(performance.now())) - yBefore };
+      const predictedAtPress = this.predictor.yAt(this.present(performance.now()));
+      this.probe = { intent, frame: this.frames, yBefore, dyFirstFrame: null, predictedDy: predictedAtPress - yBefore, predictedAtPress, predictionDy: null };
     }
   }
 
@@ -360,6 +371,8 @@ export class GameView {
         return h('div', null, `${mine ? 'Your rating' : nameOf(c.seat)}: ${c.before} → ${c.after} (${d >= 0 ? '+' : ''}${d})`);
       });
       rating = h('div', { class: 'rating-change', testid: 'rating-change' }, rows);
+    } else if (this.o.tournament) {
+      rating = h('div', { class: 'rating-change' }, 'Tournament match: unrated; the bracket moves on.');
     } else if (e.rated) {
       rating = h('div', { class: 'rating-change pending', testid: 'rating-pending' }, 'Updating ratings…');
     } else {
@@ -374,7 +387,9 @@ export class GameView {
       rating,
       h('div', { class: 'actions' },
         h('button', { type: 'button', testid: 'back-to-lobby', onclick: () => this.o.onLeave() }, 'Back to lobby'),
-        this.role === 'player' ? h('button', { type: 'button', class: 'primary', testid: 'play-again', onclick: () => this.o.onPlayAgain() }, 'Play again') : null,
+        this.o.tournament
+          ? h('a', { href: `#/tournaments/${encodeURIComponent(this.o.tournament.id)}`, class: 'button primary', testid: 'back-to-tournament' }, `Back to ${this.o.tournament.name}`)
+          : this.role === 'player' ? h('button', { type: 'button', class: 'primary', testid: 'play-again', onclick: () => this.o.onPlayAgain() }, 'Play again') : null,
         h('a', { href: `#/replay/${encodeURIComponent(this.matchId)}`, testid: 'result-replay', class: 'button' }, 'Replay'))));
     this.resignBtn.disabled = true;
   }
@@ -432,6 +447,8 @@ export class GameView {
       paddles[this.seat] = y;
       if (this.probe && this.probe.dyFirstFrame === null && this.frames > this.probe.frame) {
         this.probe.dyFirstFrame = y - this.probe.yBefore;
+        // The prediction alone (without the fading blend of an earlier correction).
+        this.probe.predictionDy = this.predictor.yAt(this.present(now)) - this.probe.predictedAtPress;
         hooks.keyProbes.push({ ...this.probe, framesToMove: this.frames - this.probe.frame });
         if (hooks.keyProbes.length > 50) hooks.keyProbes.shift();
         this.probe = null;

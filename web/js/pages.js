@@ -4,7 +4,7 @@
 import { h, mount, formValues, when } from './dom.js';
 import { api, exists, ApiError } from './api.js';
 import { msg, endReasonText } from './protocol.js';
-import { paddleTrack, tickTime, FIELD } from './replay.js';
+import { paddleTrack, tickTime, framesEvery, readFrames, sampleFrames, pointTicks, PONG_GEOMETRY } from './replay.js';
 import { DELAY_KEY, renderDelaySetting } from './game.js';
 import { app, toast, act, describe, signedIn, send, go } from './app.js';
 
@@ -273,81 +273,133 @@ function historyRow(m, id) {
 
 // ---------------------------------------------------------------- replay viewer
 
-/** @param {string} id */
+/** Test hooks (tests/browser reads `window.__rally.replay`). */
+const hooks = /** @type {Record<string, any>} */ (/** @type {any} */ (window).__rally || ((/** @type {any} */ (window)).__rally = {}));
+
+/**
+ * `#/replay/MATCH[?every=N]`: the match, its input log and the server's re-simulated frames.
+ * @param {string} id
+ */
 export function replayPage(id) {
   const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
   const el = h('section', { class: 'page', testid: 'replay-page' }, h('h1', null, 'Replay'), body);
+  const asked = Number(new URLSearchParams(location.hash.split('?')[1] || '').get('every')) || null;
   (async () => {
     if (!(await feature('matches', '/api/v1/leaderboard'))) {
       mount(body, notice('This server does not serve replays yet.', 'feature-missing'));
       return;
     }
+    let match;
+    let replay;
     try {
-      const [match, replay] = await Promise.all([
+      [match, replay] = await Promise.all([
         api('GET', `/api/v1/matches/${encodeURIComponent(id)}`),
         api('GET', `/api/v1/matches/${encodeURIComponent(id)}/replay`),
       ]);
-      mount(body, replayViewer(match, replay));
     } catch (e) {
       const text = e instanceof ApiError && e.status === 404 ? 'This match has no replay (it is unknown or not finished yet).' : describe(e);
       mount(body, notice(text, 'error'));
+      return;
     }
+    /** @type {import('./replay.js').FrameSet|null} */
+    let frames = null;
+    let why = '';
+    try {
+      const every = framesEvery(Number(replay.ticks) || 0, asked);
+      frames = readFrames(await api('GET', `/api/v1/matches/${encodeURIComponent(id)}/replay/frames?every=${every}`));
+    } catch (e) {
+      // Without frames the viewer still replays the paddles from the inputs, and says why.
+      why = e instanceof ApiError && e.status === 404 && /no such API route/i.test(e.message)
+        ? 'This server does not re-simulate replays, so the ball is not shown.'
+        : `The ball cannot be shown: ${describe(e)}`;
+    }
+    if (el.isConnected) mount(body, replayViewer(match, replay, frames, why));
   })();
   return el;
 }
 
 /**
- * Plays back the paddles exactly (they depend only on inputs) over the input timeline, with the
- * final score; the ball needs the server's RNG and is not re-simulated (docs/web-client.md).
+ * Plays back a finished match: the server's frames (ball, paddles, score; interpolated when
+ * taken every N > 1 ticks), or the paddles alone rebuilt from the input log when the server has
+ * no frames. Play/pause, speed, a scrubber, and the input timeline.
  * @param {any} match
  * @param {any} replay
+ * @param {import('./replay.js').FrameSet|null} set
+ * @param {string} why  why there are no frames
  */
-function replayViewer(match, replay) {
+function replayViewer(match, replay, set, why) {
   const track = paddleTrack(replay);
+  const hz = set ? set.hz : track.hz;
+  const lastTick = set ? Math.max(track.ticks, set.frames[set.frames.length - 1].tick) : track.ticks;
+  const points = set ? pointTicks(set.frames) : [];
   const names = [0, 1].map((s) => (match.players || []).find((/** @type {any} */ p) => p.seat === s)?.name || `seat ${s}`);
   const canvas = h('canvas', { class: 'field', width: 960, height: 540, testid: 'replay-canvas' });
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
-  const scrub = h('input', { type: 'range', min: 0, max: track.ticks, value: 0, testid: 'replay-scrub' });
-  const clock = h('span', { testid: 'replay-time' }, tickTime(0, track.hz));
+  const scrub = h('input', { type: 'range', min: 0, max: lastTick, step: 1, value: 0, testid: 'replay-scrub', 'aria-label': 'Position' });
+  const clock = h('span', { testid: 'replay-time' }, tickTime(0, hz));
   const playBtn = h('button', { type: 'button', testid: 'replay-play' }, 'Play');
-  const speed = h('select', { testid: 'replay-speed' }, [0.5, 1, 2, 4].map((s) => h('option', { value: s, selected: s === 1 }, `${s}×`)));
+  const speed = h('select', { testid: 'replay-speed', 'aria-label': 'Speed' }, [0.25, 0.5, 1, 2, 4, 8].map((s) => h('option', { value: s, selected: s === 1 }, `${s}×`)));
+  const liveScore = h('span', { class: 'score', testid: 'replay-live-score' });
   let tick = 0;
   let playing = false;
   let last = 0;
+  const G = PONG_GEOMETRY;
+  const state = hooks.replay = { match: match.id, every: set ? set.every : null, frames: set ? set.frames.length : 0, lastTick, hz, tick: 0, ball: /** @type {number[]|null} */ (null), scores: [0, 0], playing: false, ended: false };
   const draw = () => {
     const w = canvas.width;
     const hh = canvas.height;
-    const sx = w / FIELD.width;
-    const sy = hh / FIELD.height;
+    const sx = w / G.width;
+    const sy = hh / G.height;
     ctx.fillStyle = '#0b1020';
     ctx.fillRect(0, 0, w, hh);
+    ctx.strokeStyle = '#2a3350';
+    ctx.setLineDash([sy * 200, sy * 200]);
+    ctx.lineWidth = Math.max(1, sx * 60);
+    ctx.beginPath();
+    ctx.moveTo(w / 2, 0);
+    ctx.lineTo(w / 2, hh);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    const t = Math.min(lastTick, Math.max(0, tick));
     const ph = track.config.paddle_height;
-    const t = Math.min(track.ticks, Math.floor(tick));
+    const sample = set ? sampleFrames(set.frames, t, hz) : null;
+    const whole = Math.min(track.ticks, Math.floor(t));
+    const paddles = sample ? sample.paddles : [track.paddles[0][whole], track.paddles[1][whole]];
     for (const s of [0, 1]) {
-      const x = s === 0 ? 640 : FIELD.width - 640;
       ctx.fillStyle = '#e5e7eb';
-      ctx.fillRect((x - 120) * sx, (track.paddles[s][t] - ph / 2) * sy, 240 * sx, ph * sy);
+      ctx.fillRect((G.paddleX[s] - G.paddleWidth / 2) * sx, (paddles[s] - ph / 2) * sy, G.paddleWidth * sx, ph * sy);
     }
-    // input marks along the bottom
+    if (sample) {
+      ctx.fillStyle = '#fbbf24';
+      ctx.fillRect((sample.ball[0] - G.ballSize / 2) * sx, (sample.ball[1] - G.ballSize / 2) * sy, G.ballSize * sx, G.ballSize * sy);
+    }
+    // The timeline along the bottom: inputs (blue, one row per seat), points (red), playhead.
+    const span = Math.max(1, lastTick);
     ctx.fillStyle = '#7dd3fc';
-    for (const i of track.inputs) ctx.fillRect((i.tick / Math.max(1, track.ticks)) * w, hh - 6 - i.seat * 6, 2, 5);
+    for (const i of track.inputs) ctx.fillRect((i.tick / span) * w, hh - 6 - i.seat * 6, 2, 5);
+    ctx.fillStyle = '#f87171';
+    for (const p of points) ctx.fillRect((p / span) * w - 1, hh - 20, 3, 8);
     ctx.fillStyle = '#fbbf24';
-    ctx.fillRect((t / Math.max(1, track.ticks)) * w - 1, hh - 14, 2, 14);
-    clock.textContent = `${tickTime(t, track.hz)} / ${tickTime(track.ticks, track.hz)}`;
-    scrub.value = String(t);
+    ctx.fillRect((t / span) * w - 1, hh - 14, 2, 14);
+    clock.textContent = `${tickTime(t, hz)} / ${tickTime(lastTick, hz)}`;
+    scrub.value = String(Math.round(t));
+    const scores = sample ? sample.scores : t >= lastTick ? [replay.scores?.[0] ?? 0, replay.scores?.[1] ?? 0] : null;
+    liveScore.textContent = scores ? `${scores[0]} – ${scores[1]}` : '–';
+    liveScore.dataset.scores = scores ? scores.join('-') : '';
+    Object.assign(state, { tick: t, ball: sample ? sample.ball : null, paddles, scores, playing, ended: t >= lastTick });
   };
   const frame = (/** @type {number} */ now) => {
     if (!canvas.isConnected) return;
     if (playing) {
-      tick += ((now - last) / 1000) * track.hz * Number(speed.value);
-      if (tick >= track.ticks) { tick = track.ticks; playing = false; playBtn.textContent = 'Play'; }
+      tick += ((now - last) / 1000) * hz * Number(speed.value);
+      if (tick >= lastTick) { tick = lastTick; playing = false; playBtn.textContent = 'Play'; }
     }
     last = now;
     draw();
     requestAnimationFrame(frame);
   };
   playBtn.addEventListener('click', () => {
-    if (tick >= track.ticks) tick = 0;
+    if (tick >= lastTick) tick = 0;
     playing = !playing;
     playBtn.textContent = playing ? 'Pause' : 'Play';
   });
@@ -356,13 +408,17 @@ function replayViewer(match, replay) {
   const winner = match.winner_seat;
   const inputsList = h('ol', { class: 'timeline', testid: 'replay-inputs' },
     track.inputs.slice(0, 500).map((i) => h('li', null, `${tickTime(i.tick, track.hz)} ${names[i.seat]}: ${i.input}`)));
-  return h('div', { class: 'replay' },
+  const about = set
+    ? `Re-simulated by the server: ${set.frames.length} frames, one every ${set.every === 1 ? 'tick' : `${set.every} ticks (interpolated between them)`}; ${lastTick} ticks at ${hz} Hz, ${track.inputs.length} recorded inputs.`
+    : `${why} Paddles are replayed exactly from the ${track.inputs.length} recorded inputs. ${track.ticks} ticks at ${track.hz} Hz.`;
+  return h('div', { class: 'replay', 'data-frames': set ? 'yes' : 'no' },
     h('p', { class: 'final-score', testid: 'replay-score' },
-      `${names[0]} ${replay.scores?.[0] ?? ''} – ${replay.scores?.[1] ?? ''} ${names[1]}`,
+      `Final: ${names[0]} ${replay.scores?.[0] ?? ''} – ${replay.scores?.[1] ?? ''} ${names[1]}`,
       winner === null || winner === undefined ? '' : ` · ${names[winner]} won ${endReasonText(match.end_reason || 'score')}`),
+    h('div', { class: 'hud' }, h('span', { class: 'seat seat0' }, names[0]), liveScore, h('span', { class: 'seat seat1' }, names[1])),
     canvas,
     h('div', { class: 'controls' }, playBtn, scrub, clock, speed),
-    h('p', { class: 'muted' }, `Paddles are replayed exactly from the ${track.inputs.length} recorded inputs; the ball is not shown because the replay holds inputs and a seed, not positions. ${track.ticks} ticks at ${track.hz} Hz.`),
+    h('p', { class: set ? 'muted' : 'notice', testid: 'replay-about' }, about),
     h('details', null, h('summary', null, 'Input timeline'), inputsList));
 }
 

@@ -288,6 +288,8 @@ export function endReasonText(reason) {
     case 'forfeit': return 'by forfeit (a player did not come back in time)';
     case 'resign': return 'by resignation';
     case 'abandoned': return 'abandoned';
+    case 'settled': return 'as settled by the organiser';
+    case 'cancelled': return 'because the tournament was cancelled';
     default: return reason;
   }
 }

@@ -28,6 +28,7 @@ use super::wire::Incoming;
 use crate::cli::LoadgenArgs;
 
 mod report;
+pub mod tournament;
 use crate::protocol::ClientMsg;
 pub use report::Report;
 
@@ -586,18 +587,12 @@ fn round3(x: f64) -> f64 {
 /// `rally loadgen`: runs on its own tokio runtime (`--threads`), prints the human summary and
 /// the JSON line to stdout, and fails when the run was not clean.
 pub fn command(args: &LoadgenArgs) -> anyhow::Result<()> {
+    if args.tournament.is_some() {
+        return tournament_command(args);
+    }
     let opts = Options::try_from(args)?;
     let url = opts.url.clone();
-    let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.threads)
-            .enable_all()
-            .build()?
-    };
+    let runtime = runtime(args)?;
     let report = runtime.block_on(run(opts))?;
     println!("{}", report.human(&url));
     println!("{}", serde_json::to_string(&report)?);
@@ -608,6 +603,73 @@ pub fn command(args: &LoadgenArgs) -> anyhow::Result<()> {
             report.stranded,
             report.matches_completed,
             report.matches_target,
+            report
+                .first_error
+                .as_deref()
+                .map(|e| format!("; first error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// The bots' runtime: single-threaded for `--threads 1`, else multi-threaded.
+fn runtime(args: &LoadgenArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    }
+}
+
+/// `rally loadgen --tournament ID --players N` (see [`tournament`]).
+fn tournament_command(args: &LoadgenArgs) -> anyhow::Result<()> {
+    let id = args.tournament.clone().unwrap_or_default();
+    if !(1..=tournament::MAX_PLAYERS).contains(&args.players) {
+        anyhow::bail!(
+            "--players must be between 1 and {}",
+            tournament::MAX_PLAYERS
+        );
+    }
+    if !(0.0..=1.0).contains(&args.miss_rate) {
+        anyhow::bail!(
+            "--miss-rate must be between 0 and 1, got {}",
+            args.miss_rate
+        );
+    }
+    let duration = |flag: &str, v: &str| {
+        humantime::parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v:?}: {e}"))
+    };
+    let defaults = Options::new(args.url.clone(), 1, 1);
+    let opts = tournament::TournamentOptions {
+        url: args.url.clone(),
+        tournament: id,
+        players: args.players,
+        miss_rate: args.miss_rate,
+        seed: args.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        }),
+        timeout: duration("timeout", &args.timeout)?,
+        idle_timeout: duration("idle-timeout", &args.idle_timeout)?,
+        client: defaults.client,
+        http_timeout: defaults.http_timeout,
+    };
+    let report = runtime(args)?.block_on(tournament::run(opts))?;
+    println!("{}", report.human(&args.url));
+    println!("{}", serde_json::to_string(&report)?);
+    if !report.ok() {
+        anyhow::bail!(
+            "loadgen tournament failed: status {}, {} errors{}",
+            report.status.as_deref().unwrap_or("unknown"),
+            report.errors,
             report
                 .first_error
                 .as_deref()
