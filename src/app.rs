@@ -84,6 +84,18 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     engine.set_requeue(matchmaker.clone().recipient());
     let counts = db.run(crate::db::tournaments::count_by_status).await?;
     crate::tournament::set_status_counts(&counts);
+    if let Some(c) = engine.registry.cluster() {
+        let e = engine.clone();
+        c.on_orphan(
+            crate::registry::ResourceKind::Tournament,
+            std::sync::Arc::new(move |id: String| {
+                let e = e.clone();
+                actix::spawn(async move {
+                    crate::tournament::actor::adopt(&e, &id).await;
+                });
+            }),
+        );
+    }
     let restored = crate::tournament::actor::restore_all(&engine).await?;
     if restored > 0 {
         tracing::info!(restored, "unfinished tournaments restored");
@@ -249,7 +261,15 @@ async fn hand_over(c: &std::sync::Arc<Cluster>, drain: Duration) {
             c.offer_rooms(&to, released).await;
         }
     }
-    c.release(&crate::registry::Resource::matchmaker()).await;
+    // Tournaments: give their leases up; a survivor adopts each at its next scan (restoring it
+    // from Postgres, which fences this instance's actor off).
+    let held: Vec<crate::registry::Resource> = c.held();
+    for r in held
+        .into_iter()
+        .filter(|r| r.kind != crate::registry::ResourceKind::Room)
+    {
+        c.release(&r).await;
+    }
     crate::registry::upkeep::vanish(c).await;
 }
 

@@ -680,3 +680,167 @@ async fn a_dead_session_instance_pauses_the_room_and_the_player_comes_back() {
     .await;
     assert_eq!(row.epoch, 1, "the room never moved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_tournament_owner_mid_round_finishes_on_the_survivors() {
+    use common::bot::{self, Style};
+    use common::tournament::{assert_one_result_per_slot, match_rows};
+    let mut extra = flags("1");
+    extra.extend(["--max-match-duration", "8s"]);
+    let Some(mut c) = TestCluster::start(3, None, TTL, &extra).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let base = |i: usize| format!("http://{}", c.addr(i));
+    // An organiser creates the tournament on instance 0, which owns it (its lease).
+    bot::register(&http, &base(0), "boss").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rally"))
+        .args(["admin", "grant-organiser", "boss"])
+        .env("RALLY_DATABASE_URL", &c.pg.url)
+        .env("RALLY_ROOT_KEY_FILE", c.dir.path().join("root.key"))
+        .env("RALLY_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let org = bot::login(&http, &base(0), "boss").await;
+    let post = |url: String, token: String, body: Value| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            let b: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(st == 200 || st == 201, "{st} {b}");
+            b
+        }
+    };
+    let t = post(
+        format!("{}/api/v1/admin/tournaments", base(0)),
+        org.clone(),
+        json!({"name": "Hydra", "game": "pong", "format": "single_elimination",
+               "capacity": 4, "no_show_timeout_ms": 30000}),
+    )
+    .await;
+    let id = t["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.redis_get(&format!("lease:tournament:{id}")).is_some(),
+        true,
+        "the creating instance holds the tournament's lease"
+    );
+    let owner_lease = c.redis_get(&format!("lease:tournament:{id}")).unwrap();
+    post(
+        format!("{}/api/v1/admin/tournaments/{id}/open", base(0)),
+        org.clone(),
+        json!({}),
+    )
+    .await;
+    // Four entrants, connected to the two other instances. (Tournament actions go to the
+    // owning instance: others answer 503 with its address.)
+    let mut players = Vec::new();
+    for i in 0..4 {
+        let at = 1 + i % 2;
+        let a = bot::register(&http, &base(at), &format!("hyd{i}")).await;
+        let r = http
+            .post(format!("{}/api/v1/tournaments/{id}/join", base(at)))
+            .bearer_auth(&a.token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        post(
+            format!("{}/api/v1/tournaments/{id}/join", base(0)),
+            a.token.clone(),
+            json!({}),
+        )
+        .await;
+        players.push((a, at));
+    }
+    post(
+        format!("{}/api/v1/admin/tournaments/{id}/start", base(0)),
+        org.clone(),
+        json!({}),
+    )
+    .await;
+    let bots: Vec<_> = players
+        .iter()
+        .enumerate()
+        .map(|(i, (who, at))| {
+            tokio::spawn(bot::play(
+                c.addr(*at),
+                who.clone(),
+                id.clone(),
+                Style::Track {
+                    lag: 1 + 4 * i as u32,
+                },
+                Duration::from_secs(150),
+            ))
+        })
+        .collect();
+    // Mid-round: a first-round match is being played on the owner.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = match_rows(&c.pg.url, &id);
+        if rows
+            .iter()
+            .any(|r| r.0.starts_with("r1") && r.1 == "playing")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no match started: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed = Instant::now();
+    c.kill9(0);
+    // A survivor adopts the tournament within the lease TTL (plus one scan).
+    let new_owner = eventually(
+        takeover_deadline(),
+        "a survivor adopts the tournament",
+        || {
+            let key = format!("lease:tournament:{id}");
+            let c = &c;
+            let owner_lease = owner_lease.clone();
+            async move { c.redis_get(&key).filter(|o| *o != owner_lease) }
+        },
+    )
+    .await;
+    eprintln!(
+        "tournament adopted by {new_owner} after {:?}",
+        killed.elapsed()
+    );
+    // Everybody keeps playing through the survivors; the tournament finishes there.
+    for b in bots {
+        let report = b.await.unwrap();
+        assert_eq!(
+            report.final_status.as_deref(),
+            Some("finished"),
+            "{report:?}"
+        );
+    }
+    let view = bot::fetch_view(c.addr(1), &id).await;
+    assert_eq!(view["status"], "finished", "{view}");
+    let rows = match_rows(&c.pg.url, &id);
+    assert_eq!(assert_one_result_per_slot(&rows, &view), 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r.1 == "abandoned" && r.2.as_deref() == Some("interrupted")),
+        "the match in flight was replayed: {rows:?}"
+    );
+    let mut failovers = 0.0;
+    for i in c.alive() {
+        failovers += counter(
+            &c.metrics(i).await,
+            "rally_failovers_total{kind=\"tournament\"}",
+        );
+    }
+    assert!(failovers >= 1.0);
+}

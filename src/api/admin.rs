@@ -160,6 +160,14 @@ pub async fn create(
         row,
     };
     let view = render(&loaded)?;
+    // Several instances: this instance owns the new tournament through its lease (survivors
+    // adopt it if this instance dies).
+    let tid = loaded.meta.id.clone();
+    if !crate::tournament::actor::claim_lease(&state.engine, &tid).await {
+        return Err(crate::error::AppError::unavailable(
+            "cannot take ownership of the new tournament; retry",
+        ));
+    }
     TournamentActor::spawn(&state.engine, loaded, 1)?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -33,6 +33,23 @@ pub async fn live(state: &AppState, id: &str) -> AppResult<TournamentHandle> {
             return Ok(h);
         }
     }
+    // Several instances: actions go to the actor, which runs on the instance holding the
+    // tournament's lease. This instance does not forward them (yet): it says where to go.
+    if let Some(c) = state.engine.registry.cluster() {
+        let resource = crate::registry::Resource::tournament(tid.as_str());
+        if let Some(owner) = c.owner(&resource).await.filter(|o| o != c.id()) {
+            let addr = c
+                .live_instances()
+                .await
+                .into_iter()
+                .find(|i| i.id == owner)
+                .map(|i| i.addr)
+                .unwrap_or_else(|| owner.to_string());
+            return Err(AppError::unavailable(format!(
+                "tournament {tid} runs on instance {addr}; send this action there"
+            )));
+        }
+    }
     let row = state
         .db
         .run(move |c| tournaments::get(c, &tid.0))

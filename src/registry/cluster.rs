@@ -150,6 +150,8 @@ pub struct Cluster {
     draining: AtomicBool,
     /// Woken when the directory must be re-announced at once (pub/sub reconnected).
     pub(crate) reannounce: Notify,
+    /// What adopts orphaned resources of other kinds than rooms (tournaments).
+    pub(crate) adopters: Mutex<Vec<(ResourceKind, super::upkeep::Adopter)>>,
 }
 
 impl Cluster {
@@ -182,6 +184,7 @@ impl Cluster {
             checkpoints: Mutex::new(HashMap::new()),
             draining: AtomicBool::new(false),
             reannounce: Notify::new(),
+            adopters: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,6 +206,12 @@ impl Cluster {
     /// Stop taking new rooms and orphans (SIGTERM).
     pub fn set_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Register what adopts an orphaned resource of `kind` (rooms are built in): called
+    /// with the resource id by the orphan scan; it claims the lease itself.
+    pub fn on_orphan(&self, kind: ResourceKind, adopter: super::upkeep::Adopter) {
+        self.adopters.lock().push((kind, adopter));
     }
 
     /// The local tables.
@@ -301,6 +310,11 @@ impl Cluster {
     /// Attach (or replace) the holder of a lease this instance already has.
     pub fn hold(&self, resource: &Resource, holder: Recipient<LeaseNotice>) {
         self.leases.lock().insert(resource.clone(), Some(holder));
+    }
+
+    /// Every lease this instance holds.
+    pub fn held(&self) -> Vec<Resource> {
+        self.leases.lock().keys().cloned().collect()
     }
 
     /// Whether this instance believes it holds `resource`.

@@ -18,7 +18,6 @@ use crate::room::messages::SessionEvent;
 use crate::room::Engine;
 use deadpool_redis::redis;
 use futures_util::StreamExt;
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,13 +34,6 @@ return 0
 
 /// Something that adopts orphaned resources of one kind (tournaments register one).
 pub type Adopter = Arc<dyn Fn(String) + Send + Sync>;
-
-static ADOPTERS: Mutex<Vec<(ResourceKind, Adopter)>> = Mutex::new(Vec::new());
-
-/// Register what to do with an orphaned resource of `kind` (rooms are built in).
-pub fn on_orphan(kind: ResourceKind, adopter: Adopter) {
-    ADOPTERS.lock().push((kind, adopter));
-}
 
 /// Start the background tasks; resolves once this instance listens on its channel (or after
 /// one lease period if Redis is not answering), then announces it.
@@ -391,7 +383,7 @@ async fn adopt_orphans(engine: &Arc<Engine>, cluster: &Arc<Cluster>) {
             engine.adopt_room(&r).await;
         }
     }
-    let adopters: Vec<(ResourceKind, Adopter)> = ADOPTERS.lock().clone();
+    let adopters: Vec<(ResourceKind, Adopter)> = cluster.adopters.lock().clone();
     for (kind, adopt) in adopters {
         for id in cluster.orphans(kind).await {
             adopt(id);

@@ -179,7 +179,11 @@ impl Engine {
     pub async fn create_room(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
         // A tournament's rooms run where the tournament runs: they report to its actor
         // in-process (their players reach them from any instance through routing).
-        if let Some(c) = self.registry.cluster().filter(|_| spec.tournament.is_none()) {
+        if let Some(c) = self
+            .registry
+            .cluster()
+            .filter(|_| spec.tournament.is_none())
+        {
             let target = c.pick_instance().await;
             if &target != c.id() {
                 let wire = WireSpec {
@@ -370,7 +374,12 @@ impl Engine {
                 Ok(Some(row)) if matches::TERMINAL.contains(&row.status.as_str())
             );
             if over {
-                let players = record.seats.iter().flatten().map(|p| p.id.clone()).collect();
+                let players = record
+                    .seats
+                    .iter()
+                    .flatten()
+                    .map(|p| p.id.clone())
+                    .collect();
                 c.forget_room(id, record.code.clone(), players);
             } else {
                 c.release(&resource).await;

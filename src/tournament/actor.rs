@@ -23,7 +23,7 @@ use crate::db::tournaments::{self, Loaded};
 use crate::error::{AppError, AppResult};
 use crate::ids::{PlayerId, TournamentId};
 use crate::protocol::{ServerMsg, TournamentEvent};
-use crate::registry::TournamentHandle;
+use crate::registry::{LeaseEvent, LeaseNotice, Resource, ResourceKind, TournamentHandle};
 use crate::room::messages::{Conclude, ForfeitPlayer, PlayerInfo, SessionEvent};
 use crate::room::{Engine, Mode, RoomSpec, TournamentLink};
 use actix::prelude::*;
@@ -67,6 +67,9 @@ pub struct TournamentActor {
     due: Vec<(MatchSlot, MatchResult)>,
     /// A reload is scheduled (after a failed write).
     reload_pending: bool,
+    /// Another instance owns this tournament now (its lease was lost): stop without giving
+    /// anything up.
+    stepped_down: bool,
 }
 
 /// Rebuild the in-memory state of a loaded tournament.
@@ -123,8 +126,12 @@ impl TournamentActor {
             subscribers: HashMap::new(),
             due,
             reload_pending: false,
+            stepped_down: false,
         };
         let addr = TournamentActor::start_in_arbiter(&engine.pick_arbiter(), move |_| actor);
+        if let Some(c) = engine.registry.cluster() {
+            c.hold(&Resource::tournament(id.as_str()), addr.clone().recipient());
+        }
         let handle = TournamentHandle::local(id.clone(), addr);
         if !engine.registry.claim_tournament(handle.clone()) {
             return Err(AppError::conflict(format!(
@@ -322,10 +329,18 @@ impl TournamentActor {
         // "Your match is ready, room X": to both players, subscribed or not.
         let frame = self.frame(&event);
         for p in &players {
-            if let Some(s) = self.engine.registry.session(&PlayerId(p.clone())) {
-                if !self.subscribers.contains_key(&s.session_id) {
-                    s.events.do_send(SessionEvent::Frame(frame.clone()));
+            let pid = PlayerId(p.clone());
+            match self.engine.registry.session(&pid) {
+                Some(s) => {
+                    if !self.subscribers.contains_key(&s.session_id) {
+                        s.events.do_send(SessionEvent::Frame(frame.clone()));
+                    }
                 }
+                // Connected to another instance (or not at all): through presence.
+                None => self
+                    .engine
+                    .registry
+                    .notify_player(&pid, SessionEvent::Frame(frame.clone())),
             }
         }
         self.announce(std::slice::from_ref(&event));
@@ -477,7 +492,63 @@ impl Actor for TournamentActor {
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.engine.registry.release_tournament(&self.id);
+        if self.stepped_down {
+            return;
+        }
+        if let Some(c) = self.engine.registry.cluster().cloned() {
+            // Over: nobody needs to own it any more. Otherwise (shutdown) let a survivor
+            // adopt it at once.
+            let over = self.state.meta.status.is_over();
+            let id = self.id.0.clone();
+            actix::spawn(async move {
+                if over {
+                    c.unregister_owned(ResourceKind::Tournament, &id).await;
+                }
+                c.release(&Resource::tournament(&id)).await;
+            });
+        }
     }
+}
+
+impl Handler<LeaseNotice> for TournamentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaseNotice, ctx: &mut Context<Self>) {
+        match msg.event {
+            LeaseEvent::Lost => {
+                // Another instance restored it (and bumped its epoch: our writes are refused
+                // from now on). Its rooms here are abandoned by that restore.
+                tracing::warn!(tournament = %self.id, "tournament lease lost; stepping down");
+                self.stepped_down = true;
+                ctx.stop();
+            }
+            // The key vanished (Redis flushed) and was re-created: the epoch in the database
+            // still fences us if someone else took over meanwhile.
+            LeaseEvent::Reacquired => {}
+        }
+    }
+}
+
+/// Take a tournament's lease (several instances; trivially true on one) and mark it as a
+/// resource that must always have an owner, so survivors adopt it if this instance dies.
+pub async fn claim_lease(engine: &Arc<Engine>, id: &str) -> bool {
+    let Some(c) = engine.registry.cluster() else {
+        return true;
+    };
+    if !c.acquire(&Resource::tournament(id), None).await {
+        return false;
+    }
+    c.register_owned(ResourceKind::Tournament, id).await;
+    true
+}
+
+/// Adopt a tournament whose owner vanished (the orphan scan of the cluster calls this).
+pub async fn adopt(engine: &Arc<Engine>, id: &str) -> bool {
+    let restored = restore_one(engine, id).await;
+    if restored {
+        metrics::counter!("rally_failovers_total", "kind" => "tournament").increment(1);
+    }
+    restored
 }
 
 impl Handler<Admin> for TournamentActor {
@@ -595,38 +666,68 @@ pub async fn restore_all(engine: &Arc<Engine>) -> AppResult<usize> {
     let ids = engine.db.run(tournaments::unfinished).await?;
     let mut restored = 0;
     for id in ids {
-        if engine
-            .registry
-            .tournament(&TournamentId(id.clone()))
-            .is_some()
-        {
-            continue;
-        }
-        let tid = id.clone();
-        let claimed = engine
-            .db
-            .run(move |c| {
-                let epoch = tournaments::claim(c, &tid)?;
-                let interrupted =
-                    tournaments::abandon_live_matches(c, &tid, super::model::INTERRUPTED_REASON)?;
-                Ok((epoch, interrupted, tournaments::load(c, &tid)?))
-            })
-            .await;
-        match claimed {
-            Ok((epoch, interrupted, Some(loaded))) => {
-                match TournamentActor::spawn(engine, loaded, epoch) {
-                    Ok(_) => {
-                        restored += 1;
-                        tracing::info!(tournament = %id, interrupted, "tournament restored");
-                    }
-                    Err(e) => {
-                        tracing::error!(tournament = %id, error = ?e, "cannot restore tournament")
-                    }
-                }
-            }
-            Ok((_, _, None)) => {}
-            Err(e) => tracing::error!(tournament = %id, error = ?e, "cannot restore tournament"),
+        if restore_one(engine, &id).await {
+            restored += 1;
         }
     }
     Ok(restored)
+}
+
+/// Restore one unfinished tournament here: its lease first (several instances: another
+/// live owner keeps it), then a new ownership epoch, the interrupted matches abandoned, a new
+/// actor. True when it now runs here.
+pub async fn restore_one(engine: &Arc<Engine>, id: &str) -> bool {
+    let tid_typed = TournamentId(id.to_string());
+    if engine.registry.tournament(&tid_typed).is_some() {
+        return false;
+    }
+    if !claim_lease(engine, id).await {
+        return false;
+    }
+    let give_up = || async {
+        if let Some(c) = engine.registry.cluster() {
+            c.release(&Resource::tournament(id)).await;
+        }
+    };
+    let tid = id.to_string();
+    let claimed = engine
+        .db
+        .run(move |c| {
+            let epoch = tournaments::claim(c, &tid)?;
+            let interrupted =
+                tournaments::abandon_live_matches(c, &tid, super::model::INTERRUPTED_REASON)?;
+            Ok((epoch, interrupted, tournaments::load(c, &tid)?))
+        })
+        .await;
+    match claimed {
+        Ok((epoch, interrupted, Some(loaded))) => {
+            if loaded.meta.status.is_over() {
+                if let Some(c) = engine.registry.cluster() {
+                    c.unregister_owned(ResourceKind::Tournament, id).await;
+                }
+                give_up().await;
+                return false;
+            }
+            match TournamentActor::spawn(engine, loaded, epoch) {
+                Ok(_) => {
+                    tracing::info!(tournament = %id, interrupted, "tournament restored");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(tournament = %id, error = ?e, "cannot restore tournament");
+                    give_up().await;
+                    false
+                }
+            }
+        }
+        Ok((_, _, None)) => {
+            give_up().await;
+            false
+        }
+        Err(e) => {
+            tracing::error!(tournament = %id, error = ?e, "cannot restore tournament");
+            give_up().await;
+            false
+        }
+    }
 }
