@@ -24,7 +24,7 @@
 //! still holding the lease, so a paused old owner cannot overwrite its successor's entries.
 
 use super::lease::{self, LeaseNotice, Resource, ResourceKind};
-use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireEvent, WireSpec};
+use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireSpec};
 use super::{
     Checkpoint, Departure, LocalRegistry, RoomRecord, RoomSummary, SessionHandle, Undelivered,
 };
@@ -94,37 +94,7 @@ pub(crate) struct ProxyEntry {
     pub(crate) suspect: u8,
 }
 
-/// Fire-and-forget directory writes, in order, by one task.
-pub(crate) enum Op {
-    Room(RoomId),
-    Departed {
-        room: RoomId,
-        departure: Departure,
-        players: Vec<PlayerId>,
-        code: Option<String>,
-    },
-    Checkpoint(RoomId),
-    Presence {
-        player: PlayerId,
-        session: String,
-    },
-    PresenceGone {
-        player: PlayerId,
-        session: String,
-    },
-    PlayerRoom {
-        player: PlayerId,
-        room: Option<RoomId>,
-    },
-    ClearPlayerRoom {
-        player: PlayerId,
-        room: RoomId,
-    },
-    Notify {
-        player: PlayerId,
-        event: WireEvent,
-    },
-}
+pub(crate) use super::writer::Op;
 
 /// The Redis side of the registry (one per process).
 pub struct Cluster {
@@ -146,7 +116,7 @@ pub struct Cluster {
     pub(crate) leases: Mutex<HashMap<Resource, Option<Recipient<LeaseNotice>>>>,
     pub(crate) attached: Mutex<HashMap<String, Attachment>>,
     pub(crate) proxies: Mutex<HashMap<String, ProxyEntry>>,
-    checkpoints: Mutex<HashMap<RoomId, String>>,
+    pub(crate) checkpoints: Mutex<HashMap<RoomId, String>>,
     draining: AtomicBool,
     /// Woken when the directory must be re-announced at once (pub/sub reconnected).
     pub(crate) reannounce: Notify,
@@ -237,7 +207,7 @@ impl Cluster {
         self.key(&format!("ch:{instance}"))
     }
 
-    fn presence_value(&self, session: &str) -> String {
+    pub(crate) fn presence_value(&self, session: &str) -> String {
         format!("{}/{session}", self.id)
     }
 
@@ -834,187 +804,6 @@ impl Cluster {
     /// Take the outgoing queue (the publisher task).
     pub(crate) fn take_out(&self) -> Option<mpsc::Receiver<(InstanceId, String)>> {
         self.out_rx.lock().take()
-    }
-
-    /// Apply one batch of queued writes.
-    pub(crate) async fn apply_ops(&self, ops: Vec<Op>) {
-        let ttl3 = self.ttl_ms() * 3;
-        let mut p = redis::pipe();
-        let mut n = 0;
-        let mut conditional: Vec<(Resource, String, String)> = Vec::new();
-        let mut notifies: Vec<(PlayerId, WireEvent)> = Vec::new();
-        let mut takeovers: Vec<(PlayerId, String)> = Vec::new();
-        for op in ops {
-            match op {
-                Op::Room(id) => {
-                    let Some(rec) = self.local.record(&id) else {
-                        continue;
-                    };
-                    if let Ok(json) = serde_json::to_string(&rec) {
-                        conditional.push((
-                            Resource::room(&id),
-                            self.key(&format!("room:{id}")),
-                            json,
-                        ));
-                    }
-                    p.cmd("SADD")
-                        .arg(self.key("owned:room"))
-                        .arg(id.as_str())
-                        .ignore();
-                    if rec.listed() {
-                        p.cmd("ZADD")
-                            .arg(self.key("rooms"))
-                            .arg(rec.created_ms)
-                            .arg(id.as_str())
-                            .ignore();
-                    }
-                    if let Some(code) = &rec.code {
-                        p.cmd("SET")
-                            .arg(self.key(&format!("code:{code}")))
-                            .arg(id.as_str())
-                            .ignore();
-                    }
-                    n += 1;
-                }
-                Op::Checkpoint(id) => {
-                    if let Some(json) = self.checkpoints.lock().remove(&id) {
-                        conditional.push((
-                            Resource::room(&id),
-                            self.key(&format!("ckpt:{id}")),
-                            json,
-                        ));
-                    }
-                }
-                Op::Departed {
-                    room,
-                    departure,
-                    players,
-                    code,
-                } => {
-                    if departure == Departure::Moved {
-                        continue;
-                    }
-                    let rid = room.as_str();
-                    p.cmd("DEL")
-                        .arg(self.key(&format!("room:{rid}")))
-                        .arg(self.key(&format!("ckpt:{rid}")))
-                        .ignore();
-                    p.cmd("ZREM").arg(self.key("rooms")).arg(rid).ignore();
-                    p.cmd("SREM").arg(self.key("owned:room")).arg(rid).ignore();
-                    if let Some(code) = code {
-                        p.cmd("EVAL")
-                            .arg(lease::DELETE_IF_SCRIPT)
-                            .arg(1)
-                            .arg(self.key(&format!("code:{code}")))
-                            .arg(rid)
-                            .ignore();
-                    }
-                    for pl in players {
-                        p.cmd("EVAL")
-                            .arg(lease::DELETE_IF_SCRIPT)
-                            .arg(1)
-                            .arg(self.key(&format!("proom:{pl}")))
-                            .arg(rid)
-                            .ignore();
-                    }
-                    p.cmd("EVAL")
-                        .arg(lease::RELEASE_SCRIPT)
-                        .arg(1)
-                        .arg(self.lease_key(&Resource::room(&room)))
-                        .arg(self.id.as_str())
-                        .ignore();
-                    n += 1;
-                }
-                Op::Presence { player, session } => {
-                    takeovers.push((player, session));
-                }
-                Op::PresenceGone { player, session } => {
-                    p.cmd("EVAL")
-                        .arg(lease::DELETE_IF_SCRIPT)
-                        .arg(1)
-                        .arg(self.key(&format!("presence:{player}")))
-                        .arg(self.presence_value(&session))
-                        .ignore();
-                    n += 1;
-                }
-                Op::PlayerRoom { player, room } => {
-                    let k = self.key(&format!("proom:{player}"));
-                    match room {
-                        Some(r) => p.cmd("SET").arg(k).arg(r.as_str()).arg("PX").arg(ttl3),
-                        None => p.cmd("DEL").arg(k),
-                    }
-                    .ignore();
-                    n += 1;
-                }
-                Op::ClearPlayerRoom { player, room } => {
-                    p.cmd("EVAL")
-                        .arg(lease::DELETE_IF_SCRIPT)
-                        .arg(1)
-                        .arg(self.key(&format!("proom:{player}")))
-                        .arg(room.as_str())
-                        .ignore();
-                    n += 1;
-                }
-                Op::Notify { player, event } => notifies.push((player, event)),
-            }
-        }
-        if n > 0 {
-            if let Err(e) = self.run_pipe::<()>("directory_write", &p).await {
-                tracing::warn!(error = %e, "directory write failed (re-announced later)");
-            }
-        }
-        for (r, k, v) in conditional {
-            self.set_if_owner(&r, &k, &v).await;
-        }
-        for (player, session) in takeovers {
-            let mut c = redis::cmd("SET");
-            c.arg(self.key(&format!("presence:{player}")))
-                .arg(self.presence_value(&session))
-                .arg("PX")
-                .arg(ttl3)
-                .arg("GET");
-            if let Ok(Some(old)) = self.run::<Option<String>>("presence", &c).await {
-                if let Some((inst, sid)) = old.split_once('/') {
-                    if inst != self.id.as_str() && sid != session {
-                        let kick = WireEvent::Kick {
-                            code: crate::protocol::close::SESSION_REPLACED,
-                            error: crate::protocol::code::CONFLICT.into(),
-                            message: "a newer connection of this player took over".into(),
-                        };
-                        self.publish(
-                            &InstanceId(inst.to_string()),
-                            Body::Player {
-                                player: player.clone(),
-                                session: Some(sid.to_string()),
-                                event: kick,
-                            },
-                        )
-                        .await;
-                    }
-                }
-            }
-        }
-        for (player, event) in notifies {
-            match self.presence(&player).await {
-                Some((inst, _)) if &inst == self.id() => {
-                    if let Some(s) = self.local.session(&player) {
-                        s.events.do_send(event.into());
-                    }
-                }
-                Some((inst, _)) => {
-                    self.publish(
-                        &inst,
-                        Body::Player {
-                            player,
-                            session: None,
-                            event,
-                        },
-                    )
-                    .await;
-                }
-                None => {}
-            }
-        }
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`cluster`] (Redis, when `RALLY_REDIS_URL` is set): instance heartbeats, leases on owned
 //!   resources ([`lease`]), the shared directory (room records, codes, summaries, presence),
 //!   cross-instance routing over pub/sub ([`routing`], [`wire`], [`proxy`]) and the background
-//!   upkeep that renews, re-announces and adopts orphans ([`upkeep`]).
+//!   upkeep that renews, re-announces and adopts orphans ([`upkeep`]), and the ordered
+//!   directory writer ([`writer`]).
 //!
 //! [`Registry`] offers the same methods over both; the ones that may need Redis are `async`.
 
@@ -21,6 +22,7 @@ pub mod proxy;
 pub mod routing;
 pub mod upkeep;
 pub mod wire;
+pub mod writer;
 
 pub use cluster::Cluster;
 pub use lease::{LeaseEvent, LeaseNotice, Resource, ResourceKind};
