@@ -154,6 +154,7 @@ pub async fn run(
             .app_data(json)
             .app_data(path)
             .app_data(query)
+            .wrap(from_fn(api::forward::forward_tournament_actions))
             .wrap(from_fn(metrics::http_metrics))
             .wrap(from_fn(request_id_header))
             .wrap(TracingLogger::default())

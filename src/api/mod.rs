@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod forward;
 pub mod health;
 pub mod matches;
 pub mod page;

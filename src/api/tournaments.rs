@@ -34,7 +34,8 @@ pub async fn live(state: &AppState, id: &str) -> AppResult<TournamentHandle> {
         }
     }
     // Several instances: actions go to the actor, which runs on the instance holding the
-    // tournament's lease. This instance does not forward them (yet): it says where to go.
+    // tournament's lease; `api::forward` relays them there. Reaching this point means the
+    // owner changed in between (or the forward was refused): say where to go.
     if let Some(c) = state.engine.registry.cluster() {
         let resource = crate::registry::Resource::tournament(tid.as_str());
         if let Some(owner) = c.owner(&resource).await.filter(|o| o != c.id()) {
