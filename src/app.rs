@@ -197,7 +197,7 @@ pub async fn run(
                 .cluster
                 .instance_addr
                 .clone()
-                .unwrap_or_else(|| addr.to_string()),
+                .unwrap_or_else(|| published_addr(addr)),
         );
         crate::registry::upkeep::start(state.engine.clone(), c.clone()).await;
         tracing::info!(instance = %c.id(), "joined the cluster");
@@ -234,6 +234,22 @@ pub async fn run(
     state.engine.stop();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The address other instances use to reach this one when `RALLY_INSTANCE_ADDR` is unset: the
+/// bound address, or — bound to all interfaces (`0.0.0.0`, `::`), which another host cannot
+/// dial — the host name (a container's service name resolves to it) with the bound port.
+fn published_addr(addr: std::net::SocketAddr) -> String {
+    if !addr.ip().is_unspecified() {
+        return addr.to_string();
+    }
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    format!("{host}:{}", addr.port())
 }
 
 /// Graceful hand-over (several instances): stop taking rooms, write each room's final
