@@ -104,9 +104,9 @@ spawn() {
     SPAWNED_PIDS+=("$SPAWNED_PID")
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port [ADDR]: a TCP port on ADDR (default 127.0.0.1) that nothing uses right now.
 free_port() {
-    "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    "$PY" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "${1:-127.0.0.1}"
 }
 
 # wait_http URL SECONDS [PID]: poll until URL answers 2xx/3xx; stop early when PID died.

@@ -141,7 +141,7 @@ if env -u PGPASSWORD "${RALLY_ENV[@]}" RALLY_LOG=warn "$ENTRY" "$RALLY_BIN" migr
 else
     ko "rally migrate failed:"; sed 's/^/      /' "$TMP/migrate.log" | tail -10; summary
 fi
-R1_PORT=$(free_port); R2_PORT=$(free_port); M1_PORT=$(free_port); M2_PORT=$(free_port)
+R1_PORT=$(free_port); R2_PORT=$(free_port); M1_PORT=$(free_port 127.0.0.2); M2_PORT=$(free_port 127.0.0.3)
 start_rally rally1 "$R1_PORT" "${RALLY_ENV[@]}" RALLY_METRICS_BIND="127.0.0.2:$M1_PORT" "$ENTRY" || summary
 
 start_rally rally2 "$R2_PORT" "${RALLY_ENV[@]}" RALLY_METRICS_BIND="127.0.0.3:$M2_PORT" "$ENTRY" || summary
