@@ -105,6 +105,7 @@ spawn() {
 }
 
 # free_port [ADDR]: a TCP port on ADDR (default 127.0.0.1) that nothing uses right now.
+# shellcheck disable=SC2120 # callers in other scripts pass ADDR
 free_port() {
     "$PY" -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "${1:-127.0.0.1}"
 }
