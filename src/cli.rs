@@ -49,21 +49,48 @@ pub enum Command {
     },
     /// Drive a running server with bot players and measure it; prints a summary and, as the last
     /// line of stdout, one JSON object. Exits non-zero on any error.
-    Loadgen(LoadgenArgs),
+    Loadgen(Box<LoadgenArgs>),
 }
 
 /// `rally loadgen …`
 #[derive(Args, Debug, Clone)]
 pub struct LoadgenArgs {
-    /// Base URL of the server.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
-    /// Concurrent two-player rooms.
+    /// Base URL of a server instance; repeat for several (bots are spread over them, and a bot
+    /// whose instance goes away reconnects through another).
+    #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
+    pub urls: Vec<String>,
+    /// Concurrent two-player rooms (0 with --idle only).
     #[arg(long, default_value_t = 1)]
     pub rooms: usize,
-    /// Complete matches to play per room slot.
+    /// Complete matches to play per room slot (ignored with --duration).
     #[arg(long, default_value_t = 1)]
     pub matches: usize,
+    /// Timed run (e.g. 30s): keep starting matches for this long, then leave the ones still
+    /// running (reported as matches_cut). Replaces --matches.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Start the bots (private: the room slots) evenly over this time (e.g. 10s).
+    #[arg(long, default_value = "0s")]
+    pub ramp: String,
+    /// Inputs per second per bot, sent open loop on a fixed schedule whatever the server
+    /// answers; 0 sends only when the bot's intent changes (as the web client does).
+    #[arg(long, default_value_t = 60.0)]
+    pub input_hz: f64,
+    /// Fraction of players (0–1) that drop their connection once in each match and resume it
+    /// (through the next --url).
+    #[arg(long, default_value_t = 0.0)]
+    pub reconnect_rate: f64,
+    /// Open this many authenticated idle connections (guest accounts) first and hold them for
+    /// the whole run; with --rooms 0, for --duration.
+    #[arg(long, default_value_t = 0)]
+    pub idle: usize,
+    /// Exit non-zero when the input→snapshot latency p99 exceeds this many milliseconds.
+    #[arg(long)]
+    pub max_p99_ms: Option<f64>,
+    /// Metrics endpoint of an instance, scraped for its CPU, memory and tick lateness; repeat
+    /// per instance. Default: <url>/metrics of each --url.
+    #[arg(long)]
+    pub metrics_url: Vec<String>,
     /// How bots get into rooms: quick match or private rooms joined by code.
     #[arg(long, value_enum, default_value_t = crate::bot::loadgen::Mode::Quick)]
     pub mode: crate::bot::loadgen::Mode,

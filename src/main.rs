@@ -46,6 +46,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
+    // Every WebSocket is a file descriptor: use the whole hard limit (the soft one is often
+    // 1,024). rally_process_max_fds shows the limit in force.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let listener = std::net::TcpListener::bind(&config.bind)
         .map_err(|e| anyhow::anyhow!("RALLY_BIND: cannot bind {}: {e}", config.bind))?;
     actix_web::rt::System::new().block_on(rally::app::run(listener, config, shutdown_signal()))

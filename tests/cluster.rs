@@ -835,3 +835,37 @@ async fn kill_9_of_a_tournament_owner_mid_round_finishes_on_the_survivors() {
     }
     assert!(failovers >= 1.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_bots_whose_instance_dies_resume_through_the_other() {
+    use rally::bot::loadgen::{self, Mode, Options};
+    let Some(mut c) = TestCluster::start(2, None, TTL, &flags("3")).await else {
+        return;
+    };
+    let mut opts = Options::new(String::new(), 3, 1);
+    opts.urls = (0..2).map(|i| format!("http://{}", c.addr(i))).collect();
+    opts.mode = Mode::Quick;
+    opts.seed = 11;
+    opts.progress_every = None;
+    opts.timeout = Duration::from_secs(120);
+    let run = tokio::spawn(loadgen::run(opts));
+    // Bots alternate between the instances, so every room has a player on instance 0.
+    eventually(Duration::from_secs(30), "three rooms playing", || async {
+        let mut playing = 0.0;
+        for i in c.alive() {
+            playing += counter(&c.metrics(i).await, "rally_rooms{state=\"playing\"}");
+        }
+        (playing >= 3.0).then_some(())
+    })
+    .await;
+    c.kill9(0);
+    let report = run.await.expect("loadgen task").expect("valid options");
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    assert_eq!(report.errors, 0, "{json}\n{}", c.log_tail(1));
+    assert_eq!(report.matches_completed, 3, "{json}");
+    assert_eq!(report.instances, 2);
+    // At least the three bots connected to the dead instance came back through the other.
+    assert!(report.reconnects_ok >= 3, "{json}");
+    assert_eq!(report.reconnects_failed, 0, "{json}");
+    assert!(report.ok(), "{json}");
+}

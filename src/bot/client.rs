@@ -3,8 +3,10 @@
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -95,15 +97,39 @@ impl BotClient {
     /// Opens a WebSocket to `ws_url` (`ws://host:port/ws`) without authenticating; the server
     /// expects [`BotClient::authenticate`] within its auth window.
     pub async fn open(ws_url: &str, config: &ClientConfig) -> BotResult<Self> {
+        Self::open_from(ws_url, config, None).await
+    }
+
+    /// Like [`BotClient::open`], with the TCP connection bound to the local address `local`
+    /// (port chosen by the kernel) when given: spreading many connections over several
+    /// loopback source addresses (127.0.0.x) lifts the limit of one address's ephemeral ports.
+    pub async fn open_from(
+        ws_url: &str,
+        config: &ClientConfig,
+        local: Option<IpAddr>,
+    ) -> BotResult<Self> {
         let ws_config = WebSocketConfig::default()
             .read_buffer_size(config.read_buffer_bytes)
             .write_buffer_size(0)
             .max_message_size(Some(MAX_INCOMING_BYTES))
             .max_frame_size(Some(MAX_INCOMING_BYTES));
         let started = Instant::now();
-        // Nagle off: inputs are tiny and latency-sensitive.
-        let connecting =
-            tokio_tungstenite::connect_async_with_config(ws_url, Some(ws_config), true);
+        let connecting = async {
+            let Some(local) = local else {
+                // Nagle off: inputs are tiny and latency-sensitive.
+                return tokio_tungstenite::connect_async_with_config(ws_url, Some(ws_config), true)
+                    .await;
+            };
+            let stream = connect_tcp_from(ws_url, local)
+                .await
+                .map_err(tungstenite::Error::Io)?;
+            tokio_tungstenite::client_async_with_config(
+                ws_url,
+                MaybeTlsStream::Plain(stream),
+                Some(ws_config),
+            )
+            .await
+        };
         let (ws, _response) = tokio::time::timeout(config.connect_timeout, connecting)
             .await
             .map_err(|_| BotError::Timeout {
@@ -132,9 +158,30 @@ impl BotClient {
 
     /// Opens a WebSocket and authenticates with `token`.
     pub async fn connect(ws_url: &str, token: &str, config: &ClientConfig) -> BotResult<Self> {
-        let mut client = Self::open(ws_url, config).await?;
+        Self::connect_from(ws_url, token, config, None).await
+    }
+
+    /// [`BotClient::connect`] from the local address `local` (see [`BotClient::open_from`]).
+    pub async fn connect_from(
+        ws_url: &str,
+        token: &str,
+        config: &ClientConfig,
+        local: Option<IpAddr>,
+    ) -> BotResult<Self> {
+        let mut client = Self::open_from(ws_url, config, local).await?;
         client.authenticate(token, config.auth_timeout).await?;
         Ok(client)
+    }
+
+    /// Takes over what `old` (a connection this one replaces after a drop) carried: the input
+    /// sequence (so sequences keep increasing for the seat), traffic counts and RTT samples.
+    pub fn inherit(&mut self, old: &BotClient) {
+        self.next_seq = self.next_seq.max(old.next_seq);
+        self.traffic.frames_in += old.traffic.frames_in;
+        self.traffic.bytes_in += old.traffic.bytes_in;
+        self.traffic.frames_out += old.traffic.frames_out;
+        self.traffic.bytes_out += old.traffic.bytes_out;
+        self.rtt.add(&old.rtt);
     }
 
     /// Sends `auth` and waits for `welcome`. A rejected token is `BotError::Server` with code
@@ -398,6 +445,14 @@ impl BotClient {
         self.best_clock.map(|(_, offset)| offset)
     }
 
+    /// Ends the connection abruptly, as a lost network would: the TCP stream is shut down
+    /// without a WebSocket close frame. Later reads and writes fail.
+    pub async fn drop_connection(&mut self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_mut() {
+            let _ = tcp.shutdown().await;
+        }
+    }
+
     /// Closes the socket normally (1000) and waits briefly for the server's close frame.
     pub async fn close(mut self) {
         let frame = CloseFrame {
@@ -426,6 +481,37 @@ fn ws_error(e: tungstenite::Error) -> BotError {
         }
         other => BotError::Ws(Box::new(other)),
     }
+}
+
+/// A TCP connection to `ws_url`'s host and port from the local address `local`, Nagle off.
+async fn connect_tcp_from(ws_url: &str, local: IpAddr) -> std::io::Result<TcpStream> {
+    let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_owned());
+    let url = url::Url::parse(ws_url).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "ws" {
+        return Err(bad("a source address can only be chosen for ws:// URLs"));
+    }
+    let host = url.host_str().ok_or_else(|| bad("no host in the URL"))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut last = bad("the host name resolved to no address of the source address's family");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        if addr.is_ipv4() != local.is_ipv4() {
+            continue;
+        }
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(local, 0))?;
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The local clock as Unix milliseconds (what `ping.client_time` carries).

@@ -93,6 +93,9 @@ pub enum BotError {
     /// A consequence of another bot's error, reported separately from errors.
     #[error("stranded in the queue: no other bot is left to play")]
     Stranded,
+    /// A timed run ended (`--duration`) before this bot's match could start; not an error.
+    #[error("the run ended before the match started")]
+    RunOver,
 }
 
 /// Result with a [`BotError`].
@@ -115,6 +118,7 @@ impl BotError {
             Self::Decode { .. } => "decode".into(),
             Self::Unexpected { .. } => "unexpected".into(),
             Self::Stranded => "stranded".into(),
+            Self::RunOver => "run_over".into(),
         }
     }
 
@@ -122,6 +126,25 @@ impl BotError {
     /// the bot could have carried on after.
     pub fn is_disconnect(&self) -> bool {
         matches!(self, Self::Closed { .. } | Self::Ws(_))
+    }
+
+    /// Whether a client should reconnect and rejoin after this error (protocol §6): the
+    /// connection broke or ended without a close frame, or the server closed it for a reason
+    /// that invites a reconnect (going away, restart or room moved, overloaded, heartbeat, slow
+    /// reader), or sent `unavailable` (the error that precedes those closes). A takeover
+    /// (4010), a rejected token or a rate limit does not.
+    pub fn invites_reconnect(&self) -> bool {
+        match self {
+            Self::Ws(_) => true,
+            Self::Server { code, .. } => code == crate::protocol::code::UNAVAILABLE,
+            Self::Closed { code, .. } => {
+                matches!(
+                    code,
+                    None | Some(1001 | 1006 | 1011 | 1012 | 1013 | 4009 | 4011)
+                )
+            }
+            _ => false,
+        }
     }
 
     /// The server's error code, for `Server` errors.

@@ -1,14 +1,16 @@
 //! [`play_match`]: one Pong match for one bot, from `join` to `match_end`, measured.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::time::{Interval, MissedTickBehavior};
 
 use super::brain::{intent_value, Intent, PongBrain, PongInfo, PongState};
-use super::client::BotClient;
+use super::client::{BotClient, ClientConfig};
 use super::error::{BotError, BotResult};
 use super::stats::{AckTracker, Hist, IntervalTracker, TickTracker};
-use super::wire::{Incoming, Joined};
+use super::wire::{Incoming, Joined, MatchEnd};
 use crate::game::{GameEvent, Outcome};
 use crate::protocol::ClientMsg;
 
@@ -29,6 +31,8 @@ pub struct LiveCounters {
     pub inputs_sent: AtomicU64,
     /// Snapshots received.
     pub snapshots_received: AtomicU64,
+    /// Lost connections after which the bot did not get its seat back.
+    pub resumes_failed: AtomicU64,
 }
 
 impl LiveCounters {
@@ -54,6 +58,16 @@ pub struct PlayOptions {
     pub ping_every: Option<Duration>,
     /// Counters to bump live, if any.
     pub live: Option<Arc<LiveCounters>>,
+    /// Open loop: send the held intent every `period`, starting `phase` after `joined`, whatever
+    /// the server answers (no coordinated omission: latency counts from the scheduled time).
+    /// `None`: send only when the intent changes, as the web client does.
+    pub input_schedule: Option<InputSchedule>,
+    /// How to come back after a lost connection (and the deliberate-drop drill); `None`: a
+    /// lost connection ends the match with an error.
+    pub reconnect: Option<Reconnect>,
+    /// At this time, `leave` the match (a resignation) and wait for its end: how a timed run
+    /// (`--duration`) stops matches still in progress.
+    pub stop_at: Option<Instant>,
 }
 
 impl Default for PlayOptions {
@@ -65,8 +79,53 @@ impl Default for PlayOptions {
             idle_timeout: Duration::from_secs(60),
             ping_every: None,
             live: None,
+            input_schedule: None,
+            reconnect: None,
+            stop_at: None,
         }
     }
+}
+
+/// A fixed input schedule (see [`PlayOptions::input_schedule`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputSchedule {
+    /// Time between two inputs.
+    pub period: Duration,
+    /// Delay of the first input after `joined` (spread bots over the period).
+    pub phase: Duration,
+}
+
+/// Where and how a bot reconnects (see [`PlayOptions::reconnect`]).
+#[derive(Clone, Debug)]
+pub struct Reconnect {
+    /// WebSocket URLs of the instances, tried in turn starting after `current`.
+    pub ws_urls: Arc<Vec<String>>,
+    /// Index in `ws_urls` of the instance the bot is connected to.
+    pub current: usize,
+    /// The bot's token.
+    pub token: String,
+    /// Connection settings.
+    pub client: ClientConfig,
+    /// Local address to connect from, if any.
+    pub local: Option<IpAddr>,
+    /// Give up when no instance let the bot back into its room within this time.
+    pub within: Duration,
+    /// The drill: drop the connection (no close frame) after this many snapshots of play, then
+    /// reconnect through the next instance and rejoin.
+    pub drop_after_snapshots: Option<u64>,
+}
+
+/// Reconnections during one match.
+#[derive(Clone, Debug, Default)]
+pub struct ReconnectStats {
+    /// Drops after which the bot got its seat back.
+    pub ok: u64,
+    /// Drops after which it did not (the match then ends with the error).
+    pub failed: u64,
+    /// Of those, drops the bot caused itself (the drill).
+    pub deliberate: u64,
+    /// Connection lost → `joined` again.
+    pub resume: Hist,
 }
 
 /// What one bot saw of one match.
@@ -110,6 +169,13 @@ pub struct MatchSummary {
     pub approaches: u64,
     /// Planned misses (see [`PongBrain`]).
     pub planned_misses: u64,
+    /// Reconnections during the match.
+    pub reconnects: ReconnectStats,
+    /// Whether the bot left the match at [`PlayOptions::stop_at`].
+    pub left_at_stop: bool,
+    /// Index (in [`Reconnect::ws_urls`]) of the instance the bot was connected to at the end,
+    /// when it could reconnect.
+    pub instance: Option<usize>,
 }
 
 impl MatchSummary {
@@ -148,10 +214,12 @@ impl Ticks {
 
 /// Joins `target`, plays Pong with a [`PongBrain`] until `match_end`, and returns what it saw.
 ///
-/// Inputs are sent only when the brain's intent changes, at most twice per tick, and only
-/// while the room is playing and the game is not decided. Sequence numbers come from the client and keep increasing across
-/// matches on the same connection. Any server `error`, an unexpected close or a message the
-/// protocol does not allow here ends the match with an error.
+/// Inputs go out only while the room is playing and the game is not decided: on a fixed
+/// schedule when [`PlayOptions::input_schedule`] is set (open loop), else when the brain's
+/// intent changes, at most twice per tick. Sequence numbers come from the client and keep
+/// increasing across matches and reconnections. A lost connection is resumed through
+/// [`PlayOptions::reconnect`] when given (protocol §5.5); any server `error`, another close or a
+/// message the protocol does not allow here ends the match with an error.
 pub async fn play_match(
     client: &mut BotClient,
     target: JoinTarget,
@@ -168,18 +236,7 @@ pub async fn play_match(
         },
     };
     client.send(&join).await?;
-    let mut room_state: Option<String> = None;
-    // The room may announce its state before or after `joined`; keep the latest either way.
-    let joined: Joined = client
-        .wait_for("joined", opts.join_timeout, |m| match m {
-            Incoming::Joined(j) => Some(j),
-            Incoming::Room(update) => {
-                room_state = Some(update.state);
-                None
-            }
-            _ => None,
-        })
-        .await?;
+    let (joined, mut room_state) = wait_joined(client, opts.join_timeout).await?;
     let joined_at = Instant::now();
     if joined.role != "player" {
         return Err(BotError::Unexpected {
@@ -202,6 +259,18 @@ pub async fn play_match(
     // Clients may send up to twice the tick rate.
     let min_input_gap = Duration::from_micros(1_000_000 / (2 * tick_hz));
     let mut brain = PongBrain::new(seat, info, opts.miss_rate, opts.seed);
+    let mut schedule: Option<Interval> = opts.input_schedule.map(|s| {
+        let start = tokio::time::Instant::now() + s.phase;
+        let mut timer = tokio::time::interval_at(start, s.period.max(min_input_gap));
+        // A late loadgen skips sends rather than bursting (the server would rate-limit a burst);
+        // the one it sends still counts from its scheduled time.
+        timer.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        timer
+    });
+    let mut reconnect = opts.reconnect.clone();
+    let stop = opts.stop_at.map(tokio::time::Instant::from_std);
+    let stop_sleep = tokio::time::sleep_until(stop.unwrap_or_else(tokio::time::Instant::now));
+    tokio::pin!(stop_sleep);
 
     let mut held = Intent::Stop;
     let mut last_input: Option<Instant> = None;
@@ -211,92 +280,193 @@ pub async fn play_match(
     let mut intervals = IntervalTracker::default();
     let mut snapshot_interval = Hist::default();
     let mut ticks = Ticks::default();
+    let mut stats = ReconnectStats::default();
+    let mut left = false;
+    let mut decided = false;
     let (mut snapshots, mut inputs_sent, mut events, mut points) = (0u64, 0u64, 0u64, 0u64);
+    let mut playing_snapshots = 0u64;
     let seat_ix = usize::from(seat);
 
     let end = loop {
-        let msg = client.recv(opts.idle_timeout).await.map_err(|e| match e {
-            BotError::Timeout { after, .. } => BotError::Timeout {
-                waiting_for: "a snapshot or match_end",
-                after,
-            },
-            other => other,
-        })?;
-        match msg {
-            Incoming::Snapshot(snap) => {
-                let now = Instant::now();
-                snapshots += 1;
-                if let Some(live) = &opts.live {
-                    LiveCounters::add(&live.snapshots_received);
+        let event = tokio::select! {
+            msg = client.recv(opts.idle_timeout) => Event::Message(msg),
+            Some(at) = next_tick(&mut schedule) => Event::InputDue(at.into_std()),
+            () = &mut stop_sleep, if stop.is_some() && !left => Event::Stop,
+        };
+        let step: BotResult<Option<MatchEnd>> = async {
+            match event {
+                Event::Stop => {
+                    left = true;
+                    client.send(&ClientMsg::Leave).await?;
+                    Ok(None)
                 }
-                ticks.observe(snap.tick);
-                intervals.observe(now, &mut snapshot_interval);
-                if let Some(&ack) = snap.acks.get(seat_ix) {
-                    acks.acked(ack, now, &mut latency);
+                Event::InputDue(scheduled) => {
+                    let may_send = matches!(room_state.as_deref(), None | Some("playing"))
+                        && !decided
+                        && !left;
+                    if may_send {
+                        let seq = client.next_input_seq();
+                        client.send_input(seq, intent_value(held)).await?;
+                        acks.sent(seq, scheduled);
+                        inputs_sent += 1;
+                        if let Some(live) = &opts.live {
+                            LiveCounters::add(&live.inputs_sent);
+                        }
+                    }
+                    Ok(None)
                 }
-                let state = PongState::parse(snap.state.get())?;
-                let intent = brain.decide(&state);
-                // Not after the deciding point: the room is finishing and would drop it.
-                let may_send = matches!(room_state.as_deref(), None | Some("playing"))
-                    && !info.is_over(&state);
-                let rate_ok = last_input.is_none_or(|t| now.duration_since(t) >= min_input_gap);
-                if intent != held && may_send && rate_ok {
-                    let seq = client.next_input_seq();
-                    client.send_input(seq, intent_value(intent)).await?;
-                    let sent = Instant::now();
-                    acks.sent(seq, sent);
-                    last_input = Some(sent);
-                    held = intent;
-                    inputs_sent += 1;
-                    if let Some(live) = &opts.live {
-                        LiveCounters::add(&live.inputs_sent);
+                Event::Message(msg) => {
+                    let msg = msg.map_err(|e| match e {
+                        BotError::Timeout { after, .. } => BotError::Timeout {
+                            waiting_for: "a snapshot or match_end",
+                            after,
+                        },
+                        other => other,
+                    })?;
+                    match msg {
+                        Incoming::Snapshot(snap) => {
+                            let now = Instant::now();
+                            snapshots += 1;
+                            if let Some(live) = &opts.live {
+                                LiveCounters::add(&live.snapshots_received);
+                            }
+                            ticks.observe(snap.tick);
+                            intervals.observe(now, &mut snapshot_interval);
+                            if let Some(&ack) = snap.acks.get(seat_ix) {
+                                acks.acked(ack, now, &mut latency);
+                            }
+                            let state = PongState::parse(snap.state.get())?;
+                            let intent = brain.decide(&state);
+                            decided = info.is_over(&state);
+                            // Not after the deciding point: the room is finishing and would
+                            // drop it.
+                            let playing = matches!(room_state.as_deref(), None | Some("playing"))
+                                && !decided;
+                            if playing {
+                                playing_snapshots += 1;
+                            }
+                            if schedule.is_some() {
+                                held = intent;
+                            } else {
+                                let rate_ok = last_input
+                                    .is_none_or(|t| now.duration_since(t) >= min_input_gap);
+                                if intent != held && playing && rate_ok && !left {
+                                    let seq = client.next_input_seq();
+                                    client.send_input(seq, intent_value(intent)).await?;
+                                    let sent = Instant::now();
+                                    acks.sent(seq, sent);
+                                    last_input = Some(sent);
+                                    held = intent;
+                                    inputs_sent += 1;
+                                    if let Some(live) = &opts.live {
+                                        LiveCounters::add(&live.inputs_sent);
+                                    }
+                                }
+                            }
+                            if let (Some(due), Some(every)) = (next_ping, opts.ping_every) {
+                                if now >= due {
+                                    client.send_ping().await?;
+                                    next_ping = Some(now + every);
+                                }
+                            }
+                            let drill = reconnect.as_ref().and_then(|r| r.drop_after_snapshots);
+                            if drill.is_some_and(|n| playing && playing_snapshots >= n) {
+                                if let Some(r) = reconnect.as_mut() {
+                                    r.drop_after_snapshots = None;
+                                }
+                                stats.deliberate += 1;
+                                client.drop_connection().await;
+                                return Err(BotError::Closed {
+                                    code: None,
+                                    reason: "dropped on purpose (--reconnect-rate)".into(),
+                                });
+                            }
+                            Ok(None)
+                        }
+                        Incoming::Room(update) if update.room == joined.room => {
+                            if !matches!(update.state.as_str(), "countdown" | "playing") {
+                                intervals.reset();
+                            }
+                            if update.state == "paused" {
+                                ticks.cut();
+                            }
+                            room_state = Some(update.state);
+                            Ok(None)
+                        }
+                        Incoming::Event(ev) => {
+                            events += 1;
+                            if matches!(ev.event, GameEvent::Scored { .. }) {
+                                points += 1;
+                            }
+                            Ok(None)
+                        }
+                        Incoming::MatchEnd(end) if end.room == joined.room => Ok(Some(end)),
+                        // The answer to our `leave` at the end of a timed run. Before the
+                        // start it freed the seat and no match_end follows.
+                        Incoming::Left(_) if left => {
+                            if matches!(room_state.as_deref(), None | Some("waiting")) {
+                                Err(BotError::RunOver)
+                            } else {
+                                Ok(None)
+                            }
+                        }
+                        Incoming::Room(_)
+                        | Incoming::MatchEnd(_)
+                        | Incoming::Pong(_)
+                        | Incoming::Ratings(_)
+                        | Incoming::Joined(_)
+                        // Tournament events (a subscribed bot keeps receiving them while it
+                        // plays).
+                        | Incoming::Tournament(_)
+                        | Incoming::Subscribed(_)
+                        | Incoming::Unsubscribed(_)
+                        | Incoming::Unknown(_) => Ok(None),
+                        other @ (Incoming::Welcome(_)
+                        | Incoming::Queued(_)
+                        | Incoming::QueueLeft
+                        | Incoming::MatchFound(_)
+                        | Incoming::Left(_)
+                        | Incoming::Location(_)
+                        | Incoming::Error(_)) => Err(BotError::Unexpected {
+                            expected: "game messages until match_end",
+                            got: other.type_name().to_owned(),
+                        }),
                     }
                 }
-                if let (Some(due), Some(every)) = (next_ping, opts.ping_every) {
-                    if now >= due {
-                        client.send_ping().await?;
-                        next_ping = Some(now + every);
+            }
+        }
+        .await;
+        match step {
+            Ok(Some(end)) => break end,
+            Ok(None) => {}
+            Err(e) if e.invites_reconnect() && reconnect.is_some() && !left => {
+                let Some(plan) = reconnect.as_mut() else {
+                    return Err(e);
+                };
+                let dropped = Instant::now();
+                tracing::debug!(room = %joined.room, error = %e, "bot lost its connection; resuming");
+                match resume(client, plan, &joined.room, seat, opts.join_timeout).await {
+                    Ok(state) => {
+                        stats.ok += 1;
+                        stats.resume.record(dropped.elapsed());
+                        // Inputs lost with the old connection are never acked.
+                        acks = AckTracker::default();
+                        ticks.cut();
+                        intervals.reset();
+                        room_state = state;
+                        playing_snapshots = 0;
+                    }
+                    Err(again) => {
+                        stats.failed += 1;
+                        if let Some(live) = &opts.live {
+                            LiveCounters::add(&live.resumes_failed);
+                        }
+                        tracing::debug!(error = %again, "bot could not resume");
+                        return Err(again);
                     }
                 }
             }
-            Incoming::Room(update) if update.room == joined.room => {
-                if !matches!(update.state.as_str(), "countdown" | "playing") {
-                    intervals.reset();
-                }
-                if update.state == "paused" {
-                    ticks.cut();
-                }
-                room_state = Some(update.state);
-            }
-            Incoming::Event(ev) => {
-                events += 1;
-                if matches!(ev.event, GameEvent::Scored { .. }) {
-                    points += 1;
-                }
-            }
-            Incoming::MatchEnd(end) if end.room == joined.room => break end,
-            Incoming::Room(_)
-            | Incoming::MatchEnd(_)
-            | Incoming::Pong(_)
-            | Incoming::Ratings(_)
-            | Incoming::Joined(_)
-            // Tournament events (a subscribed bot keeps receiving them while it plays).
-            | Incoming::Tournament(_)
-            | Incoming::Subscribed(_)
-            | Incoming::Unsubscribed(_)
-            | Incoming::Unknown(_) => {}
-            other @ (Incoming::Welcome(_)
-            | Incoming::Queued(_)
-            | Incoming::QueueLeft
-            | Incoming::MatchFound(_)
-            | Incoming::Left(_)
-            | Incoming::Location(_)
-            | Incoming::Error(_)) => {
-                return Err(BotError::Unexpected {
-                    expected: "game messages until match_end",
-                    got: other.type_name().to_owned(),
-                })
-            }
+            Err(e) => return Err(e),
         }
     };
     ticks.cut();
@@ -320,5 +490,119 @@ pub async fn play_match(
         snapshot_interval,
         approaches: brain.approaches(),
         planned_misses: brain.planned_misses(),
+        reconnects: stats,
+        left_at_stop: left,
+        instance: reconnect.as_ref().map(|r| r.current),
     })
+}
+
+/// What woke the match loop.
+enum Event {
+    Message(BotResult<Incoming>),
+    InputDue(Instant),
+    Stop,
+}
+
+/// The next scheduled input time; never, without a schedule.
+async fn next_tick(schedule: &mut Option<Interval>) -> Option<tokio::time::Instant> {
+    match schedule {
+        Some(timer) => Some(timer.tick().await),
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for `joined`, keeping the latest room state announced before it (the room may
+/// announce its state before or after `joined`).
+async fn wait_joined(
+    client: &mut BotClient,
+    timeout: Duration,
+) -> BotResult<(Joined, Option<String>)> {
+    let mut room_state = None;
+    let joined = client
+        .wait_for("joined", timeout, |m| match m {
+            Incoming::Joined(j) => Some(j),
+            Incoming::Room(update) => {
+                room_state = Some(update.state);
+                None
+            }
+            _ => None,
+        })
+        .await?;
+    Ok((joined, room_state))
+}
+
+/// Protocol §5.5: connect again (through the next instance first), check that `welcome.room`
+/// still names our room, and rejoin it in our seat. Retries until `plan.within` has passed —
+/// while an instance fails over, connects are refused and the room may be briefly unknown.
+/// Returns the room state announced with `joined`.
+async fn resume(
+    client: &mut BotClient,
+    plan: &mut Reconnect,
+    room: &str,
+    seat: u8,
+    join_timeout: Duration,
+) -> BotResult<Option<String>> {
+    let started = Instant::now();
+    let n = plan.ws_urls.len().max(1);
+    let mut attempt = 0usize;
+    let mut last_error = None;
+    while started.elapsed() < plan.within {
+        attempt += 1;
+        let idx = (plan.current + attempt) % n;
+        let Some(url) = plan.ws_urls.get(idx) else {
+            break;
+        };
+        match try_rejoin(url, plan, client, room, seat, join_timeout).await {
+            Ok(state) => {
+                plan.current = idx;
+                return Ok(state);
+            }
+            // Also when welcome.room does not name the room yet, or `join` is refused: while
+            // a room fails over to another instance, both are briefly true.
+            Err(e) => {
+                last_error = Some(e);
+                let backoff = Duration::from_millis(100 * attempt.min(10) as u64);
+                tokio::time::sleep(backoff).await;
+            }
+        }
+    }
+    Err(last_error.unwrap_or(BotError::Timeout {
+        waiting_for: "a reconnection that rejoins the room",
+        after: plan.within,
+    }))
+}
+
+async fn try_rejoin(
+    url: &str,
+    plan: &Reconnect,
+    client: &mut BotClient,
+    room: &str,
+    seat: u8,
+    join_timeout: Duration,
+) -> BotResult<Option<String>> {
+    let mut fresh = BotClient::connect_from(url, &plan.token, &plan.client, plan.local).await?;
+    fresh.inherit(client);
+    // The old connection (already broken, or dropped on purpose) goes away here.
+    *client = fresh;
+    let held = client.welcome().and_then(|w| w.room.clone());
+    if held.as_deref() != Some(room) {
+        return Err(BotError::Unexpected {
+            expected: "welcome.room naming the room of the interrupted match",
+            got: format!("{held:?}"),
+        });
+    }
+    client
+        .send(&ClientMsg::Join {
+            room: Some(room.to_owned()),
+            code: None,
+        })
+        .await?;
+    let (joined, state) = wait_joined(client, join_timeout).await?;
+    if joined.seat != Some(seat) || joined.room != room {
+        return Err(BotError::Unexpected {
+            expected: "our old seat in the same room",
+            got: format!("room {} seat {:?}", joined.room, joined.seat),
+        });
+    }
+    Ok(state)
 }

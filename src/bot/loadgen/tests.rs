@@ -7,9 +7,12 @@ fn shared(rooms: usize, matches: usize) -> Shared {
     let opts = Options::new("http://127.0.0.1:9", rooms, matches);
     Shared {
         remaining: AtomicI64::new((2 * rooms * matches) as i64),
-        api: Api::new(&opts.url, opts.http_timeout).unwrap(),
+        apis: vec![Api::new(&opts.urls[0], opts.http_timeout).unwrap()],
+        ws_urls: Arc::new(vec!["ws://127.0.0.1:9/ws".into()]),
         opts,
         started: Instant::now(),
+        rooms_started: OnceLock::new(),
+        deadline: OnceLock::new(),
         live: Arc::new(LiveCounters::default()),
         totals: Mutex::new(Totals::default()),
         connected: AtomicUsize::new(0),
@@ -50,6 +53,9 @@ fn summary(match_id: &str, seat: u8, latencies_ms: &[u64], gaps: u64) -> MatchSu
         snapshot_interval: Hist::default(),
         approaches: 3,
         planned_misses: 1,
+        reconnects: Default::default(),
+        left_at_stop: false,
+        instance: Some(0),
     }
 }
 
@@ -101,12 +107,12 @@ fn seeds_differ_per_bot_and_match() {
     let s = shared(2, 2);
     let seeds: HashSet<u64> = (0..4)
         .flat_map(|b| (0..2).map(move |m| (b, m)))
-        .map(|(b, m)| s.play_options(b, m).seed)
+        .map(|(b, m)| s.play_options(b, 0, "t", m).seed)
         .collect();
     assert_eq!(seeds.len(), 8);
     assert_eq!(
-        s.play_options(1, 1).seed,
-        shared(2, 2).play_options(1, 1).seed
+        s.play_options(1, 0, "t", 1).seed,
+        shared(2, 2).play_options(1, 0, "t", 1).seed
     );
 }
 
@@ -147,6 +153,77 @@ async fn report_shape_and_verdict() {
         assert!(json["snapshot_interval_ms"].get(key).is_some());
     }
     assert!(report.human("x").contains("0/1 matches"));
+    assert!(
+        report.failure().contains("2 errors"),
+        "{}",
+        report.failure()
+    );
+}
+
+#[test]
+fn timed_runs_multiple_urls_and_limits_from_the_command_line() {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from([
+        "rally",
+        "loadgen",
+        "--url",
+        "http://127.0.0.1:8081",
+        "--url",
+        "http://127.0.0.1:8082",
+        "--rooms",
+        "0",
+        "--idle",
+        "100",
+        "--duration",
+        "30s",
+        "--ramp",
+        "5s",
+        "--input-hz",
+        "30",
+        "--reconnect-rate",
+        "0.25",
+        "--max-p99-ms",
+        "25",
+    ])
+    .unwrap();
+    let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
+        panic!("not loadgen");
+    };
+    let o = Options::try_from(&*args).unwrap();
+    assert_eq!(o.urls.len(), 2);
+    assert_eq!(o.duration, Some(Duration::from_secs(30)));
+    assert_eq!(o.ramp, Duration::from_secs(5));
+    assert_eq!((o.idle, o.input_hz, o.reconnect_rate), (100, 30.0, 0.25));
+    assert_eq!(o.max_p99_ms, Some(25.0));
+    assert!(
+        o.timeout >= Duration::from_secs(30),
+        "a timed run outlives its duration"
+    );
+    // --idle with no rooms needs a duration to hold them for.
+    let cli = crate::cli::Cli::try_parse_from(["rally", "loadgen", "--rooms", "0", "--idle", "5"])
+        .unwrap();
+    let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
+        panic!("not loadgen");
+    };
+    assert!(Options::try_from(&*args).is_err());
+}
+
+#[test]
+fn open_loop_schedules_and_drills_follow_the_options() {
+    let mut s = shared(1, 1);
+    s.opts.input_hz = 50.0;
+    s.opts.reconnect_rate = 1.0;
+    let o = s.play_options(0, 0, "t", 0);
+    let sched = o.input_schedule.expect("open loop");
+    assert_eq!(sched.period, Duration::from_millis(20));
+    assert!(sched.phase < sched.period);
+    let drill = o.reconnect.expect("reconnects").drop_after_snapshots;
+    assert!(drill.is_some_and(|n| (30..240).contains(&n)), "{drill:?}");
+    s.opts.input_hz = 0.0;
+    s.opts.reconnect_rate = 0.0;
+    let o = s.play_options(0, 0, "t", 0);
+    assert!(o.input_schedule.is_none());
+    assert_eq!(o.reconnect.and_then(|r| r.drop_after_snapshots), None);
 }
 
 #[test]
@@ -174,20 +251,26 @@ fn options_from_the_command_line() {
     let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
         panic!("not loadgen");
     };
-    let o = Options::try_from(&args).unwrap();
+    let o = Options::try_from(&*args).unwrap();
     assert_eq!((o.rooms, o.matches, o.mode), (3, 2, Mode::Private));
     assert_eq!((o.seed, o.points_to_win), (9, Some(2)));
     assert_eq!(o.timeout, Duration::from_secs(30));
-    assert_eq!(o.url, "http://127.0.0.1:8080");
+    assert_eq!(o.urls, ["http://127.0.0.1:8080"]);
+    assert_eq!(o.input_hz, 60.0, "open loop at the tick rate by default");
+    assert_eq!(o.duration, None);
     for bad in [
         ["--rooms", "0"],
         ["--miss-rate", "2"],
         ["--timeout", "soon"],
+        ["--reconnect-rate", "1.5"],
+        ["--input-hz", "500"],
+        ["--duration", "forever"],
+        ["--ramp", "-1s"],
     ] {
         let cli = crate::cli::Cli::try_parse_from(["rally", "loadgen", bad[0], bad[1]]).unwrap();
         let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
             panic!("not loadgen");
         };
-        assert!(Options::try_from(&args).is_err(), "{bad:?}");
+        assert!(Options::try_from(&*args).is_err(), "{bad:?}");
     }
 }

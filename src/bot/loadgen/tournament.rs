@@ -173,6 +173,10 @@ async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
                 idle_timeout: opts.idle_timeout,
                 ping_every: None,
                 live: None,
+                // A tournament bot plays as the web client does: inputs on intent changes.
+                input_schedule: None,
+                reconnect: None,
+                stop_at: None,
             };
             let summary = play_match(&mut client, JoinTarget::Room(room), &play).await?;
             shared.record(&summary);
