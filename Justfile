@@ -39,6 +39,17 @@ up:
 down:
     docker compose down
 
+# The standard load test (docs/benchmarks.md): a fresh release server per room count, 60 Hz
+# rooms, open-loop inputs; prints the table. `just bench 200` for one point; IDLE=19900 adds the
+# idle-connection count.
+bench *ROOMS:
+    bash benches/load.sh {{ROOMS}}
+
+# The criterion micro-benchmarks of the engine (Pong tick, snapshot encode, input decode, room
+# fan-out, bracket generation).
+bench-engine *ARGS:
+    cargo bench --bench engine -- {{ARGS}}
+
 # Run the load generator against a running server, e.g. `just loadgen --rooms 50 --matches 1`.
 loadgen *ARGS:
     cargo run --release -- loadgen {{ARGS}}

@@ -175,6 +175,8 @@ pub struct EngineMetrics {
     pub ticks_skipped: metrics::Counter,
     /// `rally_inputs_total{result="applied"}`.
     pub inputs_applied: metrics::Counter,
+    /// `rally_inputs_total{result="repeated"}`.
+    pub inputs_repeated: metrics::Counter,
     /// `rally_inputs_total{result="dropped"}`.
     pub inputs_dropped: metrics::Counter,
     /// `rally_inputs_total{result="rejected"}`.
@@ -239,6 +241,7 @@ pub fn engine() -> &'static EngineMetrics {
             ticks: counter!("rally_ticks_total"),
             ticks_skipped: counter!("rally_ticks_skipped_total"),
             inputs_applied: counter!("rally_inputs_total", "result" => "applied"),
+            inputs_repeated: counter!("rally_inputs_total", "result" => "repeated"),
             inputs_dropped: counter!("rally_inputs_total", "result" => "dropped"),
             inputs_rejected: counter!("rally_inputs_total", "result" => "rejected"),
             frames_in: counter!("rally_ws_frames_total", "direction" => "in"),
@@ -319,6 +322,7 @@ pub fn describe_engine() {
         &m.ticks,
         &m.ticks_skipped,
         &m.inputs_applied,
+        &m.inputs_repeated,
         &m.inputs_dropped,
         &m.inputs_rejected,
         &m.frames_in,

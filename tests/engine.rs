@@ -699,3 +699,66 @@ async fn an_oversized_fragmented_message_is_refused() {
         Some(rally::protocol::close::TOO_BIG)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_intent_is_acked_but_not_applied_or_recorded_again() {
+    let s = server(&[]).await;
+    let (ta, tb) = (s.guest().await, s.guest().await);
+    let (_, created) = s
+        .post(
+            "/api/v1/rooms",
+            Some(&ta),
+            json!({"config": {"points_to_win": 21}}),
+        )
+        .await;
+    let room = created["room"].as_str().unwrap().to_string();
+    let match_id = created["match"].as_str().unwrap().to_string();
+    let (mut a, _) = Client::login(s.addr, &ta).await;
+    let (mut b, _) = Client::login(s.addr, &tb).await;
+    a.send(json!({"type": "join", "room": room})).await;
+    let seat = a.expect("joined").await["seat"].as_u64().unwrap() as usize;
+    b.send(json!({"type": "join", "room": room})).await;
+    b.expect("joined").await;
+    a.expect_room_state("playing").await;
+    let repeated_before = s
+        .metric("rally_inputs_total", &[("result", "repeated")])
+        .await;
+    // An open-loop client: the same intent every frame, then a change.
+    for intent in ["up", "up", "up", "up", "down", "down"] {
+        a.input(intent).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Every input is acked, repeats included.
+    loop {
+        let v = a.expect("snapshot").await;
+        if v["acks"][seat].as_u64() == Some(6) {
+            break;
+        }
+    }
+    let repeated = s
+        .metric("rally_inputs_total", &[("result", "repeated")])
+        .await
+        - repeated_before;
+    assert!(repeated >= 4.0, "3 repeats of up and 1 of down: {repeated}");
+    a.send(json!({"type": "resign"})).await;
+    a.expect("match_end").await;
+    let (st, replay) = s
+        .get(&format!("/api/v1/matches/{match_id}/replay"), None)
+        .await;
+    assert_eq!(st, 200, "{replay}");
+    let intents: Vec<&str> = replay["log"]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i[1].as_u64() == Some(seat as u64))
+        .filter_map(|i| i[2].as_str())
+        .collect();
+    assert_eq!(intents, ["up", "down"], "{replay}");
+    // The recorded replay still verifies by re-simulation.
+    let out = s.rally_cli(&["replay", "verify", &match_id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

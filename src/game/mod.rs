@@ -51,6 +51,14 @@ pub trait Game: Send + std::fmt::Debug {
     /// can be shown to the player; the state is then unchanged.
     fn apply_input(&mut self, seat: Seat, input: &serde_json::Value) -> Result<(), InputError>;
 
+    /// Whether an input is an intent that holds until the next one, so that applying the same
+    /// input twice in a row changes nothing. The room then acks a repeated input without
+    /// applying or recording it (`rally_inputs_total{result="repeated"}`): clients that send
+    /// their intent every frame cost no replay memory. Default: `false`.
+    fn inputs_are_intents(&self) -> bool {
+        false
+    }
+
     /// Advances exactly one tick and pushes what happened ([`GameEvent::Scored`],
     /// [`GameEvent::Ended`], ...) into `events`. Once the game has an [`Game::outcome`] this does
     /// nothing and the tick no longer advances.

@@ -304,6 +304,11 @@ impl Game for Pong {
         self.tick
     }
 
+    /// A paddle keeps moving (or stays) until the next input.
+    fn inputs_are_intents(&self) -> bool {
+        true
+    }
+
     fn apply_input(&mut self, seat: Seat, input: &serde_json::Value) -> Result<(), InputError> {
         if self.outcome.is_some() {
             return Err(InputError::GameOver);

@@ -111,6 +111,13 @@ pub(super) async fn open(shared: &Arc<Shared>, n: usize) -> Idle {
             };
             connected.fetch_add(1, Ordering::Relaxed);
             shared.connected.fetch_add(1, Ordering::Relaxed);
+            {
+                let mut t = shared.totals.lock();
+                t.connect.record(client.connect_time());
+                if let Some(a) = client.auth_time() {
+                    t.auth.record(a);
+                }
+            }
             let _ = ready.send(());
             drop(ready);
             // Read forever: reading answers the server's pings. Any message is fine; an

@@ -265,7 +265,6 @@ fn options_from_the_command_line() {
         ["--reconnect-rate", "1.5"],
         ["--input-hz", "500"],
         ["--duration", "forever"],
-        ["--ramp", "-1s"],
     ] {
         let cli = crate::cli::Cli::try_parse_from(["rally", "loadgen", bad[0], bad[1]]).unwrap();
         let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
