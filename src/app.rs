@@ -166,6 +166,11 @@ pub async fn run(
         }
         app.configure(client::configure)
     })
+    // Snapshots are small frames written every tick: with Nagle's algorithm a frame written
+    // while the previous one is unacknowledged waits for that ACK, which a client's delayed
+    // ACK can hold back for up to 40 ms.
+    .tcp_nodelay(true)
+    .workers(state.config.http_workers)
     .listen(listener)?
     .disable_signals()
     .shutdown_timeout(shutdown_timeout)

@@ -265,9 +265,13 @@ pub struct Settings {
     /// Messages queued per room (inputs beyond it are dropped and counted).
     #[arg(long, env = "RALLY_ROOM_QUEUE", default_value_t = 256)]
     pub room_queue: usize,
-    /// Arbiter threads that run rooms; 0 = one per CPU core.
+    /// Arbiter threads that run rooms; 0 = half the CPU cores (at least one).
     #[arg(long, env = "RALLY_ARBITERS", default_value_t = 0)]
     pub arbiters: usize,
+    /// HTTP worker threads (they also run the WebSocket sessions); 0 = the cores the room
+    /// arbiters leave (at least one).
+    #[arg(long, env = "RALLY_HTTP_WORKERS", default_value_t = 0)]
+    pub http_workers: usize,
     /// SO_SNDBUF for client connections, bytes; 0 keeps the kernel's autotuning. A small value
     /// bounds per-connection kernel memory and makes slow clients show up sooner.
     #[arg(long, env = "RALLY_SOCKET_SEND_BUFFER", default_value_t = 0)]

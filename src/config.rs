@@ -94,6 +94,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// SO_SNDBUF for accepted connections (0 = kernel autotuning).
     pub socket_send_buffer: usize,
+    /// HTTP worker threads (sessions run on them).
+    pub http_workers: usize,
     /// Realtime engine settings.
     pub engine: EngineConfig,
     /// Multi-instance settings (used when `redis_url` is set).
@@ -165,6 +167,24 @@ pub struct EngineConfig {
     pub matchmaking_interval: Duration,
     /// Room checkpoint period (multi-instance only).
     pub checkpoint_interval: Duration,
+}
+
+/// Room arbiters and HTTP workers for `cores` CPU cores, where 0 means "choose". Together they
+/// use one thread per core: rooms hand every snapshot to sessions on the HTTP workers, and
+/// with more busy threads than cores that hand-off turns into sleeps and wake-ups (measured at
+/// 300 rooms on 2 cores: 2 + 2 threads cost 80 % of a core, 1 + 1 cost 60 %; see
+/// docs/benchmarks.md). Half the cores run rooms, the rest HTTP and sessions.
+pub fn split_threads(cores: usize, arbiters: usize, http_workers: usize) -> (usize, usize) {
+    let cores = cores.max(1);
+    let arbiters = match arbiters {
+        0 => (cores / 2).max(1),
+        n => n,
+    };
+    let http_workers = match http_workers {
+        0 => cores.saturating_sub(arbiters).max(1),
+        n => n,
+    };
+    (arbiters, http_workers)
 }
 
 fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
@@ -254,13 +274,10 @@ impl Config {
         if s.room_queue < 8 {
             bail!("RALLY_ROOM_QUEUE: must be at least 8");
         }
-        let arbiters = if s.arbiters == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        } else {
-            s.arbiters
-        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let (arbiters, http_workers) = split_threads(cores, s.arbiters, s.http_workers);
         let engine = EngineConfig {
             tick_hz: s.tick_hz,
             snapshot_every: s.snapshot_every,
@@ -306,6 +323,7 @@ impl Config {
         Ok(Config {
             cluster,
             socket_send_buffer: s.socket_send_buffer,
+            http_workers,
             engine,
             bind: s.bind.clone(),
             database,
@@ -327,6 +345,17 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn threads_default_to_one_per_core_split_between_rooms_and_http() {
+        assert_eq!(super::split_threads(1, 0, 0), (1, 1));
+        assert_eq!(super::split_threads(2, 0, 0), (1, 1));
+        assert_eq!(super::split_threads(8, 0, 0), (4, 4));
+        assert_eq!(super::split_threads(3, 0, 0), (1, 2));
+        assert_eq!(super::split_threads(8, 2, 0), (2, 6));
+        assert_eq!(super::split_threads(8, 0, 3), (4, 3));
+        assert_eq!(super::split_threads(0, 0, 0), (1, 1));
+    }
+
     use super::*;
     use crate::cli::Cli;
     use clap::Parser;
