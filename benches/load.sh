@@ -33,6 +33,7 @@ fi
 mkdir -p "$(dirname "$OUT")"
 WORK=$(mktemp -d)
 SERVER_PID=
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
@@ -42,7 +43,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_server() {
-  local port=$1 dir=$WORK/server-$port
+  local port=$1
+  local dir=$WORK/server-$port
   mkdir -p "$dir"
   (
     cd "$dir"
