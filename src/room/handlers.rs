@@ -1,0 +1,338 @@
+//! The room's mailbox: every message it answers (joins, inputs, resignations, leaving,
+//! detaching, forfeits, tournament conclusions, lease notices, fencing and hand-over).
+
+use super::*;
+
+/// The database refused a write with our epoch: another instance owns the match.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct Fenced;
+
+impl Handler<Fenced> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, _: Fenced, ctx: &mut Context<Self>) {
+        self.step_down("fenced off by a newer epoch", ctx);
+    }
+}
+
+impl Handler<LeaseNotice> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, msg: LeaseNotice, ctx: &mut Context<Self>) {
+        match msg.event {
+            LeaseEvent::Lost => self.step_down("lease lost", ctx),
+            LeaseEvent::Reacquired => {
+                // Redis lost our lease key and we re-created it: make sure nobody took the
+                // match over in between (the epoch in Postgres is the truth).
+                let (db, id, epoch, addr) = (
+                    self.engine.db.clone(),
+                    self.match_id.0.clone(),
+                    self.epoch,
+                    ctx.address(),
+                );
+                actix::spawn(async move {
+                    if let Ok(Some(row)) = db.run(move |c| matches::get(c, &id)).await {
+                        if row.epoch != epoch {
+                            addr.do_send(Fenced);
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Graceful shutdown: write a final checkpoint, release the lease so a survivor adopts the
+/// room at once, tell the sessions to reconnect, stop. Answers whether the hand-over was
+/// written (false: the room simply stops and is adopted when its lease lapses).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HandOver;
+
+impl Handler<HandOver> for RoomActor {
+    type Result = ResponseActFuture<Self, bool>;
+    fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {
+        let Some(cluster) = self.engine.registry.cluster().cloned() else {
+            return Box::pin(actix::fut::ready(false));
+        };
+        if self.state == RoomState::Finished {
+            return Box::pin(actix::fut::ready(true));
+        }
+        let cp = self.checkpoint();
+        let id = self.id.clone();
+        self.moved = true;
+        Box::pin(
+            async move {
+                let ok = cluster.checkpoint_now(&id, &cp).await;
+                cluster.release(&Resource::room(&id)).await;
+                ok
+            }
+            .into_actor(self)
+            .map(|ok, act, ctx| {
+                for s in act.sessions() {
+                    s.events.do_send(SessionEvent::Kick {
+                        code: close::RESTART,
+                        error: code::UNAVAILABLE,
+                        message: "server restarting; reconnect".into(),
+                    });
+                }
+                ctx.stop();
+                ok
+            }),
+        )
+    }
+}
+
+impl Handler<Persisted> for RoomActor {
+    type Result = ();
+    fn handle(&mut self, msg: Persisted, _: &mut Context<Self>) {
+        let frame: ByteString = ServerMsg::Ratings {
+            r#match: &self.match_id.0,
+            changes: &msg.changes,
+        }
+        .encode()
+        .into();
+        for h in self.spectators.values() {
+            h.events.do_send(SessionEvent::Frame(frame.clone()));
+        }
+        // Seated players were released at the end: reach them wherever they are now.
+        for s in &self.seats {
+            if let Some(p) = &s.player {
+                self.engine
+                    .registry
+                    .notify_player(&p.id, SessionEvent::Frame(frame.clone()));
+            }
+        }
+    }
+}
+
+impl Handler<Join> for RoomActor {
+    type Result = Result<JoinAccepted, RoomRefusal>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(session) = msg.session else {
+            return Err(RoomRefusal::new(code::INTERNAL, "no session to attach"));
+        };
+        let accepted = |seat: Option<usize>, act: &Self| JoinAccepted {
+            room: act.id.clone(),
+            match_id: act.match_id.clone(),
+            role: if seat.is_some() {
+                JoinRole::Player
+            } else {
+                JoinRole::Spectator
+            },
+            seat: seat.map(|s| s as u8),
+            info: act.info.clone(),
+            tick_hz: act.tick_hz,
+        };
+        if msg.spectate {
+            if self.state == RoomState::Finished {
+                return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
+            }
+            self.spectators
+                .insert(msg.session_id.clone(), session.clone());
+            self.publish_summary();
+            let frame = self.room_state_frame();
+            session.events.do_send(SessionEvent::Frame(frame));
+            return Ok(accepted(None, self));
+        }
+        if self.state == RoomState::Finished {
+            return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
+        }
+        let seat = match self.seat_of(&msg.player.id) {
+            Some(i) => i,
+            None if !self.assigned => match self.seats.iter().position(|s| s.player.is_none()) {
+                Some(i) => {
+                    self.seats[i].player = Some(msg.player.clone());
+                    self.engine
+                        .registry
+                        .set_player_room(&msg.player.id, Some(self.id.clone()));
+                    let (db, id, pid) = (
+                        self.engine.db.clone(),
+                        self.match_id.0.clone(),
+                        msg.player.id.0.clone(),
+                    );
+                    let seat = i as u8;
+                    ctx.spawn(
+                        async move {
+                            if let Err(e) = db
+                                .run(move |c| matches::set_player(c, &id, seat, &pid))
+                                .await
+                            {
+                                tracing::warn!(error = ?e, "recording seat failed");
+                            }
+                        }
+                        .into_actor(self),
+                    );
+                    i
+                }
+                None => {
+                    return Err(RoomRefusal::new(
+                        code::ROOM_FULL,
+                        "every seat is taken; spectate instead",
+                    ))
+                }
+            },
+            None => {
+                return Err(RoomRefusal::new(
+                    code::FORBIDDEN,
+                    "you are not a player of this match; spectate instead",
+                ))
+            }
+        };
+        let slot = &mut self.seats[seat];
+        if let Some(old) = slot.session.replace(session) {
+            if old.session_id != msg.session_id {
+                old.events.do_send(SessionEvent::Detached {
+                    room: self.id.clone(),
+                });
+            }
+        }
+        if slot.away_since.take().is_some() {
+            m::engine().reconnections.increment(1);
+        }
+        slot.joined_once = true;
+        let reply = accepted(Some(seat), self);
+        self.maybe_start_countdown();
+        self.publish_summary();
+        self.broadcast_room_state();
+        Ok(reply)
+    }
+}
+
+impl Handler<Input> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Input, _: &mut Context<Self>) {
+        let Some(i) = self.seat_of(&msg.player) else {
+            return;
+        };
+        let slot = &self.seats[i];
+        let current = slot
+            .session
+            .as_ref()
+            .is_some_and(|h| h.session_id == msg.session_id);
+        let newest_seq = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(s, _, _)| usize::from(*s) == i)
+            .map(|(_, q, _)| *q)
+            .unwrap_or(slot.last_seq);
+        if !current || msg.seq <= newest_seq || self.state == RoomState::Finished {
+            m::engine().inputs_rejected.increment(1);
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING_INPUTS {
+            m::engine().inputs_dropped.increment(1);
+            return;
+        }
+        self.pending.push_back((i as Seat, msg.seq, msg.input));
+    }
+}
+
+impl Handler<Resign> for RoomActor {
+    type Result = Result<(), RoomRefusal>;
+
+    fn handle(&mut self, msg: Resign, ctx: &mut Context<Self>) -> Self::Result {
+        let Some(i) = self.seat_of(&msg.player) else {
+            return Err(RoomRefusal::new(
+                code::NOT_A_PLAYER,
+                "you have no seat in this room",
+            ));
+        };
+        match self.state {
+            RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
+                self.force_end(i as Seat, EndReason::Resign, ctx);
+                Ok(())
+            }
+            RoomState::Waiting => Err(RoomRefusal::new(
+                code::CONFLICT,
+                "the match has not started; leave instead",
+            )),
+            RoomState::Finished => Err(RoomRefusal::new(code::CONFLICT, "the match is over")),
+        }
+    }
+}
+
+impl Handler<Leave> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+        if self.spectators.remove(&msg.session_id).is_some() {
+            self.publish_summary();
+            self.broadcast_room_state();
+            return;
+        }
+        let Some(i) = self.seat_of(&msg.player) else {
+            return;
+        };
+        match self.state {
+            RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
+                self.force_end(i as Seat, EndReason::Resign, ctx);
+            }
+            RoomState::Waiting if self.assigned && self.tournament.is_some() => {
+                // Tournament: leaving before the start is being absent; the no-show timer
+                // decides (the player may still come back in time).
+                self.seats[i].session = None;
+                self.on_player_away();
+            }
+            RoomState::Waiting if self.assigned => {
+                // A matched player walked away before the start: a no-show, decided now.
+                self.seats[i].session = None;
+                self.no_show(ctx);
+            }
+            RoomState::Waiting => {
+                let slot = &mut self.seats[i];
+                slot.session = None;
+                if let Some(p) = slot.player.take() {
+                    self.engine.registry.clear_player_room(&p.id, &self.id);
+                }
+                if self.seats.iter().all(|s| s.player.is_none()) {
+                    self.deadline = Some(Instant::now() + self.engine.config.room_idle_timeout);
+                }
+                self.publish_summary();
+                self.broadcast_room_state();
+            }
+            RoomState::Finished => {}
+        }
+    }
+}
+
+impl Handler<Detach> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Detach, _: &mut Context<Self>) {
+        self.drop_session(&msg.session_id, false);
+    }
+}
+
+impl Handler<ForfeitPlayer> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForfeitPlayer, ctx: &mut Context<Self>) {
+        if let Some(i) = self.seat_of(&msg.player) {
+            tracing::info!(room = %self.id, seat = i, "forfeit ordered from outside");
+            self.force_end(i as Seat, EndReason::Forfeit, ctx);
+        }
+    }
+}
+
+impl Handler<Conclude> for RoomActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Conclude, ctx: &mut Context<Self>) {
+        if self.state == RoomState::Finished {
+            return;
+        }
+        tracing::info!(room = %self.id, "match concluded from outside; nothing recorded here");
+        let outcome = Outcome {
+            winner: msg.winner,
+            scores: self.game.scores(),
+            reason: msg.reason,
+        };
+        // As in `finish`: release and announce.
+        self.announce_end(&outcome);
+        self.set_state(RoomState::Finished, None);
+        self.linger(ctx);
+    }
+}

@@ -1,0 +1,290 @@
+//! The room's clock: timer wake-ups against absolute deadlines (bounded catch-up, skips
+//! counted), and the tick itself — drain inputs, simulate, detect the outcome, encode the
+//! snapshot once, fan it out, record the phase timings.
+
+use super::*;
+
+impl RoomActor {
+    pub(super) fn schedule(&self, ctx: &mut Context<Self>) {
+        let wake = self
+            .next_deadline
+            .checked_sub(TIMER_EARLY)
+            .unwrap_or(self.next_deadline);
+        let delay = wake.saturating_duration_since(Instant::now());
+        ctx.run_later(delay, |act, ctx| act.on_timer(ctx));
+    }
+
+    /// Timer: run the ticks that are due (bounded catch-up), skip the rest, re-arm.
+    pub(super) fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        if self.state == RoomState::Finished || self.moved {
+            return;
+        }
+        let metrics = m::engine();
+        let now = Instant::now();
+        metrics.tick_lateness.record(
+            now.saturating_duration_since(self.next_deadline)
+                .as_secs_f64(),
+        );
+        // Armed TIMER_EARLY before the deadline: a tick that runs that much early is on time.
+        let plan = plan_ticks(now + TIMER_EARLY, self.next_deadline, self.period);
+        for _ in 0..plan.run {
+            self.tick(ctx);
+            self.next_deadline += self.period;
+            if self.state == RoomState::Finished {
+                return;
+            }
+        }
+        if plan.skip > 0 {
+            metrics.ticks_skipped.increment(u64::from(plan.skip));
+            self.next_deadline += self.period * plan.skip;
+        }
+        self.schedule(ctx);
+    }
+
+    pub(super) fn tick(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        match self.state {
+            RoomState::Waiting => {
+                if self.deadline.is_some_and(|d| now >= d) {
+                    self.no_show(ctx);
+                }
+            }
+            RoomState::Countdown => {
+                if self.deadline.is_some_and(|d| now >= d) {
+                    if self.started.is_none() {
+                        self.started = Some(now);
+                        let (db, id, epoch) =
+                            (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let report = self.tournament_report(MatchReportKind::Started);
+                        actix::spawn(async move {
+                            match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
+                                Err(e) => {
+                                    tracing::warn!(error = ?e, "recording match start failed")
+                                }
+                                // Persisted, then announced.
+                                Ok(_) => {
+                                    if let Some(report) = report {
+                                        report.send();
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    self.set_state(RoomState::Playing, None);
+                } else {
+                    self.maybe_snapshot(true);
+                }
+            }
+            RoomState::Playing => self.play_tick(ctx),
+            RoomState::Paused => {
+                if self.deadline.is_some_and(|d| now >= d) {
+                    self.forfeit_absent(ctx);
+                }
+            }
+            RoomState::Finished => {}
+        }
+    }
+
+    pub(super) fn play_tick(&mut self, ctx: &mut Context<Self>) {
+        let metrics = m::engine();
+        let t0 = Instant::now();
+        // 1. drain inputs
+        let tick = self.game.tick();
+        let intents = self.game.inputs_are_intents();
+        while let Some((seat, seq, input)) = self.pending.pop_front() {
+            let slot = &mut self.seats[seat as usize];
+            if intents && slot.last_input.as_ref() == Some(&input) {
+                slot.last_seq = seq;
+                metrics.inputs_repeated.increment(1);
+                continue;
+            }
+            match self.game.apply_input(seat, &input) {
+                Ok(()) => {
+                    let slot = &mut self.seats[seat as usize];
+                    slot.last_seq = seq;
+                    if intents {
+                        slot.last_input = Some(input.clone());
+                    }
+                    self.log.record_input(tick, seat, input);
+                    metrics.inputs_applied.increment(1);
+                }
+                Err(e) => {
+                    metrics.inputs_rejected.increment(1);
+                    if let Some(h) = &self.seats[seat as usize].session {
+                        let frame = ServerMsg::Error {
+                            code: code::INVALID_INPUT,
+                            message: &e.to_string(),
+                        }
+                        .encode();
+                        h.events.do_send(SessionEvent::Frame(frame.into()));
+                    }
+                }
+            }
+        }
+        let t1 = Instant::now();
+        // 2. simulate
+        self.events.clear();
+        self.game.step(&mut self.events);
+        metrics.ticks.increment(1);
+        let t2 = Instant::now();
+        // 3. detect outcome
+        let outcome = self.game.outcome();
+        let timed_out = outcome.is_none()
+            && self
+                .started
+                .is_some_and(|s| s.elapsed() >= self.engine.config.max_match_duration);
+        let t3 = Instant::now();
+        // 4. encode snapshot (once for everyone) and events
+        let snapshot = self.snapshot_frame(outcome.is_some());
+        let events: Vec<ByteString> = self
+            .events
+            .iter()
+            .filter(|e| !matches!(e, GameEvent::Ended { .. }))
+            .map(|e| {
+                ServerMsg::Event {
+                    tick: self.game.tick(),
+                    event: e,
+                }
+                .encode()
+                .into()
+            })
+            .collect();
+        let t4 = Instant::now();
+        // 5. fan out
+        if let Some(f) = &snapshot {
+            self.fan_out(f);
+        }
+        for f in &events {
+            self.fan_out(f);
+        }
+        let scored = self
+            .events
+            .iter()
+            .any(|e| matches!(e, GameEvent::Scored { .. }));
+        if scored {
+            self.publish_summary();
+        }
+        let t5 = Instant::now();
+        // 6. record metrics
+        let phases = &metrics.tick_phase;
+        for (i, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t5)]
+            .into_iter()
+            .enumerate()
+        {
+            phases[i].record(b.saturating_duration_since(a).as_secs_f64());
+        }
+        if let Some(outcome) = outcome {
+            self.finish(outcome, false, ctx);
+        } else if timed_out {
+            let scores = self.game.scores();
+            let loser = match scores.first().cmp(&scores.get(1)) {
+                std::cmp::Ordering::Less => 0,
+                std::cmp::Ordering::Greater => 1,
+                std::cmp::Ordering::Equal => NO_SEAT,
+            };
+            self.force_end(loser, EndReason::Abandoned, ctx);
+        }
+    }
+
+    pub(super) fn maybe_snapshot(&mut self, countdown: bool) {
+        if let Some(f) = self.snapshot_frame(countdown) {
+            self.fan_out(&f);
+        }
+    }
+
+    /// The tick's snapshot frame, or None when this tick is not a snapshot tick. `force`
+    /// always produces one (countdown frames, final frame).
+    pub(super) fn snapshot_frame(&mut self, force: bool) -> Option<ByteString> {
+        self.ticks_since_snapshot += 1;
+        if !force && self.ticks_since_snapshot < self.engine.config.snapshot_every {
+            return None;
+        }
+        self.ticks_since_snapshot = 0;
+        let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
+        Some(protocol::snapshot_frame(self.game.tick(), &acks, &self.game.snapshot()).into())
+    }
+}
+
+/// What a timer wake-up should do: run `run` ticks now (each advancing the deadline by one
+/// period), then skip `skip` periods so the next deadline is in the future.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TickPlan {
+    /// Ticks to run now (at most [`MAX_CATCHUP_TICKS`]).
+    pub run: u32,
+    /// Periods to skip afterwards (counted as skipped ticks).
+    pub skip: u32,
+}
+
+/// Plan a wake-up at `now` for a room whose next tick was due at `deadline`. Pure: tested
+/// with a synthetic clock.
+pub fn plan_ticks(now: Instant, deadline: Instant, period: Duration) -> TickPlan {
+    if now < deadline {
+        return TickPlan { run: 0, skip: 0 };
+    }
+    let period_ns = period.as_nanos().max(1);
+    // Ticks due: the one at `deadline` plus every full period since.
+    let due = now.duration_since(deadline).as_nanos() / period_ns + 1;
+    let due = u32::try_from(due).unwrap_or(u32::MAX);
+    let run = due.min(MAX_CATCHUP_TICKS);
+    TickPlan {
+        run,
+        skip: due - run,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_time_and_early_wakeups() {
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        assert_eq!(plan_ticks(t0, t0 + p, p), TickPlan { run: 0, skip: 0 });
+        assert_eq!(plan_ticks(t0, t0, p), TickPlan { run: 1, skip: 0 });
+        // 1 ms late (tokio's timer granularity): still one tick.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(1), t0, p),
+            TickPlan { run: 1, skip: 0 }
+        );
+    }
+
+    #[test]
+    fn catches_up_a_bounded_number_then_skips() {
+        let t0 = Instant::now();
+        let p = Duration::from_millis(10);
+        // Two and a half periods late: three ticks due, all run.
+        assert_eq!(
+            plan_ticks(t0 + Duration::from_millis(25), t0, p),
+            TickPlan { run: 3, skip: 0 }
+        );
+        // A 1 s stall: 101 due, 3 run, 98 skipped; the next deadline lands in the future.
+        let now = t0 + Duration::from_secs(1);
+        let plan = plan_ticks(now, t0, p);
+        assert_eq!(
+            plan,
+            TickPlan {
+                run: MAX_CATCHUP_TICKS,
+                skip: 98
+            }
+        );
+        let next = t0 + p * (plan.run + plan.skip);
+        assert!(next > now && next <= now + p);
+    }
+
+    #[test]
+    fn no_drift_over_many_periods() {
+        // Scheduling against absolute deadlines: after N on-time wake-ups the deadline is
+        // exactly t0 + N periods, whatever the wake-up jitter was.
+        let t0 = Instant::now();
+        let p = Duration::from_micros(16_667);
+        let mut deadline = t0;
+        for i in 0..600u32 {
+            let jitter = Duration::from_micros(u64::from(i % 7) * 150);
+            let plan = plan_ticks(deadline + jitter, deadline, p);
+            assert_eq!(plan, TickPlan { run: 1, skip: 0 });
+            deadline += p;
+        }
+        assert_eq!(deadline, t0 + p * 600);
+    }
+}
