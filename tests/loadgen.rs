@@ -60,35 +60,42 @@ async fn private_rooms_by_code_two_matches_in_a_row() {
     assert_clean(&report, 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_command_prints_json_last_and_exits_zero() {
-    let server = server().await;
-    // Re-queueing after match_end: each bot plays two quick matches on one connection.
+/// Runs `rally loadgen --url <server> ARGS…`: (exit success, the JSON report on the last line
+/// of stdout, stderr).
+async fn loadgen_command(server: &TestServer, args: &[&str]) -> (bool, serde_json::Value, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rally"))
-        .args([
-            "loadgen",
-            "--url",
-            &server.base,
-            "--rooms",
-            "1",
-            "--matches",
-            "2",
-            "--seed",
-            "3",
-            "--timeout",
-            "2m",
-            "--progress",
-            "1s",
-        ])
+        .args(["loadgen", "--url", &server.base])
+        .args(args)
         .env("RALLY_LOG", "warn")
         .output()
         .await
         .expect("run rally loadgen");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let last = stdout.lines().last().unwrap_or_default();
-    let report: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    let report = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("last line is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"));
+    (out.status.success(), report, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_prints_json_last_and_exits_zero() {
+    let server = server().await;
+    // Re-queueing after match_end: each bot plays two quick matches on one connection.
+    let args = [
+        "--rooms",
+        "1",
+        "--matches",
+        "2",
+        "--seed",
+        "3",
+        "--timeout",
+        "2m",
+        "--progress",
+        "1s",
+    ];
+    let (ok, report, stderr) = loadgen_command(&server, &args).await;
+    assert!(ok, "{report}\nstderr:\n{stderr}");
     assert_eq!(report["matches_completed"], 2, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert!(report["loadgen_cpu_s"].is_number(), "{report}");
@@ -182,32 +189,18 @@ async fn idle_connections_are_held_and_counted_by_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_p99_bound_that_is_exceeded_fails_the_command() {
     let server = server().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rally"))
-        .args([
-            "loadgen",
-            "--url",
-            &server.base,
-            "--rooms",
-            "1",
-            "--seed",
-            "5",
-            "--progress",
-            "0",
-            "--max-p99-ms",
-            "0.001",
-        ])
-        .env("RALLY_LOG", "error")
-        .output()
-        .await
-        .expect("run rally loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let report: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("JSON last");
+    let args = [
+        "--rooms",
+        "1",
+        "--seed",
+        "5",
+        "--progress",
+        "0",
+        "--max-p99-ms",
+        "0.001",
+    ];
+    let (ok, report, stderr) = loadgen_command(&server, &args).await;
+    assert!(!ok, "{report}\nstderr:\n{stderr}");
     assert_eq!(report["matches_completed"], 1, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
     assert_eq!(report["p99_exceeded"], true, "{report}");

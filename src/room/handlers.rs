@@ -68,13 +68,7 @@ impl Handler<HandOver> for RoomActor {
             }
             .into_actor(self)
             .map(|ok, act, ctx| {
-                for s in act.sessions() {
-                    s.events.do_send(SessionEvent::Kick {
-                        code: close::RESTART,
-                        error: code::UNAVAILABLE,
-                        message: "server restarting; reconnect".into(),
-                    });
-                }
+                act.send_everyone_elsewhere("server restarting; reconnect");
                 ctx.stop();
                 ok
             }),

@@ -273,14 +273,20 @@ impl RoomActor {
         }
         tracing::warn!(room = %self.id, epoch = self.epoch, why, "stepping down");
         self.moved = true;
+        self.send_everyone_elsewhere("your room moved to another instance; reconnect");
+        ctx.stop();
+    }
+
+    /// Closes every session in the room with `unavailable` and 1012: they reconnect (to any
+    /// instance) and rejoin wherever the room runs next.
+    fn send_everyone_elsewhere(&self, message: &str) {
         for s in self.sessions() {
             s.events.do_send(SessionEvent::Kick {
                 code: close::RESTART,
                 error: code::UNAVAILABLE,
-                message: "your room moved to another instance; reconnect".into(),
+                message: message.to_owned(),
             });
         }
-        ctx.stop();
     }
 
     fn set_state(&mut self, state: RoomState, deadline: Option<Instant>) {
