@@ -138,9 +138,6 @@ impl TryFrom<&LoadgenArgs> for Options {
     type Error = anyhow::Error;
 
     fn try_from(a: &LoadgenArgs) -> anyhow::Result<Self> {
-        let duration = |flag: &str, v: &str| {
-            humantime::parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v:?}: {e}"))
-        };
         if a.matches == 0 {
             anyhow::bail!("--matches must be at least 1");
         }
@@ -179,12 +176,7 @@ impl TryFrom<&LoadgenArgs> for Options {
             // A timed run ends by itself; leave room for leaving and closing.
             timeout = timeout.max(d + Duration::from_secs(120));
         }
-        let seed = a.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
+        let seed = seed_or_clock(a.seed);
         let progress = duration("progress", &a.progress)?;
         Ok(Self {
             mode: a.mode,
@@ -206,6 +198,21 @@ impl TryFrom<&LoadgenArgs> for Options {
             ..Self::new(String::new(), a.rooms, a.matches)
         })
     }
+}
+
+/// A duration flag (`30s`, `2m`), with the flag named in the error.
+fn duration(flag: &str, v: &str) -> anyhow::Result<Duration> {
+    humantime::parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v:?}: {e}"))
+}
+
+/// `--seed`, or the clock when absent (the report prints the seed used).
+fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    })
 }
 
 /// Highest `--input-hz`: the server's message rate limit is 150/s per connection, and pings
@@ -995,6 +1002,7 @@ pub async fn run(opts: Options) -> BotResult<Report> {
     })
 }
 
+/// Rounds to three decimals (report fields).
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -1046,9 +1054,6 @@ fn tournament_command(args: &LoadgenArgs) -> anyhow::Result<()> {
             args.miss_rate
         );
     }
-    let duration = |flag: &str, v: &str| {
-        humantime::parse_duration(v).map_err(|e| anyhow::anyhow!("--{flag} {v:?}: {e}"))
-    };
     let url = args.urls.first().cloned().unwrap_or_default();
     if args.urls.len() > 1 {
         anyhow::bail!("--tournament takes one --url (the instance the tournament lives on)");
@@ -1059,12 +1064,7 @@ fn tournament_command(args: &LoadgenArgs) -> anyhow::Result<()> {
         tournament: id,
         players: args.players,
         miss_rate: args.miss_rate,
-        seed: args.seed.unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        }),
+        seed: seed_or_clock(args.seed),
         timeout: duration("timeout", &args.timeout)?,
         idle_timeout: duration("idle-timeout", &args.idle_timeout)?,
         client: defaults.client,

@@ -8,6 +8,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::round3;
+
 /// One scrape of the metrics `load` reads.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Scrape {
@@ -222,10 +224,6 @@ pub fn lateness_between(start: &Scrape, end: &Scrape) -> LatenessMs {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
