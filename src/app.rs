@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Rooms, registry and their settings.
     pub engine: Arc<Engine>,
+    /// The tournament actors running here (HTTP actions reach them through it).
+    pub tournaments: crate::tournament::Tournaments,
     /// The quick-match queue.
     pub matchmaker: Addr<Matchmaker>,
 }
@@ -84,24 +86,26 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     engine.set_requeue(matchmaker.clone().recipient());
     let counts = db.run(crate::db::tournaments::count_by_status).await?;
     crate::tournament::set_status_counts(&counts);
+    let tournaments = crate::tournament::Tournaments::new();
     if let Some(c) = engine.registry.cluster() {
-        let e = engine.clone();
+        let (e, t) = (engine.clone(), tournaments.clone());
         c.on_orphan(
             crate::registry::ResourceKind::Tournament,
             std::sync::Arc::new(move |id: String| {
-                let e = e.clone();
+                let (e, t) = (e.clone(), t.clone());
                 actix::spawn(async move {
-                    crate::tournament::actor::adopt(&e, &id).await;
+                    crate::tournament::actor::adopt(&e, &t, &id).await;
                 });
             }),
         );
     }
-    let restored = crate::tournament::actor::restore_all(&engine).await?;
+    let restored = crate::tournament::actor::restore_all(&engine, &tournaments).await?;
     if restored > 0 {
         tracing::info!(restored, "unfinished tournaments restored");
     }
     Ok(AppState {
         engine,
+        tournaments,
         matchmaker,
         auth_limiter: AuthLimiter::new(config.auth_rate_per_minute),
         config,
@@ -204,7 +208,8 @@ pub async fn run(
                 .clone()
                 .unwrap_or_else(|| published_addr(addr)),
         );
-        crate::registry::upkeep::start(state.engine.clone(), c.clone()).await;
+        let host: crate::registry::Host = Arc::new(state.engine.clone());
+        crate::registry::upkeep::start(host, c.clone()).await;
         tracing::info!(instance = %c.id(), "joined the cluster");
     }
     tracing::info!(%addr, "rally listening");
@@ -269,8 +274,8 @@ async fn hand_over(c: &std::sync::Arc<Cluster>, drain: Duration) {
     let mut released = Vec::new();
     let work = async {
         for (h, _) in rooms {
-            if let Some(addr) = h.local_addr() {
-                if let Ok(true) = addr.send(crate::room::HandOver).await {
+            if let Some(port) = h.port() {
+                if let Ok(true) = port.hand_over.send(crate::room::messages::HandOver).await {
                     released.push(h.id.clone());
                 }
             }

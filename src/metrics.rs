@@ -388,6 +388,10 @@ pub fn describe_cluster() {
         "rally_failovers_total",
         "Orphaned resources adopted by this instance, by kind (room, tournament)"
     );
+    describe_counter!(
+        "rally_routes_lost_total",
+        "Local sessions told to reconnect (1012) because their route to a room on another instance was lost, by why"
+    );
     for op in crate::registry::cluster::REGISTRY_OPS {
         for result in ["ok", "error"] {
             metrics::counter!("rally_registry_ops_total", "op" => op, "result" => result)
@@ -402,5 +406,8 @@ pub fn describe_cluster() {
     }
     for k in ["room", "tournament"] {
         metrics::counter!("rally_failovers_total", "kind" => k).increment(0);
+    }
+    for why in crate::registry::remote::ROUTE_LOSSES {
+        metrics::counter!("rally_routes_lost_total", "why" => why).increment(0);
     }
 }

@@ -168,7 +168,7 @@ pub async fn create(
             "cannot take ownership of the new tournament; retry",
         ));
     }
-    TournamentActor::spawn(&state.engine, loaded, 1)?;
+    TournamentActor::spawn(&state.engine, &state.tournaments, loaded, 1)?;
     Ok(HttpResponse::Created().json(view))
 }
 

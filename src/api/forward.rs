@@ -104,7 +104,7 @@ pub async fn forward_tournament_actions(
 /// The address of the instance running `tid`, when that is another live instance.
 async fn owner_addr(state: &AppState, tid: &TournamentId) -> Option<String> {
     let c = state.engine.registry.cluster()?;
-    if state.engine.registry.tournament(tid).is_some() {
+    if state.tournaments.get(tid).is_some() {
         return None;
     }
     let owner = c

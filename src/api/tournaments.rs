@@ -6,7 +6,7 @@ use crate::auth::extract::Registered;
 use crate::db::tournaments::{self, Loaded};
 use crate::error::{AppError, AppResult};
 use crate::ids::TournamentId;
-use crate::registry::TournamentHandle;
+use crate::tournament::actor::TournamentActor;
 use crate::tournament::messages::{Join, Leave, ViewResult};
 use crate::tournament::model::{self, format_name, Status};
 use actix_web::{get, post, web, HttpResponse};
@@ -26,12 +26,10 @@ pub struct ListQuery {
 
 /// The actor of a tournament that is not over: 404 when there is no such tournament, 409
 /// when it is finished or cancelled (nothing can change any more).
-pub async fn live(state: &AppState, id: &str) -> AppResult<TournamentHandle> {
+pub async fn live(state: &AppState, id: &str) -> AppResult<actix::Addr<TournamentActor>> {
     let tid = TournamentId::parse(id).ok_or_else(|| AppError::not_found("no such tournament"))?;
-    if let Some(h) = state.engine.registry.tournament(&tid) {
-        if h.connected() {
-            return Ok(h);
-        }
+    if let Some(a) = state.tournaments.get(&tid) {
+        return Ok(a);
     }
     // Several instances: actions go to the actor, which runs on the instance holding the
     // tournament's lease; `api::forward` relays them there. Reaching this point means the
@@ -63,13 +61,13 @@ pub async fn live(state: &AppState, id: &str) -> AppResult<TournamentHandle> {
 }
 
 /// Ask a tournament actor; a stopped actor is a 409 (it just finished).
-pub async fn ask<M>(handle: TournamentHandle, msg: M) -> AppResult<serde_json::Value>
+pub async fn ask<M>(actor: actix::Addr<TournamentActor>, msg: M) -> AppResult<serde_json::Value>
 where
     M: actix::Message<Result = ViewResult> + Send + 'static,
-    crate::tournament::actor::TournamentActor: actix::Handler<M>,
+    TournamentActor: actix::Handler<M>,
 {
-    handle
-        .ask(msg)
+    actor
+        .send(msg)
         .await
         .map_err(|_| AppError::conflict("the tournament just ended; reload it"))?
 }

@@ -96,6 +96,14 @@ pub enum BotError {
     /// A timed run ended (`--duration`) before this bot's match could start; not an error.
     #[error("the run ended before the match started")]
     RunOver,
+    /// After a reconnect, `welcome.room` names another room than the interrupted match's: a
+    /// tournament replays a match that died with its instance in a new room. The caller plays
+    /// that one (a quick-match bot never sees this).
+    #[error("the interrupted match is replayed in room {room}")]
+    Replaced {
+        /// The new room.
+        room: String,
+    },
 }
 
 /// Result with a [`BotError`].
@@ -119,6 +127,7 @@ impl BotError {
             Self::Unexpected { .. } => "unexpected".into(),
             Self::Stranded => "stranded".into(),
             Self::RunOver => "run_over".into(),
+            Self::Replaced { .. } => "replaced".into(),
         }
     }
 

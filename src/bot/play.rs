@@ -113,6 +113,10 @@ pub struct Reconnect {
     /// The drill: drop the connection (no close frame) after this many snapshots of play, then
     /// reconnect through the next instance and rejoin.
     pub drop_after_snapshots: Option<u64>,
+    /// When `welcome.room` names another room after the reconnect, stop with
+    /// [`BotError::Replaced`] (tournaments replay a match that died with its instance in a new
+    /// room) instead of waiting for it to name the old one.
+    pub follow_replacement: bool,
 }
 
 /// Reconnections during one match.
@@ -557,6 +561,8 @@ async fn resume(
                 plan.current = idx;
                 return Ok(state);
             }
+            // The match is played again elsewhere (a tournament replays it): nothing to rejoin.
+            Err(e @ BotError::Replaced { .. }) => return Err(e),
             // Also when welcome.room does not name the room yet, or `join` is refused: while
             // a room fails over to another instance, both are briefly true.
             Err(e) => {
@@ -585,6 +591,13 @@ async fn try_rejoin(
     // The old connection (already broken, or dropped on purpose) goes away here.
     *client = fresh;
     let held = client.welcome().and_then(|w| w.room.clone());
+    if let Some(other) = held.as_deref().filter(|r| *r != room) {
+        if plan.follow_replacement {
+            return Err(BotError::Replaced {
+                room: other.to_owned(),
+            });
+        }
+    }
     if held.as_deref() != Some(room) {
         return Err(BotError::Unexpected {
             expected: "welcome.room naming the room of the interrupted match",

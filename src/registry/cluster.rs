@@ -24,13 +24,14 @@
 //! still holding the lease, so a paused old owner cannot overwrite its successor's entries.
 
 use super::lease::{self, LeaseNotice, Resource, ResourceKind};
-use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireSpec};
-use super::{
-    Checkpoint, Departure, LocalRegistry, RoomRecord, RoomSummary, SessionHandle, Undelivered,
-};
+use super::messages::SessionEvent;
+use super::placement::InFlight;
+use super::proxy::{ProxyEntry, ProxyKey};
+use super::remote::Route;
+use super::wire::Body;
+use super::{Checkpoint, Departure, LocalRegistry, RoomRecord, RoomSummary};
 use crate::config::ClusterConfig;
-use crate::ids::{InstanceId, PlayerId, RoomId};
-use crate::room::messages::SessionEvent;
+use crate::ids::{InstanceId, PlayerId, RoomId, TournamentId};
 use actix::prelude::*;
 use deadpool_redis::redis::{self, RedisResult};
 use parking_lot::Mutex;
@@ -57,6 +58,14 @@ end
 return 0
 "#;
 
+/// The owner in a lease (KEYS[1]) and whether its heartbeat (ARGV[1] .. owner) exists:
+/// `{owner, 1|0}`, or nil when nobody holds the lease.
+const OWNER_ALIVE_SCRIPT: &str = r#"
+local o = redis.call('GET', KEYS[1])
+if not o then return nil end
+return {o, redis.call('EXISTS', ARGV[1] .. o)}
+"#;
+
 /// What an instance publishes with its heartbeat.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InstanceInfo {
@@ -68,30 +77,10 @@ pub struct InstanceInfo {
     pub rooms: usize,
     /// Shutting down: no new rooms.
     pub draining: bool,
-}
-
-/// A session on this instance attached to a room on another.
-#[derive(Clone)]
-pub(crate) struct Attachment {
-    pub(crate) room: RoomId,
-    pub(crate) owner: InstanceId,
-    pub(crate) handle: SessionHandle,
-    /// Consecutive upkeep rounds in which the owner looked gone.
-    pub(crate) suspect: u8,
-    /// When the room let the session go (its last frames may still come).
-    pub(crate) released: Option<Instant>,
-}
-
-/// A frame proxy on this instance for a session connected to another.
-#[derive(Clone)]
-pub(crate) struct ProxyEntry {
-    pub(crate) addr: Addr<super::proxy::Proxy>,
-    /// The instance the session is connected to.
-    pub(crate) to: InstanceId,
-    pub(crate) room: RoomId,
-    pub(crate) player: PlayerId,
-    /// Consecutive upkeep rounds in which `to` had no heartbeat.
-    pub(crate) suspect: u8,
+    /// Rooms started here since the instance started (a counter: placement uses it to tell
+    /// which of its placements the room count already includes).
+    #[serde(default)]
+    pub created: u64,
 }
 
 pub(crate) use super::writer::Op;
@@ -109,19 +98,32 @@ pub struct Cluster {
     addr: Mutex<String>,
     ops: mpsc::UnboundedSender<Op>,
     pub(crate) ops_rx: Mutex<Option<mpsc::UnboundedReceiver<Op>>>,
-    out: mpsc::Sender<(InstanceId, String)>,
+    pub(crate) out: mpsc::Sender<(InstanceId, String)>,
     pub(crate) out_rx: Mutex<Option<mpsc::Receiver<(InstanceId, String)>>>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<serde_json::Value>>>,
-    corr: AtomicU64,
+    pub(crate) pending: Mutex<HashMap<u64, oneshot::Sender<serde_json::Value>>>,
+    pub(crate) corr: AtomicU64,
     pub(crate) leases: Mutex<HashMap<Resource, Option<Recipient<LeaseNotice>>>>,
-    pub(crate) attached: Mutex<HashMap<String, Attachment>>,
-    pub(crate) proxies: Mutex<HashMap<String, ProxyEntry>>,
+    /// Local sessions' routes to rooms on other instances, by session id.
+    pub(crate) routes: Mutex<HashMap<String, Route>>,
+    /// Local sessions' subscriptions to tournaments on other instances → their owner.
+    pub(crate) subs: Mutex<HashMap<(String, TournamentId), InstanceId>>,
+    /// Proxies here for sessions on other instances (rooms and tournament subscriptions).
+    pub(crate) proxies: Mutex<HashMap<ProxyKey, ProxyEntry>>,
     pub(crate) checkpoints: Mutex<HashMap<RoomId, String>>,
     draining: AtomicBool,
     /// Woken when the directory must be re-announced at once (pub/sub reconnected).
     pub(crate) reannounce: Notify,
     /// What adopts orphaned resources of other kinds than rooms (tournaments).
     pub(crate) adopters: Mutex<Vec<(ResourceKind, super::upkeep::Adopter)>>,
+    /// Rooms started here (published with the heartbeat).
+    pub(crate) created: AtomicU64,
+    /// Placements this instance decided that the targets' heartbeats may not count yet.
+    pub(crate) placements: Mutex<Vec<InFlight>>,
+    /// Placement tokens.
+    pub(crate) placement_seq: AtomicU64,
+    /// When the heartbeat was last written (presence: longer than a lease ago means the
+    /// other instances may have given this one up).
+    pub(crate) last_beat: Mutex<Option<Instant>>,
 }
 
 impl Cluster {
@@ -149,12 +151,17 @@ impl Cluster {
             pending: Mutex::new(HashMap::new()),
             corr: AtomicU64::new(1),
             leases: Mutex::new(HashMap::new()),
-            attached: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
+            subs: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             checkpoints: Mutex::new(HashMap::new()),
             draining: AtomicBool::new(false),
             reannounce: Notify::new(),
             adopters: Mutex::new(Vec::new()),
+            created: AtomicU64::new(0),
+            placements: Mutex::new(Vec::new()),
+            placement_seq: AtomicU64::new(1),
+            last_beat: Mutex::new(None),
         })
     }
 
@@ -303,6 +310,18 @@ impl Cluster {
         matches!(self.run::<i64>("lease_release", &c).await, Ok(1))
     }
 
+    /// The owner of a room's lease and whether that instance is alive (its heartbeat exists),
+    /// in one round trip.
+    pub async fn room_owner(&self, room: &RoomId) -> RedisResult<Option<(InstanceId, bool)>> {
+        let mut c = redis::cmd("EVAL");
+        c.arg(OWNER_ALIVE_SCRIPT)
+            .arg(1)
+            .arg(self.lease_key(&Resource::room(room)))
+            .arg(self.key("inst:"));
+        let v: Option<(String, i64)> = self.run("directory_read", &c).await?;
+        Ok(v.map(|(o, alive)| (InstanceId(o), alive == 1)))
+    }
+
     /// Who owns `resource` now (None also when Redis does not answer).
     pub async fn owner(&self, resource: &Resource) -> Option<InstanceId> {
         self.owner_checked(resource).await.ok().flatten()
@@ -360,66 +379,6 @@ impl Cluster {
             .collect()
     }
 
-    // ---------------------------------------------------------------- instances
-
-    /// Live instances (heartbeat keys), this one included.
-    pub async fn live_instances(&self) -> Vec<InstanceInfo> {
-        let pattern = self.key("inst:*");
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut c = redis::cmd("SCAN");
-            c.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500);
-            let Ok((next, batch)) = self.run::<(u64, Vec<String>)>("directory_read", &c).await
-            else {
-                return Vec::new();
-            };
-            keys.extend(batch);
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-        if keys.is_empty() {
-            return Vec::new();
-        }
-        let mut m = redis::cmd("MGET");
-        for k in &keys {
-            m.arg(k);
-        }
-        let vals = self
-            .run::<Vec<Option<String>>>("directory_read", &m)
-            .await
-            .unwrap_or_default();
-        vals.into_iter()
-            .flatten()
-            .filter_map(|v| serde_json::from_str(&v).ok())
-            .collect()
-    }
-
-    /// Where a new room should go: the live, non-draining instance with the fewest rooms
-    /// (this one on a tie or when nothing else is known).
-    pub async fn pick_instance(&self) -> InstanceId {
-        let mine = self.local.room_count();
-        let mut best = (mine, self.id.clone());
-        if self.draining() {
-            best.0 = usize::MAX;
-        }
-        for i in self.live_instances().await {
-            if i.draining || i.id == self.id {
-                continue;
-            }
-            if i.rooms < best.0 {
-                best = (i.rooms, i.id);
-            }
-        }
-        best.1
-    }
-
     // ---------------------------------------------------------------- directory
 
     /// Queue the (re)write of a local room's record.
@@ -445,13 +404,24 @@ impl Cluster {
         });
     }
 
-    /// Forget a room that cannot be adopted (its match is over) everywhere.
-    pub(crate) fn forget_room(&self, id: &RoomId, code: Option<String>, players: Vec<PlayerId>) {
+    /// Forget a room that cannot be adopted (its match is over) everywhere, its lease
+    /// included: the lease taken to look at it is released (and no longer renewed).
+    pub fn forget_room(&self, id: &RoomId, code: Option<String>, players: Vec<PlayerId>) {
+        self.leases.lock().remove(&Resource::room(id));
         let _ = self.ops.send(Op::Departed {
             room: id.clone(),
             departure: Departure::Finished,
             players,
             code,
+        });
+    }
+
+    /// A room whose owner died was adopted here: sessions of its players still routed to the
+    /// old owner are told at once to reconnect (instead of waiting for their instance to notice).
+    pub fn announce_moved(&self, id: &RoomId, players: Vec<PlayerId>) {
+        let _ = self.ops.send(Op::Moved {
+            room: id.clone(),
+            players,
         });
     }
 
@@ -578,13 +548,29 @@ impl Cluster {
             player: player.clone(),
             session: session.to_string(),
         });
-        if let Some(a) = self.attached.lock().remove(session) {
-            drop(a);
-        }
+        self.routes.lock().remove(session);
     }
 
-    /// Send `event` to `player` wherever they are connected.
+    /// Send `event` to `player` wherever they are connected. A frame for a player whom a room
+    /// here has just released (the rating change after the match end) follows the room's
+    /// frames through the same proxy, so it arrives after them, as it does for a local player;
+    /// everything else goes by presence.
     pub fn notify_player(&self, player: &PlayerId, event: SessionEvent) {
+        if matches!(event, SessionEvent::Frame(_)) {
+            let proxy = self
+                .proxies
+                .lock()
+                .values()
+                .find(|e| e.released && e.player.as_ref() == Some(player))
+                .map(|e| e.addr.clone());
+            if let Some(p) = proxy.filter(|p| p.connected()) {
+                p.do_send(super::proxy::ForPlayer {
+                    player: player.clone(),
+                    event,
+                });
+                return;
+            }
+        }
         let _ = self.ops.send(Op::Notify {
             player: player.clone(),
             event: event.into(),
@@ -625,170 +611,6 @@ impl Cluster {
         let v = self.run::<Option<String>>("presence", &c).await.ok()??;
         let (i, s) = v.split_once('/')?;
         Some((InstanceId(i.to_string()), s.to_string()))
-    }
-
-    // ---------------------------------------------------------------- routing
-
-    fn envelope(&self, body: Body) -> Option<String> {
-        serde_json::to_string(&Envelope {
-            from: self.id.0.clone(),
-            sent_us: now_us(),
-            body,
-        })
-        .ok()
-    }
-
-    /// Queue a message for `to`; false when the outgoing queue is full.
-    pub(crate) fn try_publish(&self, to: &InstanceId, body: Body) -> bool {
-        let Some(text) = self.envelope(body) else {
-            return false;
-        };
-        self.out.try_send((to.clone(), text)).is_ok()
-    }
-
-    /// Queue a message for `to`, waiting for room in the outgoing queue.
-    pub(crate) async fn publish(&self, to: &InstanceId, body: Body) -> bool {
-        let Some(text) = self.envelope(body) else {
-            return false;
-        };
-        self.out.send((to.clone(), text)).await.is_ok()
-    }
-
-    fn attach(&self, room: &RoomId, owner: &InstanceId, session: Option<SessionHandle>) {
-        if let Some(handle) = session {
-            self.attached.lock().insert(
-                handle.session_id.clone(),
-                Attachment {
-                    room: room.clone(),
-                    owner: owner.clone(),
-                    handle,
-                    suspect: 0,
-                    released: None,
-                },
-            );
-        }
-    }
-
-    fn detach_local(&self, msg: &RoomMsg) {
-        let sid = match msg {
-            RoomMsg::Leave(l) => &l.session_id,
-            RoomMsg::Detach(d) => &d.session_id,
-            _ => return,
-        };
-        self.attached.lock().remove(sid);
-    }
-
-    /// Fire-and-forget a room message to its owner (never dropped unless the queue is full).
-    pub(crate) fn send_room(
-        self: &Arc<Self>,
-        owner: &InstanceId,
-        room: &RoomId,
-        msg: RoomMsg,
-        session: Option<SessionHandle>,
-        corr: Option<u64>,
-    ) {
-        self.attach(room, owner, session);
-        self.detach_local(&msg);
-        let body = Body::Room {
-            room: room.clone(),
-            corr,
-            msg,
-        };
-        if !self.try_publish(owner, body) {
-            tracing::warn!(%room, "cross-instance queue full: room message dropped");
-        }
-    }
-
-    /// A droppable room message (input): a full outgoing queue is [`Undelivered::Full`].
-    pub(crate) fn try_send_room(
-        &self,
-        owner: &InstanceId,
-        room: &RoomId,
-        msg: RoomMsg,
-        session: Option<SessionHandle>,
-    ) -> Result<(), Undelivered> {
-        self.attach(room, owner, session);
-        let body = Body::Room {
-            room: room.clone(),
-            corr: None,
-            msg,
-        };
-        if self.try_publish(owner, body) {
-            Ok(())
-        } else {
-            Err(Undelivered::Full)
-        }
-    }
-
-    fn new_request(&self) -> (u64, oneshot::Receiver<serde_json::Value>) {
-        let corr = self.corr.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().insert(corr, tx);
-        (corr, rx)
-    }
-
-    async fn await_reply(
-        &self,
-        corr: u64,
-        rx: oneshot::Receiver<serde_json::Value>,
-    ) -> Option<serde_json::Value> {
-        let res = tokio::time::timeout(self.config.request_timeout(), rx).await;
-        self.pending.lock().remove(&corr);
-        match res {
-            Ok(Ok(v)) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// A room request with an answer (join, resign); None on timeout.
-    pub(crate) async fn ask_room(
-        &self,
-        owner: &InstanceId,
-        room: &RoomId,
-        msg: RoomMsg,
-        session: Option<SessionHandle>,
-    ) -> Option<serde_json::Value> {
-        let joining = session.is_some();
-        let sid = session.as_ref().map(|s| s.session_id.clone());
-        self.attach(room, owner, session);
-        let (corr, rx) = self.new_request();
-        let body = Body::Room {
-            room: room.clone(),
-            corr: Some(corr),
-            msg,
-        };
-        if !self.publish(owner, body).await {
-            self.pending.lock().remove(&corr);
-            return None;
-        }
-        let answer = self.await_reply(corr, rx).await;
-        let refused = answer.as_ref().is_none_or(|v| v.get("Err").is_some());
-        if joining && refused {
-            if let Some(sid) = sid {
-                self.attached.lock().remove(&sid);
-            }
-        }
-        answer
-    }
-
-    /// Ask `to` to create a room; None on refusal or timeout.
-    pub async fn request_create(&self, to: &InstanceId, spec: WireSpec) -> Option<WireCreated> {
-        let (corr, rx) = self.new_request();
-        if !self.publish(to, Body::Create { corr, spec }).await {
-            self.pending.lock().remove(&corr);
-            return None;
-        }
-        let v = self.await_reply(corr, rx).await?;
-        serde_json::from_value::<Result<WireCreated, String>>(v)
-            .ok()?
-            .ok()
-    }
-
-    /// An answer arrived.
-    pub(crate) fn complete(&self, corr: u64, value: serde_json::Value) {
-        if let Some(tx) = self.pending.lock().remove(&corr) {
-            let _ = tx.send(value);
-        }
     }
 
     /// Tell `to` to adopt `rooms` now (hand-over).

@@ -12,6 +12,9 @@ struct Inner {
     rooms: HashMap<RoomId, RoomEntry>,
     codes: HashMap<String, RoomId>,
     sessions: HashMap<PlayerId, SessionHandle>,
+    /// Every live authenticated session by id, the replaced ones included until they stop
+    /// (what rooms on other instances deliver to).
+    by_id: HashMap<String, SessionHandle>,
     player_rooms: HashMap<PlayerId, RoomId>,
     tournaments: HashMap<TournamentId, TournamentHandle>,
 }
@@ -153,12 +156,21 @@ impl LocalRegistry {
         player: &PlayerId,
         session: SessionHandle,
     ) -> Option<SessionHandle> {
-        self.inner.lock().sessions.insert(player.clone(), session)
+        let mut g = self.inner.lock();
+        g.by_id.insert(session.session_id.clone(), session.clone());
+        g.sessions.insert(player.clone(), session)
     }
 
-    /// Presence: the session ended; only removes it if it is still the current one.
+    /// A live session by id (current or replaced but not yet closed).
+    pub fn session_by_id(&self, session_id: &str) -> Option<SessionHandle> {
+        self.inner.lock().by_id.get(session_id).cloned()
+    }
+
+    /// Presence: the session ended; the player's current session is only removed if it is
+    /// this one.
     pub fn session_gone(&self, player: &PlayerId, session_id: &str) {
         let mut g = self.inner.lock();
+        g.by_id.remove(session_id);
         if g.sessions
             .get(player)
             .is_some_and(|s| s.session_id == session_id)

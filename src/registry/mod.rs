@@ -9,218 +9,47 @@
 //!   a session on the owning instance talks to its room in-process.
 //! - [`cluster`] (Redis, when `RALLY_REDIS_URL` is set): instance heartbeats, leases on owned
 //!   resources ([`lease`]), the shared directory (room records, codes, summaries, presence),
-//!   cross-instance routing over pub/sub ([`routing`], [`wire`], [`proxy`]) and the background
-//!   upkeep that renews, re-announces and adopts orphans ([`upkeep`]), and the ordered
-//!   directory writer ([`writer`]).
+//!   cross-instance routing over pub/sub ([`routing`]: what arrives; [`remote`]: the session
+//!   side, routes and delivery; [`proxy`]: the owner side; [`wire`]: the messages), placement
+//!   of new rooms ([`placement`]), the background upkeep that renews, re-announces, watches
+//!   routes and adopts orphans ([`upkeep`]), and the ordered directory writer ([`writer`]).
 //!
 //! [`Registry`] offers the same methods over both; the ones that may need Redis are `async`.
+//!
+//! # The seam
+//! The registry knows rooms and tournaments only through its own types: the messages it
+//! carries ([`messages`]), the ports of recipients a room or a tournament hands over when it
+//! registers ([`RoomPort`], [`TournamentPort`]) and the [`RoomHost`] trait the room engine
+//! implements for placement and adoption. It imports neither the actors nor the engine, so it
+//! can be read — and tested, with stand-in actors — on its own.
 
 pub mod cluster;
+pub mod handle;
 pub mod lease;
 pub mod local;
+pub mod messages;
+pub mod placement;
 pub mod proxy;
+pub mod remote;
 pub mod routing;
 pub mod upkeep;
 pub mod wire;
 pub mod writer;
 
 pub use cluster::Cluster;
+pub use handle::{
+    Host, RoomHandle, RoomHost, RoomPort, RoomRequest, TournamentHandle, TournamentPort,
+    Undelivered,
+};
 pub use lease::{LeaseEvent, LeaseNotice, Resource, ResourceKind};
 pub use local::LocalRegistry;
+pub use messages::SessionHandle;
 
-use crate::ids::{InstanceId, MatchId, PlayerId, RoomId, TournamentId};
+use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
 use crate::replay::InputLog;
-use crate::room::messages::{Outbound, PlayerInfo, SessionEvent};
-use crate::room::RoomActor;
-use crate::tournament::actor::TournamentActor;
-use actix::prelude::*;
-use serde::de::DeserializeOwned;
+use messages::{PlayerInfo, SessionEvent};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// A way to reach one room: in-process, or through its owning instance.
-#[derive(Clone)]
-pub struct RoomHandle {
-    /// The room.
-    pub id: RoomId,
-    target: Target,
-}
-
-#[derive(Clone)]
-enum Target {
-    Local(Addr<RoomActor>),
-    Remote {
-        owner: InstanceId,
-        cluster: Arc<Cluster>,
-    },
-}
-
-/// Why a message did not reach the room.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Undelivered {
-    /// The room's bounded queue (or the bounded cross-instance queue) is full.
-    Full,
-    /// The room has stopped (or its owner did not answer in time).
-    Closed,
-}
-
-/// A message a session may send to a room, locally or across instances.
-pub trait RoomRequest: Message + Send + 'static
-where
-    Self::Result: Send,
-{
-    /// The serialisable form, and the local session handle to attach (joins).
-    fn into_wire(self) -> (wire::RoomMsg, Option<SessionHandle>);
-}
-
-impl RoomHandle {
-    /// Wrap a local room.
-    pub fn local(id: RoomId, addr: Addr<RoomActor>) -> Self {
-        Self {
-            id,
-            target: Target::Local(addr),
-        }
-    }
-
-    /// A room owned by another instance.
-    pub fn remote(id: RoomId, owner: InstanceId, cluster: Arc<Cluster>) -> Self {
-        Self {
-            id,
-            target: Target::Remote { owner, cluster },
-        }
-    }
-
-    /// The instance that owns the room when it is not this one.
-    pub fn owner(&self) -> Option<&InstanceId> {
-        match &self.target {
-            Target::Local(_) => None,
-            Target::Remote { owner, .. } => Some(owner),
-        }
-    }
-
-    /// Deliver a message that must not be dropped (join, leave, resign, detach).
-    pub fn send<M>(&self, msg: M)
-    where
-        M: RoomRequest,
-        M::Result: Send,
-        RoomActor: Handler<M>,
-    {
-        match &self.target {
-            Target::Local(addr) => addr.do_send(msg),
-            Target::Remote { owner, cluster } => {
-                let (wire, session) = msg.into_wire();
-                cluster.send_room(owner, &self.id, wire, session, None);
-            }
-        }
-    }
-
-    /// Deliver a message and wait for the answer (across instances: with a timeout).
-    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, Undelivered>
-    where
-        M: RoomRequest,
-        M::Result: Send + DeserializeOwned,
-        RoomActor: Handler<M>,
-    {
-        match &self.target {
-            Target::Local(addr) => addr.send(msg).await.map_err(|_| Undelivered::Closed),
-            Target::Remote { owner, cluster } => {
-                let (wire, session) = msg.into_wire();
-                let value = cluster
-                    .ask_room(owner, &self.id, wire, session)
-                    .await
-                    .ok_or(Undelivered::Closed)?;
-                serde_json::from_value(value).map_err(|_| Undelivered::Closed)
-            }
-        }
-    }
-
-    /// Deliver a droppable message into the room's bounded mailbox (inputs): the sender
-    /// enforces the bound (across instances, the bounded outgoing queue).
-    pub fn try_send<M>(&self, msg: M) -> Result<(), Undelivered>
-    where
-        M: RoomRequest,
-        M::Result: Send,
-        RoomActor: Handler<M>,
-    {
-        match &self.target {
-            Target::Local(addr) => addr.try_send(msg).map_err(|e| match e {
-                SendError::Full(_) => Undelivered::Full,
-                SendError::Closed(_) => Undelivered::Closed,
-            }),
-            Target::Remote { owner, cluster } => {
-                let (wire, session) = msg.into_wire();
-                cluster.try_send_room(owner, &self.id, wire, session)
-            }
-        }
-    }
-
-    /// The local actor, when the room runs here.
-    pub fn local_addr(&self) -> Option<&Addr<RoomActor>> {
-        match &self.target {
-            Target::Local(a) => Some(a),
-            Target::Remote { .. } => None,
-        }
-    }
-
-    /// Whether the room is (as far as this instance knows) still running.
-    pub fn connected(&self) -> bool {
-        match &self.target {
-            Target::Local(addr) => addr.connected(),
-            Target::Remote { .. } => true,
-        }
-    }
-}
-
-/// A way to reach one running tournament's actor.
-#[derive(Clone)]
-pub struct TournamentHandle {
-    /// The tournament.
-    pub id: TournamentId,
-    addr: Addr<TournamentActor>,
-}
-
-impl TournamentHandle {
-    /// Wrap a local tournament actor.
-    pub fn local(id: TournamentId, addr: Addr<TournamentActor>) -> Self {
-        Self { id, addr }
-    }
-
-    /// Deliver a message that must not be dropped (room reports, unsubscriptions).
-    pub fn send<M>(&self, msg: M)
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        TournamentActor: Handler<M>,
-    {
-        self.addr.do_send(msg);
-    }
-
-    /// Deliver a message and wait for the answer.
-    pub async fn ask<M>(&self, msg: M) -> Result<M::Result, Undelivered>
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-        TournamentActor: Handler<M>,
-    {
-        self.addr.send(msg).await.map_err(|_| Undelivered::Closed)
-    }
-
-    /// Whether the actor is still running.
-    pub fn connected(&self) -> bool {
-        self.addr.connected()
-    }
-}
-
-/// A live session of a player, as presence knows it.
-#[derive(Clone)]
-pub struct SessionHandle {
-    /// Session id.
-    pub session_id: String,
-    /// Outbound frames (bounded: try_send).
-    pub outbound: Recipient<Outbound>,
-    /// Control events (match found, kick): always delivered.
-    pub events: Recipient<SessionEvent>,
-}
 
 /// What `GET /api/v1/rooms` shows of a room.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -304,6 +133,20 @@ pub struct Checkpoint {
     pub saved_ms: i64,
 }
 
+/// Where a room is, as far as the registry can tell.
+pub enum RoomLookup {
+    /// Here, or on a live instance.
+    Found(RoomHandle),
+    /// Its lease names an instance whose heartbeat is gone (or Redis does not answer): it
+    /// will be adopted (or its tournament replays it) within a lease period. Not worth
+    /// waiting for an answer from the dead owner.
+    OwnerDown,
+    /// No owner holds it: adopt it, if it is adoptable.
+    Ownerless,
+    /// Not known here (single instance), or ours but stopped.
+    Unknown,
+}
+
 /// Presence answer for "which room am I in?".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -359,6 +202,7 @@ impl Registry {
         let id = handle.id.clone();
         self.local.register_room(handle, record);
         if let Some(c) = &self.cluster {
+            c.room_started();
             c.announce_room(&id);
         }
     }
@@ -388,18 +232,24 @@ impl Registry {
         self.local.room(id)
     }
 
-    /// Reach a room, wherever it runs. None: unknown, or known but without a live owner
-    /// (see [`crate::room::Engine::find_room`], which then adopts it).
-    pub async fn room(&self, id: &RoomId) -> Option<RoomHandle> {
+    /// Reach a room, wherever it runs.
+    pub async fn room(&self, id: &RoomId) -> RoomLookup {
         if let Some(h) = self.local.room(id) {
-            return Some(h);
+            return RoomLookup::Found(h);
         }
-        let c = self.cluster.as_ref()?;
-        let owner = c.owner(&Resource::room(id)).await?;
-        if &owner == c.id() {
-            return None;
+        let Some(c) = self.cluster.as_ref() else {
+            return RoomLookup::Unknown;
+        };
+        match c.room_owner(id).await {
+            Ok(None) => RoomLookup::Ownerless,
+            // Our lease, but not running here (it just stopped).
+            Ok(Some((owner, _))) if &owner == c.id() => RoomLookup::Unknown,
+            Ok(Some((owner, true))) => {
+                RoomLookup::Found(RoomHandle::remote(id.clone(), owner, c.clone()))
+            }
+            Ok(Some((_, false))) => RoomLookup::OwnerDown,
+            Err(_) => RoomLookup::OwnerDown,
         }
-        Some(RoomHandle::remote(id.clone(), owner, c.clone()))
     }
 
     /// Resolve a private room code (case-insensitive) to a room id.
@@ -477,7 +327,10 @@ impl Registry {
         self.local.session(player)
     }
 
-    /// Deliver a control event to `player` on whichever instance they are connected to.
+    /// Deliver a control event to `player` on whichever instance they are connected to. When a
+    /// room here relays frames to the player on another instance, the event follows them
+    /// through the same relay (so a rating change arrives after the match end, as it does
+    /// for a local player); otherwise presence says where the player is.
     pub fn notify_player(&self, player: &PlayerId, event: SessionEvent) {
         if let Some(s) = self.local.session(player) {
             s.events.do_send(event);
@@ -529,6 +382,19 @@ impl Registry {
     /// Reach a tournament actor running here.
     pub fn tournament(&self, id: &TournamentId) -> Option<TournamentHandle> {
         self.local.tournament(id)
+    }
+
+    /// Reach a running tournament wherever it runs (its lease names the owner).
+    pub async fn find_tournament(&self, id: &TournamentId) -> Option<TournamentHandle> {
+        if let Some(h) = self.local.tournament(id).filter(|h| h.connected()) {
+            return Some(h);
+        }
+        let c = self.cluster.as_ref()?;
+        let owner = c.owner(&Resource::tournament(id.as_str())).await?;
+        if &owner == c.id() {
+            return None;
+        }
+        Some(TournamentHandle::remote(id.clone(), owner, c.clone()))
     }
 
     /// "Which room am I in?"

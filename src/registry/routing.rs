@@ -1,20 +1,20 @@
 //! Handling what other instances send: room messages for rooms owned here (through frame
-//! [`Proxy`]s), answers to our requests, frames and events for sessions connected here,
-//! placement requests and hand-over offers.
+//! [`Proxy`]s), tournament subscriptions for tournaments running here, answers to our
+//! requests, frames and events for sessions connected here, lost routes, placement requests
+//! and hand-over offers.
 
 use super::cluster::{now_us, Cluster};
-use super::proxy::{Proxy, StopProxy};
-use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireSpec};
-use crate::ids::{InstanceId, RoomId};
-use crate::protocol::{close, code};
-use crate::room::messages::{Outbound, RoomRefusal, SessionEvent};
-use crate::room::{Engine, Mode, RoomSpec};
-use actix::prelude::*;
+use super::handle::Host;
+use super::messages::{RoomRefusal, SessionEvent, Subscribe, Unsubscribe};
+use super::proxy::{Proxy, ProxyKey, Relay, Settle, StopProxy};
+use super::wire::{Body, Envelope, RoomMsg, WireCreated, WireEvent};
+use crate::ids::{InstanceId, PlayerId, RoomId, TournamentId};
+use crate::protocol::code;
 use std::sync::Arc;
 
 /// Handle one envelope received on this instance's channel. Never blocks: anything that
 /// waits (a join's answer, a room creation) runs in its own task.
-pub fn dispatch(engine: &Arc<Engine>, cluster: &Arc<Cluster>, text: &str) {
+pub fn dispatch(host: &Host, cluster: &Arc<Cluster>, text: &str) {
     let env: Envelope = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(e) => {
@@ -29,105 +29,100 @@ pub fn dispatch(engine: &Arc<Engine>, cluster: &Arc<Cluster>, text: &str) {
     match env.body {
         Body::Room { room, corr, msg } => on_room(cluster, from, room, corr, msg),
         Body::Reply { corr, value } => cluster.complete(corr, value),
-        Body::Frame { session, frame } => on_frame(cluster, &session, frame),
-        Body::Event { session, event } => {
-            let ev: SessionEvent = event.into();
-            let handle = {
-                let mut g = cluster.attached.lock();
-                match ev {
-                    SessionEvent::Kick { .. } => g.remove(&session).map(|a| a.handle),
-                    // Released: the last frames (ratings) may follow; the watch leaves it alone
-                    // and it is dropped after a while.
-                    SessionEvent::Detached { .. } | SessionEvent::Released { .. } => {
-                        g.get_mut(&session).map(|a| {
-                            a.released = Some(std::time::Instant::now());
-                            a.handle.clone()
-                        })
-                    }
-                    _ => g.get(&session).map(|a| a.handle.clone()),
-                }
-            };
-            if let Some(h) = handle {
-                h.events.do_send(ev);
-            }
-        }
+        Body::Frame { session, frame } => cluster.deliver_frame(&session, frame),
+        Body::Event { session, event } => cluster.deliver_event(&session, event.into()),
         Body::Player {
             player,
             session,
             event,
-        } => {
-            if let Some(s) = cluster.local.session(&player) {
-                if session.is_none_or(|sid| sid == s.session_id) {
-                    s.events.do_send(event.into());
-                }
-            }
-        }
+        } => on_player(cluster, &from, player, session, event),
         Body::Create { corr, spec } => {
-            let (engine, cluster) = (engine.clone(), cluster.clone());
+            let (created, cluster) = (host.create_placed(spec), cluster.clone());
             actix::spawn(async move {
-                let answer: Result<WireCreated, String> =
-                    match engine.create_room_here(spec_from_wire(&engine, spec)).await {
-                        Ok(c) => Ok(WireCreated {
-                            room: c.room,
-                            match_id: c.match_id,
-                            code: c.code,
-                        }),
-                        Err(e) => Err(e.message),
-                    };
+                let answer: Result<WireCreated, String> = created.await;
                 let value = serde_json::to_value(answer).unwrap_or_default();
                 cluster.publish(&from, Body::Reply { corr, value }).await;
             });
         }
         Body::Adopt { rooms } => {
-            let engine = engine.clone();
+            let host = host.clone();
             actix::spawn(async move {
                 for r in rooms {
-                    engine.adopt_room(&r).await;
+                    host.adopt(r).await;
                 }
             });
         }
+        Body::RouteLost { session, room } => cluster.route_lost(&session, &room),
+        Body::CheckRoutes { routes } => {
+            for (session, room) in routes {
+                if !carried(cluster, &session, &room) {
+                    lose_route(cluster, &from, session, room);
+                }
+            }
+        }
+        Body::Moved { room, owner } => cluster.room_moved(&room, &owner),
+        Body::Subscribe {
+            tournament,
+            session,
+            corr,
+        } => on_subscribe(cluster, from, tournament, session, corr),
+        Body::Unsubscribe {
+            tournament,
+            session,
+        } => {
+            let key = ProxyKey {
+                session: session.clone(),
+                relay: Relay::Tournament(tournament.clone()),
+            };
+            stop_proxy(cluster, &key);
+            if let Some(p) = cluster
+                .local
+                .tournament(&tournament)
+                .as_ref()
+                .and_then(|t| t.port())
+            {
+                p.unsubscribe.do_send(Unsubscribe {
+                    session_id: session,
+                });
+            }
+        }
     }
 }
 
-fn spec_from_wire(engine: &Arc<Engine>, spec: WireSpec) -> RoomSpec {
-    RoomSpec {
-        game: spec.game,
-        config: spec.config,
-        mode: Mode::parse(&spec.mode).unwrap_or(Mode::Private),
-        rated: spec.rated,
-        seats: spec.seats,
-        private: spec.private,
-        requeue: if spec.requeue {
-            engine.requeue_recipient()
-        } else {
-            None
-        },
-        tournament: None,
-    }
-}
-
-fn on_frame(cluster: &Arc<Cluster>, session: &str, frame: String) {
-    let Some(a) = cluster.attached.lock().get(session).cloned() else {
-        return;
-    };
-    match a.handle.outbound.try_send(Outbound {
-        frame: frame.into(),
-    }) {
-        Ok(()) => {}
-        Err(SendError::Full(_)) => {
-            // The local session is slow: drop it like a local room would (it detaches itself
-            // from the remote room as it stops).
-            cluster.attached.lock().remove(session);
-            crate::metrics::engine().slow_clients.increment(1);
-            a.handle.events.do_send(SessionEvent::Kick {
-                code: close::SLOW_CLIENT,
-                error: code::RATE_LIMITED,
-                message: "you are not reading fast enough; reconnect".into(),
+/// A presence-addressed event: to the player's session here; when the player is no longer
+/// connected here (they reconnected elsewhere), on to wherever presence says they are.
+fn on_player(
+    cluster: &Arc<Cluster>,
+    from: &InstanceId,
+    player: PlayerId,
+    session: Option<String>,
+    event: WireEvent,
+) {
+    match cluster.local.session(&player) {
+        Some(s) if session.as_ref().is_none_or(|sid| *sid == s.session_id) => {
+            s.events.do_send(event.into());
+        }
+        Some(_) => {}
+        None if session.is_none() => {
+            let (cluster, from) = (cluster.clone(), from.clone());
+            actix::spawn(async move {
+                if let Some((at, _)) = cluster.presence(&player).await {
+                    if &at != cluster.id() && at != from {
+                        cluster
+                            .publish(
+                                &at,
+                                Body::Player {
+                                    player,
+                                    session: None,
+                                    event,
+                                },
+                            )
+                            .await;
+                    }
+                }
             });
         }
-        Err(SendError::Closed(_)) => {
-            cluster.attached.lock().remove(session);
-        }
+        None => {}
     }
 }
 
@@ -136,10 +131,38 @@ fn reply<T: serde::Serialize>(cluster: &Arc<Cluster>, to: &InstanceId, corr: u64
     cluster.try_publish(to, Body::Reply { corr, value });
 }
 
-fn stop_proxy(cluster: &Arc<Cluster>, session: &str) {
-    if let Some(p) = cluster.proxies.lock().remove(session) {
+fn stop_proxy(cluster: &Arc<Cluster>, key: &ProxyKey) {
+    if let Some(p) = cluster.proxies.lock().remove(key) {
         p.addr.do_send(StopProxy);
     }
+}
+
+/// The room has handled the session's leave or detach: the proxy may go (see [`Settle`]).
+fn settle(cluster: &Arc<Cluster>, key: &ProxyKey, gone: bool) {
+    if let Some(p) = cluster.proxies.lock().get(key) {
+        p.addr.do_send(Settle { gone });
+    }
+}
+
+fn room_key(session: &str, room: &RoomId) -> ProxyKey {
+    ProxyKey {
+        session: session.to_owned(),
+        relay: Relay::Room(room.clone()),
+    }
+}
+
+/// Whether a room here still carries `session`'s traffic (a proxy relays it).
+fn carried(cluster: &Arc<Cluster>, session: &str, room: &RoomId) -> bool {
+    cluster.local.room(room).is_some()
+        && cluster
+            .proxies
+            .lock()
+            .contains_key(&room_key(session, room))
+}
+
+/// Tell `to` that the route of its `session` to `room` is lost here.
+fn lose_route(cluster: &Arc<Cluster>, to: &InstanceId, session: String, room: RoomId) {
+    cluster.try_publish(to, Body::RouteLost { session, room });
 }
 
 fn on_room(
@@ -157,20 +180,22 @@ fn on_room(
             ));
             reply(cluster, &from, corr, &refusal);
         }
-        if let RoomMsg::Join(j) = &msg {
-            stop_proxy(cluster, &j.session_id);
+        match &msg {
+            RoomMsg::Join(j) => stop_proxy(cluster, &room_key(&j.session_id, &room)),
+            // A session still playing a room that is no longer here: its route is lost.
+            RoomMsg::Input(i) => lose_route(cluster, &from, i.session_id.clone(), room),
+            _ => {}
         }
         return;
     };
     match msg {
         RoomMsg::Join(mut join) => {
-            let sid = join.session_id.clone();
+            let key = room_key(&join.session_id, &room);
             join.session = Some(Proxy::spawn(
                 cluster.clone(),
                 from.clone(),
-                sid.clone(),
-                room.clone(),
-                join.player.id.clone(),
+                key.clone(),
+                Some(join.player.id.clone()),
             ));
             let cluster = cluster.clone();
             actix::spawn(async move {
@@ -179,7 +204,7 @@ fn on_room(
                     Err(_) => Err(RoomRefusal::new(code::NOT_FOUND, "the room has closed")),
                 };
                 if answer.is_err() {
-                    stop_proxy(&cluster, &sid);
+                    stop_proxy(&cluster, &key);
                 }
                 if let Some(corr) = corr {
                     reply(&cluster, &from, corr, &answer);
@@ -187,19 +212,35 @@ fn on_room(
             });
         }
         RoomMsg::Input(input) => {
+            if !cluster
+                .proxies
+                .lock()
+                .contains_key(&room_key(&input.session_id, &room))
+            {
+                // Its proxy was dropped (its instance looked dead): the room no longer sends
+                // this session anything and would ignore its inputs. Tell it to reconnect.
+                lose_route(cluster, &from, input.session_id, room);
+                return;
+            }
             if handle.try_send(input).is_err() {
                 crate::metrics::engine().inputs_dropped.increment(1);
             }
         }
         RoomMsg::Leave(leave) => {
-            let sid = leave.session_id.clone();
-            handle.send(leave);
-            stop_proxy(cluster, &sid);
+            // The proxy stays until the room has handled the leave: a resignation releases the
+            // session, and the match end still has to reach it.
+            let (cluster, key) = (cluster.clone(), room_key(&leave.session_id, &room));
+            actix::spawn(async move {
+                let _ = handle.ask(leave).await;
+                settle(&cluster, &key, false);
+            });
         }
         RoomMsg::Detach(detach) => {
-            let sid = detach.session_id.clone();
-            handle.send(detach);
-            stop_proxy(cluster, &sid);
+            let (cluster, key) = (cluster.clone(), room_key(&detach.session_id, &room));
+            actix::spawn(async move {
+                let _ = handle.ask(detach).await;
+                settle(&cluster, &key, true);
+            });
         }
         RoomMsg::Resign(resign) => {
             let cluster = cluster.clone();
@@ -216,36 +257,55 @@ fn on_room(
     }
 }
 
-/// Room messages know their wire form.
-mod impls {
-    use super::super::wire::RoomMsg;
-    use super::super::{RoomRequest, SessionHandle};
-    use crate::room::messages::{Detach, Input, Join, Leave, Resign};
-
-    impl RoomRequest for Join {
-        fn into_wire(mut self) -> (RoomMsg, Option<SessionHandle>) {
-            let s = self.session.take();
-            (RoomMsg::Join(self), s)
+/// A session on `from` subscribes to a tournament running here: a proxy relays its events.
+fn on_subscribe(
+    cluster: &Arc<Cluster>,
+    from: InstanceId,
+    tournament: TournamentId,
+    session: String,
+    corr: Option<u64>,
+) {
+    let Some(port) = cluster
+        .local
+        .tournament(&tournament)
+        .and_then(|t| t.port().map(|p| p.subscribe.clone()))
+    else {
+        if let Some(corr) = corr {
+            reply(cluster, &from, corr, &Option::<serde_json::Value>::None);
         }
-    }
-    impl RoomRequest for Input {
-        fn into_wire(self) -> (RoomMsg, Option<SessionHandle>) {
-            (RoomMsg::Input(self), None)
+        return;
+    };
+    let key = ProxyKey {
+        session: session.clone(),
+        relay: Relay::Tournament(tournament.clone()),
+    };
+    let proxy = Proxy::spawn(cluster.clone(), from.clone(), key.clone(), None);
+    let events = proxy.events.clone();
+    let cluster = cluster.clone();
+    actix::spawn(async move {
+        let view = port
+            .send(Subscribe {
+                session_id: session,
+                events: events.clone(),
+            })
+            .await
+            .ok();
+        if view.is_none() {
+            stop_proxy(&cluster, &key);
         }
-    }
-    impl RoomRequest for Leave {
-        fn into_wire(self) -> (RoomMsg, Option<SessionHandle>) {
-            (RoomMsg::Leave(self), None)
+        match corr {
+            Some(corr) => reply(&cluster, &from, corr, &view),
+            // A re-subscription: the view goes to the session as a `state` event.
+            None => {
+                if let Some(view) = view {
+                    let frame = crate::protocol::ServerMsg::Tournament {
+                        tournament: tournament.as_str(),
+                        event: &crate::protocol::TournamentEvent::State { view },
+                    }
+                    .encode();
+                    events.do_send(SessionEvent::Frame(frame.into()));
+                }
+            }
         }
-    }
-    impl RoomRequest for Resign {
-        fn into_wire(self) -> (RoomMsg, Option<SessionHandle>) {
-            (RoomMsg::Resign(self), None)
-        }
-    }
-    impl RoomRequest for Detach {
-        fn into_wire(self) -> (RoomMsg, Option<SessionHandle>) {
-            (RoomMsg::Detach(self), None)
-        }
-    }
+    });
 }

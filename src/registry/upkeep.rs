@@ -6,20 +6,24 @@
 //! - **publisher**: drains the bounded outgoing queue, one pipeline of `PUBLISH`es per batch;
 //! - **writer**: applies queued directory writes in order;
 //! - **upkeep**, every third of the lease TTL: heartbeat, lease renewal (one Lua call for all),
-//!   re-announce of everything owned here (rebuilds a flushed Redis), watch of rooms that
-//!   local sessions are attached to on other instances, and adoption of orphaned resources.
+//!   re-announce of everything owned here (rebuilds a flushed Redis), watch of the routes of
+//!   local sessions to rooms (and tournaments) on other instances, watch of the proxies of
+//!   remote sessions, and adoption of orphaned resources.
 
-use super::cluster::{Attachment, Cluster, InstanceInfo, RECONNECT_BACKOFF};
+use super::cluster::{Cluster, InstanceInfo, RECONNECT_BACKOFF};
+use super::handle::Host;
 use super::lease::{self, LeaseEvent, LeaseNotice, Resource, ResourceKind};
+use super::messages::Detach;
+use super::proxy::{Relay, Sever};
+use super::remote::ROUTE_LINGER;
 use super::routing::dispatch;
-use crate::ids::{InstanceId, RoomId};
-use crate::protocol::{close, code};
-use crate::room::messages::SessionEvent;
-use crate::room::Engine;
+use super::wire::Body;
+use crate::ids::{InstanceId, RoomId, TournamentId};
 use deadpool_redis::redis;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Refresh a presence key unless another session has taken it over: KEYS[1] key, ARGV[1]
 /// value, ARGV[2] ttl ms.
@@ -37,9 +41,9 @@ pub type Adopter = Arc<dyn Fn(String) + Send + Sync>;
 
 /// Start the background tasks; resolves once this instance listens on its channel (or after
 /// one lease period if Redis is not answering), then announces it.
-pub async fn start(engine: Arc<Engine>, cluster: Arc<Cluster>) {
+pub async fn start(host: Host, cluster: Arc<Cluster>) {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
-    actix::spawn(subscriber(engine.clone(), cluster.clone(), ready_tx));
+    actix::spawn(subscriber(host.clone(), cluster.clone(), ready_tx));
     if let Some(rx) = cluster.take_out() {
         actix::spawn(publisher(cluster.clone(), rx));
     }
@@ -48,14 +52,10 @@ pub async fn start(engine: Arc<Engine>, cluster: Arc<Cluster>) {
     }
     let _ = tokio::time::timeout(cluster.config.lease_ttl, ready_rx).await;
     heartbeat(&cluster).await;
-    actix::spawn(upkeep(engine, cluster));
+    actix::spawn(upkeep(host, cluster));
 }
 
-async fn subscriber(
-    engine: Arc<Engine>,
-    cluster: Arc<Cluster>,
-    ready: tokio::sync::oneshot::Sender<()>,
-) {
+async fn subscriber(host: Host, cluster: Arc<Cluster>, ready: tokio::sync::oneshot::Sender<()>) {
     let mut ready = Some(ready);
     let channel = cluster.channel(cluster.id());
     loop {
@@ -75,7 +75,7 @@ async fn subscriber(
                         let mut stream = ps.into_on_message();
                         while let Some(msg) = stream.next().await {
                             if let Ok(text) = msg.get_payload::<String>() {
-                                dispatch(&engine, &cluster, &text);
+                                dispatch(&host, &cluster, &text);
                             }
                         }
                         tracing::warn!("pub/sub connection lost; reconnecting");
@@ -132,13 +132,17 @@ async fn writer(
     }
 }
 
-/// Publish the heartbeat (load and address) with the lease TTL.
+/// Publish the heartbeat (load, rooms started, address) with the lease TTL. When the previous
+/// one is older than the lease, this instance's presence had expired (it was paused, or cut off
+/// from Redis): the owners of rooms its sessions play in may have dropped them, so it asks them
+/// which routes they still carry ([`check_routes`]).
 pub async fn heartbeat(cluster: &Arc<Cluster>) {
     let info = InstanceInfo {
         id: cluster.id().clone(),
         addr: cluster.addr(),
         rooms: cluster.local.room_count(),
         draining: cluster.draining(),
+        created: cluster.rooms_created(),
     };
     let Ok(json) = serde_json::to_string(&info) else {
         return;
@@ -148,8 +152,33 @@ pub async fn heartbeat(cluster: &Arc<Cluster>) {
         .arg(json)
         .arg("PX")
         .arg(cluster.ttl_ms());
-    let _ = cluster.run::<()>("heartbeat", &c).await;
     metrics::gauge!("rally_instance_rooms").set(info.rooms as f64);
+    if cluster.run::<()>("heartbeat", &c).await.is_err() {
+        return;
+    }
+    let previous = cluster.last_beat.lock().replace(Instant::now());
+    if previous.is_some_and(|t| t.elapsed() > cluster.config.lease_ttl) {
+        tracing::warn!(
+            gap_ms = previous.map_or(0, |t| t.elapsed().as_millis() as u64),
+            "this instance's presence had expired; checking its sessions' routes"
+        );
+        check_routes(cluster).await;
+    }
+}
+
+/// Ask the owner of every room a local session plays in whether it still carries the session;
+/// each one that does not answers with a `RouteLost` and the session is told to reconnect.
+async fn check_routes(cluster: &Arc<Cluster>) {
+    let mut by_owner: HashMap<InstanceId, Vec<(String, RoomId)>> = HashMap::new();
+    for (sid, r) in cluster.routes.lock().iter().filter(|(_, r)| r.active()) {
+        by_owner
+            .entry(r.owner.clone())
+            .or_default()
+            .push((sid.clone(), r.room.clone()));
+    }
+    for (owner, routes) in by_owner {
+        cluster.publish(&owner, Body::CheckRoutes { routes }).await;
+    }
 }
 
 /// Remove the heartbeat (shutdown).
@@ -159,7 +188,7 @@ pub async fn vanish(cluster: &Arc<Cluster>) {
     let _ = cluster.run::<()>("heartbeat", &c).await;
 }
 
-async fn upkeep(engine: Arc<Engine>, cluster: Arc<Cluster>) {
+async fn upkeep(host: Host, cluster: Arc<Cluster>) {
     let mut tick = tokio::time::interval(cluster.config.renew_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -170,10 +199,11 @@ async fn upkeep(engine: Arc<Engine>, cluster: Arc<Cluster>) {
         heartbeat(&cluster).await;
         renew(&cluster).await;
         reannounce(&cluster).await;
-        watch_attachments(&cluster).await;
+        watch_routes(&cluster).await;
+        watch_subscriptions(&cluster).await;
         watch_proxies(&cluster).await;
         if !cluster.draining() {
-            adopt_orphans(&engine, &cluster).await;
+            adopt_orphans(&host, &cluster).await;
         }
     }
 }
@@ -254,67 +284,96 @@ async fn reannounce(cluster: &Arc<Cluster>) {
     }
 }
 
-/// Local sessions attached to rooms elsewhere: when the owner changed (or has been gone for
-/// two rounds), tell the session to reconnect — `welcome.room` then leads it back to the room
-/// on its new owner.
-async fn watch_attachments(cluster: &Arc<Cluster>) {
+/// Local sessions' routes to rooms elsewhere: when the owner changed (or the room has had no
+/// owner for two rounds), the route is lost: the session reconnects — `welcome.room` then
+/// leads it back to the room on its new owner. Ended routes are dropped after their linger.
+async fn watch_routes(cluster: &Arc<Cluster>) {
     let rooms: HashMap<RoomId, InstanceId> = {
-        let mut g = cluster.attached.lock();
-        g.retain(|_, a| {
-            a.released
-                .is_none_or(|t| t.elapsed() < super::proxy::RELEASED_LINGER)
-        });
+        let mut g = cluster.routes.lock();
+        g.retain(|_, r| r.ended.is_none_or(|t| t.elapsed() < ROUTE_LINGER));
         g.values()
-            .filter(|a| a.released.is_none())
-            .map(|a| (a.room.clone(), a.owner.clone()))
+            .filter(|r| r.active())
+            .map(|r| (r.room.clone(), r.owner.clone()))
             .collect()
     };
     if rooms.is_empty() {
         return;
     }
-    let mut moved: Vec<RoomId> = Vec::new();
     let mut suspect: Vec<RoomId> = Vec::new();
     let mut fine: Vec<RoomId> = Vec::new();
     for (room, owner) in rooms {
         match cluster.owner_checked(&Resource::room(&room)).await {
             Ok(Some(o)) if o == owner => fine.push(room),
-            Ok(Some(_)) => moved.push(room),
+            Ok(Some(o)) => cluster.room_moved(&room, &o),
             Ok(None) => suspect.push(room),
             // Redis unreachable: nothing can be concluded; frames resume when it is back.
             Err(_) => return,
         }
     }
-    let mut kick: Vec<Attachment> = Vec::new();
+    let mut lost: Vec<(String, RoomId)> = Vec::new();
     {
-        let mut g = cluster.attached.lock();
-        for a in g.values_mut().filter(|a| a.released.is_none()) {
-            if fine.contains(&a.room) {
-                a.suspect = 0;
-            } else if suspect.contains(&a.room) {
-                a.suspect = a.suspect.saturating_add(1);
+        let mut g = cluster.routes.lock();
+        for (sid, r) in g.iter_mut().filter(|(_, r)| r.active()) {
+            if fine.contains(&r.room) {
+                r.suspect = 0;
+            } else if suspect.contains(&r.room) {
+                r.suspect = r.suspect.saturating_add(1);
+                if r.suspect >= 2 {
+                    lost.push((sid.clone(), r.room.clone()));
+                }
             }
         }
-        g.retain(|_, a| {
-            let go = a.released.is_none() && (moved.contains(&a.room) || a.suspect >= 2);
-            if go {
-                kick.push(a.clone());
-            }
-            !go
-        });
     }
-    for a in kick {
-        tracing::info!(room = %a.room, "room changed owner; telling the session to reconnect");
-        a.handle.events.do_send(SessionEvent::Kick {
-            code: close::RESTART,
-            error: code::UNAVAILABLE,
-            message: "your room moved to another instance; reconnect".into(),
-        });
+    for (sid, room) in lost {
+        cluster.route_lost(&sid, &room);
     }
 }
 
-/// Remote sessions of local rooms whose instance vanished (no heartbeat for two rounds):
-/// detach them, as a dropped local connection would be, so the room pauses and the reconnect
-/// grace runs.
+/// Local sessions' subscriptions to tournaments elsewhere: when the tournament's owner changed
+/// (it was adopted after its owner died), subscribe again on the new owner; the session
+/// receives the view as a `state` event and the live events from there on.
+async fn watch_subscriptions(cluster: &Arc<Cluster>) {
+    let subs: Vec<((String, TournamentId), InstanceId)> = cluster
+        .subs
+        .lock()
+        .iter()
+        .map(|(k, o)| (k.clone(), o.clone()))
+        .collect();
+    for ((sid, t), owner) in subs {
+        let now = match cluster
+            .owner_checked(&Resource::tournament(t.as_str()))
+            .await
+        {
+            Ok(Some(o)) if o != owner => o,
+            Ok(_) => continue,
+            Err(_) => return,
+        };
+        if cluster.local.session_by_id(&sid).is_none() {
+            cluster.subs.lock().remove(&(sid, t));
+            continue;
+        }
+        tracing::info!(tournament = %t, "tournament moved; subscribing again on its new owner");
+        cluster
+            .subs
+            .lock()
+            .insert((sid.clone(), t.clone()), now.clone());
+        cluster
+            .publish(
+                &now,
+                Body::Subscribe {
+                    tournament: t,
+                    session: sid,
+                    corr: None,
+                },
+            )
+            .await;
+    }
+}
+
+/// Proxies of sessions on other instances: when the session's instance vanished (no heartbeat
+/// for two rounds), the room detaches the session as it would a dropped local connection (it
+/// pauses, the reconnect grace runs) and the proxy tells the session's instance that the route
+/// is lost (delivered when it is back); proxies of rooms or tournaments no longer here go too.
 async fn watch_proxies(cluster: &Arc<Cluster>) {
     let targets: Vec<InstanceId> = {
         let mut t: Vec<InstanceId> = cluster
@@ -347,40 +406,53 @@ async fn watch_proxies(cluster: &Arc<Cluster>) {
         .map(|(t, _)| t)
         .collect();
     let mut dead = Vec::new();
+    let mut orphaned = Vec::new();
     {
         let mut g = cluster.proxies.lock();
-        for p in g.values_mut() {
+        for (key, p) in g.iter_mut() {
             if gone.contains(&p.to) {
                 p.suspect = p.suspect.saturating_add(1);
             } else {
                 p.suspect = 0;
             }
+            let here = match &key.relay {
+                Relay::Room(r) => cluster.local.room(r).is_some(),
+                Relay::Tournament(t) => cluster.local.tournament(t).is_some(),
+            };
+            if !here && !p.released {
+                orphaned.push(p.addr.clone());
+            }
         }
-        g.retain(|sid, p| {
+        g.retain(|key, p| {
             let go = p.suspect >= 2;
             if go {
-                dead.push((sid.clone(), p.clone()));
+                dead.push((key.clone(), p.clone()));
             }
             !go
         });
     }
-    for (sid, p) in dead {
-        tracing::info!(room = %p.room, "a remote session's instance vanished; detaching it");
-        if let Some(room) = cluster.local.room(&p.room) {
-            room.send(crate::room::messages::Detach {
-                player: p.player,
-                session_id: sid,
-            });
+    for addr in orphaned {
+        addr.do_send(Sever);
+    }
+    for (key, p) in dead {
+        if let (Relay::Room(room), Some(player)) = (&key.relay, &p.player) {
+            tracing::info!(%room, "a remote session's instance vanished; detaching it");
+            if let Some(r) = cluster.local.room(room) {
+                r.send(Detach {
+                    player: player.clone(),
+                    session_id: key.session.clone(),
+                });
+            }
         }
-        p.addr.do_send(super::proxy::StopProxy);
+        p.addr.do_send(Sever);
     }
 }
 
 /// Claim resources whose owner vanished.
-async fn adopt_orphans(engine: &Arc<Engine>, cluster: &Arc<Cluster>) {
+async fn adopt_orphans(host: &Host, cluster: &Arc<Cluster>) {
     for id in cluster.orphans(ResourceKind::Room).await {
         if let Some(r) = RoomId::parse(&id) {
-            engine.adopt_room(&r).await;
+            host.adopt(r).await;
         }
     }
     let adopters: Vec<(ResourceKind, Adopter)> = cluster.adopters.lock().clone();

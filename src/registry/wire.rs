@@ -1,9 +1,9 @@
 //! What instances say to each other over Redis pub/sub (one channel per instance). JSON
 //! envelopes; every one carries its sender and send time (for the latency histogram).
 
-use crate::ids::{PlayerId, RoomId};
+use super::messages::{Detach, Input, Join, Leave, PlayerInfo, Resign, SessionEvent};
+use crate::ids::{InstanceId, MatchId, PlayerId, RoomId, TournamentId};
 use crate::protocol::code;
-use crate::room::messages::{Detach, Input, Join, Leave, PlayerInfo, Resign, SessionEvent};
 use serde::{Deserialize, Serialize};
 
 /// One message between instances.
@@ -71,6 +71,46 @@ pub enum Body {
     Adopt {
         /// Rooms.
         rooms: Vec<RoomId>,
+    },
+    /// The owner of `room` no longer carries `session`'s traffic (it has no proxy for it any
+    /// more, or the room is not here): if the session still plays there, it must reconnect.
+    RouteLost {
+        /// Session on the receiver.
+        session: String,
+        /// Room.
+        room: RoomId,
+    },
+    /// Are these sessions of the sender still carried by your rooms? (Sent after the sender
+    /// was unreachable for longer than its lease.) Answered with a `RouteLost` per lost one.
+    CheckRoutes {
+        /// (session, room) pairs.
+        routes: Vec<(String, RoomId)>,
+    },
+    /// `room` was adopted by `owner` after its previous owner died: sessions routed to the old
+    /// owner must reconnect.
+    Moved {
+        /// Room.
+        room: RoomId,
+        /// Its new owner.
+        owner: InstanceId,
+    },
+    /// A session on the sender subscribes to a tournament running on the receiver. With
+    /// `corr`, answered with the view (or null); without, the view is sent as a `state` event
+    /// (a re-subscription after the tournament moved).
+    Subscribe {
+        /// Tournament.
+        tournament: TournamentId,
+        /// Session on the sender.
+        session: String,
+        /// Correlation id.
+        corr: Option<u64>,
+    },
+    /// The session stops listening.
+    Unsubscribe {
+        /// Tournament.
+        tournament: TournamentId,
+        /// Session on the sender.
+        session: String,
     },
 }
 
@@ -261,6 +301,15 @@ pub struct WireSpec {
     pub private: bool,
     /// No-show survivors go back to the quick-match queue.
     pub requeue: bool,
+    /// The room id chosen by the placer (see [`super::placement`]).
+    #[serde(default)]
+    pub room: Option<RoomId>,
+    /// The match id chosen by the placer.
+    #[serde(default)]
+    pub match_id: Option<MatchId>,
+    /// The join code the placer reserved (private rooms).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// The answer to [`Body::Create`].
@@ -269,9 +318,12 @@ pub struct WireCreated {
     /// Room.
     pub room: RoomId,
     /// Match.
-    pub match_id: crate::ids::MatchId,
+    pub match_id: MatchId,
     /// Code.
     pub code: Option<String>,
+    /// The creator's count of rooms started, this one included (placement accounting).
+    #[serde(default)]
+    pub created: u64,
 }
 
 #[cfg(test)]

@@ -39,6 +39,11 @@ pub(crate) enum Op {
         player: PlayerId,
         event: WireEvent,
     },
+    /// A room was adopted here: tell the instances of its players' sessions.
+    Moved {
+        room: RoomId,
+        players: Vec<PlayerId>,
+    },
 }
 
 impl Cluster {
@@ -50,6 +55,7 @@ impl Cluster {
         let mut conditional: Vec<(Resource, String, String)> = Vec::new();
         let mut notifies: Vec<(PlayerId, WireEvent)> = Vec::new();
         let mut takeovers: Vec<(PlayerId, String)> = Vec::new();
+        let mut moves: Vec<(RoomId, Vec<PlayerId>)> = Vec::new();
         for op in ops {
             match op {
                 Op::Room(id) => {
@@ -162,6 +168,7 @@ impl Cluster {
                     n += 1;
                 }
                 Op::Notify { player, event } => notifies.push((player, event)),
+                Op::Moved { room, players } => moves.push((room, players)),
             }
         }
         if n > 0 {
@@ -198,6 +205,30 @@ impl Cluster {
                         .await;
                     }
                 }
+            }
+        }
+        for (room, players) in moves {
+            let mut told: Vec<InstanceId> = Vec::new();
+            for p in players {
+                let Some((inst, _)) = self.presence(&p).await else {
+                    continue;
+                };
+                if told.contains(&inst) {
+                    continue;
+                }
+                if &inst == self.id() {
+                    self.room_moved(&room, self.id());
+                } else {
+                    self.publish(
+                        &inst,
+                        Body::Moved {
+                            room: room.clone(),
+                            owner: self.id().clone(),
+                        },
+                    )
+                    .await;
+                }
+                told.push(inst);
             }
         }
         for (player, event) in notifies {

@@ -1,17 +1,21 @@
 //! The engine: creates rooms on a pool of arbiters (one per core), registers them, and keeps
 //! the shared pieces rooms need (registry, database, settings).
 
-use super::messages::{PlayerInfo, Requeue};
+use super::messages::{PlayerInfo, Requeue, RoomRefusal};
 use super::{RoomActor, RoomInit};
 use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::game::Seat;
 use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
-use crate::registry::wire::WireSpec;
-use crate::registry::{Checkpoint, Registry, Resource, RoomHandle, RoomRecord, RoomSummary};
+use crate::protocol::code;
+use crate::registry::wire::{WireCreated, WireSpec};
+use crate::registry::{
+    Checkpoint, Registry, Resource, RoomHandle, RoomHost, RoomLookup, RoomRecord, RoomSummary,
+};
 use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use rand::Rng;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -83,6 +87,18 @@ pub struct TournamentLink {
     pub no_show: std::time::Duration,
     /// The seat that advances when neither player came (the better seed).
     pub better_seed_seat: Seat,
+}
+
+/// The ids of a room decided before it is created: a placement names them, so whichever
+/// instance ends up creating the room uses the same ones.
+#[derive(Clone, Debug)]
+pub struct RoomIds {
+    /// Room.
+    pub room: RoomId,
+    /// Its match row.
+    pub match_id: MatchId,
+    /// Its join code, already reserved (private rooms).
+    pub code: Option<String>,
 }
 
 /// A created room.
@@ -174,51 +190,99 @@ impl Engine {
         Err(AppError::unavailable("cannot reserve a room code"))
     }
 
-    /// Create a room: with several instances, on the least-loaded live one (the request is
-    /// routed there; if it does not answer, here).
+    /// Create a room: with several instances, on the least-loaded live one (see
+    /// [`crate::registry::placement`]: the request is routed there; if it goes unanswered, the
+    /// room is created here with the ids the request named, so it exists once whoever
+    /// created it).
     pub async fn create_room(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
         // A tournament's rooms run where the tournament runs: they report to its actor
         // in-process (their players reach them from any instance through routing).
-        if let Some(c) = self
+        let Some(c) = self
             .registry
             .cluster()
             .filter(|_| spec.tournament.is_none())
-        {
-            let target = c.pick_instance().await;
-            if &target != c.id() {
-                let wire = WireSpec {
-                    game: spec.game.clone(),
-                    config: spec.config.clone(),
-                    mode: spec.mode.as_str().to_string(),
-                    rated: spec.rated,
-                    seats: spec.seats.clone(),
-                    private: spec.private,
-                    requeue: spec.requeue.is_some(),
-                };
-                if let Some(created) = c.request_create(&target, wire).await {
-                    return Ok(CreatedRoom {
-                        room: created.room,
-                        match_id: created.match_id,
-                        code: created.code,
-                    });
-                }
-                tracing::warn!(%target, "placement request unanswered; creating the room here");
-            }
+            .cloned()
+        else {
+            return self.create_room_here(spec).await;
+        };
+        let placement = c.place().await;
+        if &placement.target == c.id() {
+            let created = self.create_room_here(spec).await;
+            c.placed(placement, None);
+            return created;
         }
-        self.create_room_here(spec).await
+        let ids = RoomIds {
+            room: RoomId::generate(),
+            match_id: MatchId::generate(),
+            code: None,
+        };
+        let ids = match spec.private {
+            true => RoomIds {
+                code: Some(self.new_code(&ids.room).await?),
+                ..ids
+            },
+            false => ids,
+        };
+        let wire = WireSpec {
+            game: spec.game.clone(),
+            config: spec.config.clone(),
+            mode: spec.mode.as_str().to_string(),
+            rated: spec.rated,
+            seats: spec.seats.clone(),
+            private: spec.private,
+            requeue: spec.requeue.is_some(),
+            room: Some(ids.room.clone()),
+            match_id: Some(ids.match_id.clone()),
+            code: ids.code.clone(),
+        };
+        if let Some(created) = c.request_create(&placement, wire).await {
+            c.placed(placement, Some(created.created));
+            return Ok(CreatedRoom {
+                room: created.room,
+                match_id: created.match_id,
+                code: created.code,
+            });
+        }
+        let target = placement.target.clone();
+        c.placed(placement, None);
+        tracing::warn!(%target, room = %ids.room, "placement request unanswered; creating the room here with the same ids");
+        match self.create_room_with(spec, Some(ids.clone())).await {
+            // The other instance did create it (its answer was late): one room, one match row.
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                tracing::info!(room = %ids.room, "the unanswered placement had created the room");
+                Ok(CreatedRoom {
+                    room: ids.room,
+                    match_id: ids.match_id,
+                    code: ids.code,
+                })
+            }
+            other => other,
+        }
     }
 
     /// Create the match row, start the room on an arbiter, register it (and take its lease).
     /// The match row exists before anyone can join.
     pub async fn create_room_here(self: &Arc<Self>, spec: RoomSpec) -> AppResult<CreatedRoom> {
+        self.create_room_with(spec, None).await
+    }
+
+    /// [`Engine::create_room_here`] with ids decided beforehand (a placement): a match row
+    /// with that id already existing is a conflict, and nothing is started.
+    async fn create_room_with(
+        self: &Arc<Self>,
+        spec: RoomSpec,
+        ids: Option<RoomIds>,
+    ) -> AppResult<CreatedRoom> {
         if self.registry.cluster().is_some_and(|c| c.draining()) {
             return Err(AppError::unavailable("this instance is shutting down"));
         }
         let seed: u64 = rand::thread_rng().gen();
         let game = crate::game::create(&spec.game, &spec.config, seed)
             .map_err(|e| AppError::validation(e.to_string()))?;
-        let room_id = RoomId::generate();
-        let match_id = MatchId::generate();
+        let (room_id, match_id, planned_code) = match ids {
+            Some(ids) => (ids.room, ids.match_id, ids.code),
+            None => (RoomId::generate(), MatchId::generate(), None),
+        };
         let seat = |i: usize| {
             spec.seats
                 .as_ref()
@@ -241,9 +305,10 @@ impl Engine {
         self.db
             .run(move |c| matches::insert_created(c, &row))
             .await?;
-        let code = match spec.private {
-            true => Some(self.new_code(&room_id).await?),
-            false => None,
+        let code = match (spec.private, planned_code) {
+            (true, Some(code)) => Some(code),
+            (true, None) => Some(self.new_code(&room_id).await?),
+            (false, _) => None,
         };
         if let Some(c) = self.registry.cluster() {
             c.acquire(&Resource::room(&room_id), None).await;
@@ -319,7 +384,7 @@ impl Engine {
                 },
             )
         });
-        let handle = RoomHandle::local(record.id.clone(), addr.clone());
+        let handle = RoomHandle::local(record.id.clone(), super::port(&addr));
         if let Some(c) = self.registry.cluster() {
             c.hold(&Resource::room(&record.id), addr.recipient());
         }
@@ -328,15 +393,39 @@ impl Engine {
     }
 
     /// Reach a room wherever it runs; a room whose owner vanished is adopted on the spot.
-    pub async fn find_room(self: &Arc<Self>, id: &RoomId) -> Option<RoomHandle> {
-        if let Some(h) = self.registry.room(id).await {
-            return Some(h);
+    /// `Err` is the refusal to send the player: `not_found` for a room that does not exist
+    /// (or whose match is over), `unavailable` at once for a room between owners — its owner
+    /// died and it is not adopted yet, or it is a tournament match that its tournament replays
+    /// in a new room — rather than a request to a dead instance that would time out.
+    pub async fn find_room(self: &Arc<Self>, id: &RoomId) -> Result<RoomHandle, RoomRefusal> {
+        let moving = || {
+            RoomRefusal::new(
+                code::UNAVAILABLE,
+                "the instance running this room is down; it resumes elsewhere within seconds: \
+                 join again (a tournament match is replayed in a new room: see welcome.room)",
+            )
+        };
+        let not_found = || RoomRefusal::new(code::NOT_FOUND, "no such room");
+        match self.registry.room(id).await {
+            RoomLookup::Found(h) => return Ok(h),
+            RoomLookup::Unknown => return Err(not_found()),
+            RoomLookup::OwnerDown => return Err(moving()),
+            RoomLookup::Ownerless => {}
         }
-        let c = self.registry.cluster()?;
-        if c.draining() || c.owner(&Resource::room(id)).await.is_some() {
-            return None;
+        let Some(c) = self.registry.cluster() else {
+            return Err(not_found());
+        };
+        if c.draining() {
+            return Err(moving());
         }
-        self.adopt_room(id).await
+        if let Some(h) = self.adopt_room(id).await {
+            return Ok(h);
+        }
+        // Not adoptable: over (forgotten), or a tournament room waiting for its tournament.
+        match c.room_record(id).await {
+            Some(_) => Err(moving()),
+            None => Err(not_found()),
+        }
     }
 
     /// Claim a room whose owner is gone: take its lease (`SET NX`), bump the match epoch in
@@ -419,6 +508,9 @@ impl Engine {
             }
         };
         metrics::counter!("rally_failovers_total", "kind" => "room").increment(1);
+        // Players whose sessions still route to the dead owner reconnect now, not after their
+        // instance notices.
+        c.announce_moved(id, players.clone());
         tracing::info!(
             room = %id, epoch, resumed = checkpoint.is_some(),
             "adopted an orphaned room"
@@ -429,5 +521,64 @@ impl Engine {
             None
         };
         Some(self.start_room(record, game, epoch, checkpoint, requeue, None))
+    }
+}
+
+impl Engine {
+    /// The room a placement request from another instance describes.
+    fn spec_from_wire(&self, spec: WireSpec) -> RoomSpec {
+        RoomSpec {
+            game: spec.game,
+            config: spec.config,
+            mode: Mode::parse(&spec.mode).unwrap_or(Mode::Private),
+            rated: spec.rated,
+            seats: spec.seats,
+            private: spec.private,
+            requeue: if spec.requeue {
+                self.requeue_recipient()
+            } else {
+                None
+            },
+            tournament: None,
+        }
+    }
+}
+
+/// The engine is what the cluster's background tasks create placed rooms with and adopt
+/// orphans through.
+impl RoomHost for Arc<Engine> {
+    fn create_placed(
+        &self,
+        spec: WireSpec,
+    ) -> LocalBoxFuture<'static, Result<WireCreated, String>> {
+        let engine = self.clone();
+        Box::pin(async move {
+            let ids = match (spec.room.clone(), spec.match_id.clone()) {
+                (Some(room), Some(match_id)) => Some(RoomIds {
+                    room,
+                    match_id,
+                    code: spec.code.clone(),
+                }),
+                _ => None,
+            };
+            let spec = engine.spec_from_wire(spec);
+            let created = engine.create_room_with(spec, ids).await;
+            let count = engine.registry.cluster().map_or(0, |c| c.rooms_created());
+            created
+                .map(|c| WireCreated {
+                    room: c.room,
+                    match_id: c.match_id,
+                    code: c.code,
+                    created: count,
+                })
+                .map_err(|e| e.message)
+        })
+    }
+
+    fn adopt(&self, room: RoomId) -> LocalBoxFuture<'static, ()> {
+        let engine = self.clone();
+        Box::pin(async move {
+            engine.adopt_room(&room).await;
+        })
     }
 }

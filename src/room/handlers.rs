@@ -41,13 +41,6 @@ impl Handler<LeaseNotice> for RoomActor {
     }
 }
 
-/// Graceful shutdown: write a final checkpoint, release the lease so a survivor adopts the
-/// room at once, tell the sessions to reconnect, stop. Answers whether the hand-over was
-/// written (false: the room simply stops and is adopted when its lease lapses).
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct HandOver;
-
 impl Handler<HandOver> for RoomActor {
     type Result = ResponseActFuture<Self, bool>;
     fn handle(&mut self, _: HandOver, _: &mut Context<Self>) -> Self::Result {

@@ -13,7 +13,6 @@ pub mod messages;
 mod tick;
 
 use handlers::Fenced;
-pub use handlers::HandOver;
 pub use tick::{plan_ticks, TickPlan};
 
 pub use engine::{CreatedRoom, Engine, Mode, RoomSpec, TournamentLink};
@@ -23,12 +22,12 @@ use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
+use crate::registry::messages::{MatchReport, MatchReportKind};
 use crate::registry::{
-    Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomRecord, RoomSummary,
+    Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomPort, RoomRecord, RoomSummary,
     SessionHandle,
 };
 use crate::replay::{ForcedEnd, InputLog};
-use crate::tournament::messages::{MatchReport, MatchReportKind};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
@@ -678,8 +677,13 @@ impl PendingReport {
     /// Deliver through the registry (the tournament's actor may have been replaced since the
     /// room started). A tournament that is gone (cancelled) has nothing left to learn.
     fn send(self) {
-        match self.registry.tournament(&self.report.tournament) {
-            Some(t) => t.send(self.report),
+        match self
+            .registry
+            .tournament(&self.report.tournament)
+            .as_ref()
+            .and_then(|t| t.port())
+        {
+            Some(p) => p.report.do_send(self.report),
             None => {
                 tracing::debug!(tournament = %self.report.tournament, "no tournament to report to")
             }
@@ -692,6 +696,21 @@ impl PendingReport {
 #[rtype(result = "()")]
 struct Persisted {
     changes: Vec<RatingChange>,
+}
+
+/// The room's port: what the registry (and through it sessions, tournaments and the shutdown)
+/// may send it.
+fn port(addr: &Addr<RoomActor>) -> RoomPort {
+    RoomPort {
+        join: addr.clone().recipient(),
+        input: addr.clone().recipient(),
+        leave: addr.clone().recipient(),
+        resign: addr.clone().recipient(),
+        detach: addr.clone().recipient(),
+        forfeit: addr.clone().recipient(),
+        conclude: addr.clone().recipient(),
+        hand_over: addr.clone().recipient(),
+    }
 }
 
 impl Actor for RoomActor {

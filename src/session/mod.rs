@@ -2,6 +2,8 @@
 //! with the first message, enforces the protocol limits, bridges the socket to rooms through
 //! the registry, and owns its heartbeat.
 
+mod subscriptions;
+
 use crate::app::AppState;
 use crate::auth::{self, Operation, Principal};
 use crate::error::ErrorKind;
@@ -9,14 +11,14 @@ use crate::ids::{RoomId, TournamentId};
 use crate::matchmaking::queue::{Cancel, Enqueue, Matchmaker};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, ClientMsg, ServerMsg};
-use crate::registry::{RoomHandle, SessionHandle, Undelivered};
+use crate::registry::{RoomHandle, SessionHandle, TournamentHandle, Undelivered};
 use crate::room::messages::*;
 use crate::room::Engine;
 use actix::prelude::*;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,8 +56,9 @@ pub struct Session {
     released: bool,
     /// The room that last let this session go (for the re-queue check).
     released_from: Option<RoomId>,
-    /// Tournaments whose live events this session receives (unsubscribed on stop).
-    subscriptions: HashSet<TournamentId>,
+    /// Tournaments whose live events this session receives, wherever they run (unsubscribed
+    /// on stop).
+    subscriptions: HashMap<TournamentId, TournamentHandle>,
     closing: bool,
     disconnect_reason: &'static str,
 }
@@ -80,7 +83,7 @@ impl Session {
             room: None,
             released: false,
             released_from: None,
-            subscriptions: HashSet::new(),
+            subscriptions: HashMap::new(),
             closing: false,
             disconnect_reason: "client_closed",
         }
@@ -211,87 +214,8 @@ impl Session {
                 );
             }
             ClientMsg::Subscribe { tournament } => self.subscribe(tournament, ctx),
-            ClientMsg::Unsubscribe { tournament } => {
-                if let Some(id) = TournamentId::parse(&tournament) {
-                    if self.subscriptions.remove(&id) {
-                        if let Some(t) = self.engine.registry.tournament(&id) {
-                            t.send(crate::tournament::messages::Unsubscribe {
-                                session_id: self.id.clone(),
-                            });
-                        }
-                    }
-                }
-                self.send(
-                    ctx,
-                    ServerMsg::Unsubscribed {
-                        tournament: &tournament,
-                    },
-                );
-            }
+            ClientMsg::Unsubscribe { tournament } => self.unsubscribe(tournament, ctx),
         }
-    }
-
-    /// Receive a running tournament's live events (authorized as spectating it).
-    fn subscribe(&mut self, tournament: String, ctx: &mut Ctx) {
-        let handle =
-            TournamentId::parse(&tournament).and_then(|id| self.engine.registry.tournament(&id));
-        let Some(handle) = handle else {
-            return self.error(
-                ctx,
-                code::NOT_FOUND,
-                "no running tournament with this id (GET /api/v1/tournaments/{id} serves finished ones)",
-            );
-        };
-        if !self.subscriptions.contains(&handle.id)
-            && self.subscriptions.len() >= protocol::MAX_SUBSCRIPTIONS
-        {
-            return self.error(ctx, code::CONFLICT, "too many tournament subscriptions");
-        }
-        let (app, token_check) = (self.app.clone(), self.token.clone());
-        let resource = format!("tournament:{}", handle.id);
-        let msg = crate::tournament::messages::Subscribe {
-            session_id: self.id.clone(),
-            events: ctx.address().recipient(),
-        };
-        let id = handle.id.clone();
-        let fut = async move {
-            if let Some(token) = token_check {
-                auth::authorize(&app.db, &app.key, &token, Operation::Spectate, &resource)
-                    .await
-                    .map_err(|e| {
-                        let c = if e.kind == ErrorKind::Forbidden {
-                            code::FORBIDDEN
-                        } else {
-                            code::UNAUTHORIZED
-                        };
-                        RoomRefusal::new(c, e.message)
-                    })?;
-            }
-            handle
-                .ask(msg)
-                .await
-                .map_err(|_| RoomRefusal::new(code::NOT_FOUND, "the tournament is over"))
-        };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(view) => {
-                act.subscriptions.insert(id.clone());
-                act.send(
-                    ctx,
-                    ServerMsg::Subscribed {
-                        tournament: id.as_str(),
-                    },
-                );
-                let event = protocol::TournamentEvent::State { view };
-                act.send(
-                    ctx,
-                    ServerMsg::Tournament {
-                        tournament: id.as_str(),
-                        event: &event,
-                    },
-                );
-            }
-            Err(r) => act.error(ctx, &r.code, &r.message),
-        }));
     }
 
     fn authenticate(&mut self, token: String, ctx: &mut Ctx) {
@@ -400,14 +324,15 @@ impl Session {
                 (Some(r), _) => RoomId::parse(r),
                 (None, Some(c)) => engine.registry.room_id_by_code(c).await,
                 (None, None) => None,
-            }?;
+            }
+            .ok_or_else(|| RoomRefusal::new(code::NOT_FOUND, "no such room"))?;
             engine.find_room(&id).await
         };
         ctx.wait(
             fut.into_actor(self)
                 .map(move |handle, act, ctx| match handle {
-                    Some(h) => act.join_resolved(p, h, spectate, ctx),
-                    None => act.error(ctx, code::NOT_FOUND, "no such room"),
+                    Ok(h) => act.join_resolved(p, h, spectate, ctx),
+                    Err(r) => act.error(ctx, &r.code, &r.message),
                 }),
         );
     }
@@ -582,17 +507,11 @@ impl Actor for Session {
         metrics::gauge!("rally_sessions", "state" => state).decrement(1.0);
         metrics::counter!("rally_ws_disconnects_total", "reason" => self.disconnect_reason)
             .increment(1);
+        self.end_subscriptions();
         let Some(p) = &self.principal else {
             return;
         };
         self.engine.registry.session_gone(&p.player_id, &self.id);
-        for t in self.subscriptions.drain() {
-            if let Some(h) = self.engine.registry.tournament(&t) {
-                h.send(crate::tournament::messages::Unsubscribe {
-                    session_id: self.id.clone(),
-                });
-            }
-        }
         if let Some((room, _)) = self.room.take() {
             room.send(Detach {
                 player: p.player_id.clone(),

@@ -16,6 +16,7 @@
 //! then `Finished` with the result, which advances the bracket.
 
 use super::bracket::{MatchResult, MatchSlot};
+use super::directory::Tournaments;
 use super::messages::*;
 use super::model::{better_seed_seat, rebuild, slot_key, MatchRecord, RowStatus, Status};
 use super::plan::{Effect, Plan, State};
@@ -23,7 +24,7 @@ use crate::db::tournaments::{self, Loaded};
 use crate::error::{AppError, AppResult};
 use crate::ids::{PlayerId, TournamentId};
 use crate::protocol::{ServerMsg, TournamentEvent};
-use crate::registry::{LeaseEvent, LeaseNotice, Resource, ResourceKind, TournamentHandle};
+use crate::registry::{LeaseEvent, LeaseNotice, Resource, ResourceKind};
 use crate::room::messages::{Conclude, ForfeitPlayer, PlayerInfo, SessionEvent};
 use crate::room::{Engine, Mode, RoomSpec, TournamentLink};
 use actix::prelude::*;
@@ -53,6 +54,8 @@ pub fn system_caller() -> Caller {
 /// One tournament.
 pub struct TournamentActor {
     engine: Arc<Engine>,
+    /// This instance's tournament actors (this one leaves it when it stops).
+    tournaments: Tournaments,
     id: TournamentId,
     /// Ownership epoch carried by every write; a restore elsewhere bumps it and fences this
     /// actor off.
@@ -105,13 +108,14 @@ impl TournamentActor {
     /// Start the actor of a loaded tournament on the arbiter pool and register it. `epoch` is
     /// the ownership epoch this process holds (1 at creation, or what [`tournaments::claim`]
     /// returned at restore).
-    pub fn spawn(engine: &Arc<Engine>, loaded: Loaded, epoch: i64) -> AppResult<TournamentHandle> {
+    pub fn spawn(
+        engine: &Arc<Engine>,
+        tournaments: &Tournaments,
+        loaded: Loaded,
+        epoch: i64,
+    ) -> AppResult<Addr<TournamentActor>> {
         let id = TournamentId(loaded.meta.id.clone());
-        if engine
-            .registry
-            .tournament(&id)
-            .is_some_and(|h| h.connected())
-        {
+        if tournaments.get(&id).is_some() {
             return Err(AppError::conflict(format!(
                 "tournament {id} already runs here"
             )));
@@ -119,6 +123,7 @@ impl TournamentActor {
         let (state, due) = state_of(loaded)?;
         let actor = TournamentActor {
             engine: engine.clone(),
+            tournaments: tournaments.clone(),
             id: id.clone(),
             epoch,
             state,
@@ -132,13 +137,12 @@ impl TournamentActor {
         if let Some(c) = engine.registry.cluster() {
             c.hold(&Resource::tournament(id.as_str()), addr.clone().recipient());
         }
-        let handle = TournamentHandle::local(id.clone(), addr);
-        if !engine.registry.claim_tournament(handle.clone()) {
+        if !tournaments.claim(&engine.registry, &id, &addr) {
             return Err(AppError::conflict(format!(
                 "tournament {id} already runs here"
             )));
         }
-        Ok(handle)
+        Ok(addr)
     }
 
     /// The tournament view, as served by the API.
@@ -217,10 +221,8 @@ impl TournamentActor {
         match effect {
             Effect::Forfeit { room, player } => {
                 // A tournament's rooms run where it runs (in-process).
-                if let Some(r) = registry.local_room(&room) {
-                    if let Some(a) = r.local_addr() {
-                        a.do_send(ForfeitPlayer { player });
-                    }
+                if let Some(p) = registry.local_room(&room).as_ref().and_then(|r| r.port()) {
+                    p.forfeit.do_send(ForfeitPlayer { player });
                 }
             }
             Effect::Conclude {
@@ -228,10 +230,8 @@ impl TournamentActor {
                 winner,
                 reason,
             } => {
-                if let Some(r) = registry.local_room(&room) {
-                    if let Some(a) = r.local_addr() {
-                        a.do_send(Conclude { winner, reason });
-                    }
+                if let Some(p) = registry.local_room(&room).as_ref().and_then(|r| r.port()) {
+                    p.conclude.do_send(Conclude { winner, reason });
                 }
             }
         }
@@ -490,8 +490,9 @@ impl Actor for TournamentActor {
         }
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        self.engine.registry.release_tournament(&self.id);
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.tournaments
+            .release(&self.engine.registry, &self.id, &ctx.address());
         if self.stepped_down {
             return;
         }
@@ -543,8 +544,8 @@ pub async fn claim_lease(engine: &Arc<Engine>, id: &str) -> bool {
 }
 
 /// Adopt a tournament whose owner vanished (the orphan scan of the cluster calls this).
-pub async fn adopt(engine: &Arc<Engine>, id: &str) -> bool {
-    let restored = restore_one(engine, id).await;
+pub async fn adopt(engine: &Arc<Engine>, tournaments: &Tournaments, id: &str) -> bool {
+    let restored = restore_one(engine, tournaments, id).await;
     if restored {
         metrics::counter!("rally_failovers_total", "kind" => "tournament").increment(1);
     }
@@ -662,11 +663,11 @@ impl Handler<Unsubscribe> for TournamentActor {
 /// playing when the process died are abandoned as `interrupted` — they are replayed from
 /// scratch in new rooms, since rooms keep no checkpoint — and its bracket is rebuilt from the
 /// match rows. Returns how many were restored; one that fails is logged and skipped.
-pub async fn restore_all(engine: &Arc<Engine>) -> AppResult<usize> {
+pub async fn restore_all(engine: &Arc<Engine>, tournaments: &Tournaments) -> AppResult<usize> {
     let ids = engine.db.run(tournaments::unfinished).await?;
     let mut restored = 0;
     for id in ids {
-        if restore_one(engine, &id).await {
+        if restore_one(engine, tournaments, &id).await {
             restored += 1;
         }
     }
@@ -676,9 +677,9 @@ pub async fn restore_all(engine: &Arc<Engine>) -> AppResult<usize> {
 /// Restore one unfinished tournament here: its lease first (several instances: another
 /// live owner keeps it), then a new ownership epoch, the interrupted matches abandoned, a new
 /// actor. True when it now runs here.
-pub async fn restore_one(engine: &Arc<Engine>, id: &str) -> bool {
+pub async fn restore_one(engine: &Arc<Engine>, tournaments: &Tournaments, id: &str) -> bool {
     let tid_typed = TournamentId(id.to_string());
-    if engine.registry.tournament(&tid_typed).is_some() {
+    if tournaments.get(&tid_typed).is_some() {
         return false;
     }
     if !claim_lease(engine, id).await {
@@ -708,7 +709,7 @@ pub async fn restore_one(engine: &Arc<Engine>, id: &str) -> bool {
                 give_up().await;
                 return false;
             }
-            match TournamentActor::spawn(engine, loaded, epoch) {
+            match TournamentActor::spawn(engine, tournaments, loaded, epoch) {
                 Ok(_) => {
                     tracing::info!(tournament = %id, interrupted, "tournament restored");
                     true

@@ -3,9 +3,7 @@
 //! document `GET /api/v1/tournaments/{id}` serves.
 
 use crate::error::AppError;
-use crate::game::{EndReason, Seat};
-use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
-use crate::room::messages::SessionEvent;
+use crate::ids::{MatchId, PlayerId};
 use actix::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -104,55 +102,4 @@ pub struct Leave {
     pub player: PlayerId,
 }
 
-/// What a tournament room reports.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MatchReportKind {
-    /// Play began (persisted as `playing`).
-    Started,
-    /// The result is persisted.
-    Finished {
-        /// Winning seat; `None` for a draw (time limit with level scores).
-        winner_seat: Option<Seat>,
-        /// Points by seat.
-        scores: [u32; 2],
-        /// Why it ended.
-        reason: EndReason,
-        /// Seats that never joined (a no-show walkover).
-        no_show_seats: Vec<Seat>,
-    },
-}
-
-/// A tournament room's report, sent after what it reports was persisted.
-#[derive(Message, Clone, Debug, Serialize, Deserialize)]
-#[rtype(result = "()")]
-pub struct MatchReport {
-    /// The tournament.
-    pub tournament: TournamentId,
-    /// Bracket slot key.
-    pub slot: String,
-    /// The match row.
-    pub match_id: MatchId,
-    /// The room.
-    pub room: RoomId,
-    /// What happened.
-    pub kind: MatchReportKind,
-}
-
-/// A session subscribes to this tournament's live events; answered with the current view.
-#[derive(Message)]
-#[rtype(result = "serde_json::Value")]
-pub struct Subscribe {
-    /// The session (one subscription per session and tournament).
-    pub session_id: String,
-    /// Where events go (always delivered: `do_send`).
-    pub events: Recipient<SessionEvent>,
-}
-
-/// A session stops listening (explicitly, or because it closed).
-#[derive(Message, Serialize, Deserialize)]
-#[rtype(result = "()")]
-pub struct Unsubscribe {
-    /// The session.
-    pub session_id: String,
-}
+pub use crate::registry::messages::{MatchReport, MatchReportKind, Subscribe, Unsubscribe};

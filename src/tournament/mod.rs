@@ -8,16 +8,19 @@
 //! - [`plan`]: what an action or a result changes, computed on a copy before anything is
 //!   written (pure).
 //! - [`actor`]: the [`actor::TournamentActor`] (one per unfinished tournament) and the
-//!   restore of unfinished tournaments at start-up; [`messages`]: what it receives.
+//!   restore of unfinished tournaments at start-up; [`messages`]: what it receives;
+//!   [`directory`]: the actors running in this process (what the HTTP API reaches).
 
 pub mod actor;
 pub mod bracket;
+pub mod directory;
 pub mod messages;
 pub mod model;
 pub mod plan;
 pub mod round_robin;
 mod single_elimination;
 
+pub use directory::Tournaments;
 use model::{Status, STATUSES};
 
 /// Move one tournament between statuses in the `rally_tournaments{status}` gauge (`from`

@@ -171,10 +171,14 @@ impl TryFrom<&LoadgenArgs> for Options {
         if a.rooms == 0 && run_for.is_none() {
             anyhow::bail!("--idle without --rooms needs --duration (how long to hold them)");
         }
-        let mut timeout = duration("timeout", &a.timeout)?;
-        if let Some(d) = run_for {
-            // A timed run ends by itself; leave room for leaving and closing.
-            timeout = timeout.max(d + Duration::from_secs(120));
+        let timeout = duration("timeout", &a.timeout)?;
+        if let Some(d) = run_for.filter(|d| timeout <= *d) {
+            anyhow::bail!(
+                "--timeout ({}) bounds the whole run and must exceed --duration ({}): the \
+                 matches still running at the cut need time to end",
+                humantime::format_duration(timeout),
+                humantime::format_duration(d)
+            );
         }
         let seed = seed_or_clock(a.seed);
         let progress = duration("progress", &a.progress)?;
@@ -353,6 +357,7 @@ impl Shared {
                 within: RESUME_WITHIN,
                 // Between ½ s and 4 s of play at 60 Hz: inside even a short match.
                 drop_after_snapshots: drill.then(|| rng.gen_range(30..240)),
+                follow_replacement: false,
             }),
             stop_at: self.deadline(),
         }
@@ -1054,13 +1059,13 @@ fn tournament_command(args: &LoadgenArgs) -> anyhow::Result<()> {
             args.miss_rate
         );
     }
-    let url = args.urls.first().cloned().unwrap_or_default();
-    if args.urls.len() > 1 {
-        anyhow::bail!("--tournament takes one --url (the instance the tournament lives on)");
+    if args.urls.is_empty() {
+        anyhow::bail!("give at least one --url");
     }
-    let defaults = Options::new(url.clone(), 1, 1);
+    let url = args.urls.join(", ");
+    let defaults = Options::new(String::new(), 1, 1);
     let opts = tournament::TournamentOptions {
-        url: url.clone(),
+        urls: args.urls.clone(),
         tournament: id,
         players: args.players,
         miss_rate: args.miss_rate,

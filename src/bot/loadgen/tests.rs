@@ -195,10 +195,26 @@ fn timed_runs_multiple_urls_and_limits_from_the_command_line() {
     assert_eq!(o.ramp, Duration::from_secs(5));
     assert_eq!((o.idle, o.input_hz, o.reconnect_rate), (100, 30.0, 0.25));
     assert_eq!(o.max_p99_ms, Some(25.0));
-    assert!(
-        o.timeout >= Duration::from_secs(30),
-        "a timed run outlives its duration"
+    assert_eq!(
+        o.timeout,
+        Duration::from_secs(600),
+        "--timeout means what its help says: the default, not raised behind the user's back"
     );
+    // A --timeout that would cut a timed run before its end is refused, not raised.
+    let cli = crate::cli::Cli::try_parse_from([
+        "rally",
+        "loadgen",
+        "--duration",
+        "30s",
+        "--timeout",
+        "30s",
+    ])
+    .unwrap();
+    let Some(crate::cli::Command::Loadgen(args)) = cli.command else {
+        panic!("not loadgen");
+    };
+    let e = Options::try_from(&*args).unwrap_err().to_string();
+    assert!(e.contains("--timeout") && e.contains("--duration"), "{e}");
     // --idle with no rooms needs a duration to hold them for.
     let cli = crate::cli::Cli::try_parse_from(["rally", "loadgen", "--rooms", "0", "--idle", "5"])
         .unwrap();

@@ -2,9 +2,13 @@
 //! tournament, wait for it to start, play every match they are called to, and finish when the
 //! tournament has: exit 0 when it finished and no bot hit an error, non-zero otherwise.
 //!
-//! Each bot subscribes to the tournament's live events (`docs/protocol.md`, "Tournaments") and
-//! joins the room of each `match_ready` event that names it (or the room its `welcome` names,
-//! when a match was already waiting for it). The organiser starts the tournament; loadgen only
+//! Bots are spread over the instances (`--url`, repeatable: bot `i` starts on the `i % n`-th);
+//! any instance serves the subscription. Each bot subscribes to the tournament's live events
+//! (`docs/protocol.md`, "Tournaments") and joins the room of each `match_ready` event that names
+//! it (or the room its `welcome` names, when a match was already waiting for it). A bot whose
+//! instance goes away reconnects through the next one, subscribes again and rejoins its match
+//! (protocol §5.5) — or, when the match died with the tournament's own instance, plays the new
+//! room the adopted tournament replays it in. The organiser starts the tournament; loadgen only
 //! plays.
 
 use parking_lot::Mutex;
@@ -14,11 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
-use super::mix;
+use super::{mix, RESUME_WITHIN};
 use crate::bot::client::{BotClient, ClientConfig};
 use crate::bot::error::{BotError, BotResult};
 use crate::bot::http::Api;
-use crate::bot::play::{play_match, JoinTarget, MatchSummary, PlayOptions};
+use crate::bot::play::{play_match, JoinTarget, MatchSummary, PlayOptions, Reconnect};
 use crate::bot::wire::Incoming;
 use crate::protocol::{ClientMsg, TournamentEvent};
 
@@ -28,8 +32,8 @@ pub const MAX_PLAYERS: usize = crate::tournament::bracket::MAX_ELIMINATION_ENTRA
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct TournamentOptions {
-    /// Server base URL.
-    pub url: String,
+    /// Base URLs of the instances; bot `i` starts on `urls[i % n]`.
+    pub urls: Vec<String>,
     /// The tournament to enter (registration must be open).
     pub tournament: String,
     /// Bots.
@@ -75,6 +79,12 @@ pub struct TournamentReport {
     pub first_error: Option<String>,
     /// The run hit `--timeout`.
     pub timed_out: bool,
+    /// Lost connections after which a bot got back (to its match, or to the tournament).
+    pub reconnects: u64,
+    /// Matches a bot was playing when their instance died and played again in a new room.
+    pub replayed: u64,
+    /// Instances the bots were spread over.
+    pub instances: usize,
 }
 
 impl TournamentReport {
@@ -87,7 +97,7 @@ impl TournamentReport {
     pub fn human(&self, url: &str) -> String {
         format!(
             "loadgen tournament {} on {url}: {} bots, {} matches played ({} won by bots) in \
-             {:.1} s; status {}; champion {}; {} errors{}",
+             {:.1} s; status {}; champion {}; {} reconnects, {} matches replayed; {} errors{}",
             self.tournament,
             self.players,
             self.matches_played,
@@ -95,6 +105,8 @@ impl TournamentReport {
             self.duration_s,
             self.status.as_deref().unwrap_or("unknown"),
             self.champion.as_deref().unwrap_or("none"),
+            self.reconnects,
+            self.replayed,
             self.errors,
             self.first_error
                 .as_deref()
@@ -108,6 +120,8 @@ impl TournamentReport {
 struct Totals {
     matches: HashSet<String>,
     wins: u64,
+    reconnects: u64,
+    replayed: u64,
     errors: u64,
     errors_by_kind: BTreeMap<String, u64>,
     first_error: Option<String>,
@@ -115,7 +129,10 @@ struct Totals {
 
 struct Shared {
     opts: TournamentOptions,
-    api: Api,
+    /// One HTTP client per instance, in `--url` order.
+    apis: Vec<Api>,
+    /// Their WebSocket URLs.
+    ws_urls: Arc<Vec<String>>,
     deadline: Instant,
     totals: Mutex<Totals>,
 }
@@ -127,6 +144,7 @@ impl Shared {
         if s.won() == Some(true) {
             t.wins += 1;
         }
+        t.reconnects += s.reconnects.ok;
     }
 
     fn record_error(&self, who: &str, e: &BotError) {
@@ -143,26 +161,76 @@ impl Shared {
 /// How long to wait for one message before checking the deadline again.
 const POLL: Duration = Duration::from_secs(5);
 
+/// A bot's connection: the client, the instance it is on, and the session it subscribed with.
+struct Line {
+    client: BotClient,
+    instance: usize,
+    subscribed: Option<String>,
+}
+
+impl Line {
+    /// Subscribe on the current connection unless already done (a reconnect makes a new
+    /// session: subscriptions end with the session).
+    async fn subscribe(&mut self, tournament: &str) -> BotResult<()> {
+        let session = self.client.welcome().map(|w| w.session.clone());
+        if session.is_some() && session == self.subscribed {
+            return Ok(());
+        }
+        self.client
+            .send(&ClientMsg::Subscribe {
+                tournament: tournament.to_owned(),
+            })
+            .await?;
+        self.subscribed = session;
+        Ok(())
+    }
+
+    /// The connection broke: connect through the next instance (the others first), retrying
+    /// until [`RESUME_WITHIN`] has passed.
+    async fn reconnect(&mut self, shared: &Shared, token: &str) -> BotResult<()> {
+        let n = shared.ws_urls.len();
+        let started = Instant::now();
+        let mut attempt = 0usize;
+        loop {
+            attempt += 1;
+            let instance = (self.instance + attempt) % n;
+            match BotClient::connect(&shared.ws_urls[instance], token, &shared.opts.client).await {
+                Ok(mut fresh) => {
+                    fresh.inherit(&self.client);
+                    self.client = fresh;
+                    self.instance = instance;
+                    shared.totals.lock().reconnects += 1;
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() >= RESUME_WITHIN => return Err(e),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(100 * attempt.min(10) as u64)).await
+                }
+            }
+        }
+    }
+}
+
 /// One bot: register, enter, subscribe, then play each match it is called to until the end.
 async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
     let opts = &shared.opts;
     let name = format!("lg{:08x}-{idx}", opts.seed as u32);
     let password = format!("loadgen-{:016x}", mix(opts.seed ^ idx as u64));
-    let account = shared
-        .api
+    let instance = idx % shared.apis.len();
+    let api = &shared.apis[instance];
+    let account = api
         .register_retrying(&name, &password, shared.deadline)
         .await?;
-    shared
-        .api
-        .join_tournament(&account.token, &opts.tournament)
+    api.join_tournament(&account.token, &opts.tournament)
         .await?;
-    let mut client = BotClient::connect(shared.api.ws_url(), &account.token, &opts.client).await?;
-    client
-        .send(&ClientMsg::Subscribe {
-            tournament: opts.tournament.clone(),
-        })
-        .await?;
-    let mut next_room = client.welcome().and_then(|w| w.room.clone());
+    let client = BotClient::connect(api.ws_url(), &account.token, &opts.client).await?;
+    let mut line = Line {
+        client,
+        instance,
+        subscribed: None,
+    };
+    line.subscribe(&opts.tournament).await?;
+    let mut next_room = line.client.welcome().and_then(|w| w.room.clone());
     let mut played = 0;
     loop {
         if let Some(room) = next_room.take() {
@@ -175,12 +243,41 @@ async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
                 live: None,
                 // A tournament bot plays as the web client does: inputs on intent changes.
                 input_schedule: None,
-                reconnect: None,
+                reconnect: Some(Reconnect {
+                    ws_urls: shared.ws_urls.clone(),
+                    current: line.instance,
+                    token: account.token.clone(),
+                    client: opts.client.clone(),
+                    local: None,
+                    within: RESUME_WITHIN,
+                    drop_after_snapshots: None,
+                    follow_replacement: true,
+                }),
                 stop_at: None,
             };
-            let summary = play_match(&mut client, JoinTarget::Room(room), &play).await?;
-            shared.record(&summary);
-            played += 1;
+            match play_match(&mut line.client, JoinTarget::Room(room.clone()), &play).await {
+                Ok(summary) => {
+                    if let Some(i) = summary.instance {
+                        line.instance = i;
+                    }
+                    shared.record(&summary);
+                    played += 1;
+                }
+                // The match died with its instance; the tournament plays it again here.
+                Err(BotError::Replaced { room: again }) => {
+                    shared.totals.lock().replayed += 1;
+                    next_room = Some(again);
+                }
+                // Joining failed because the room is between instances (its instance died):
+                // the tournament names the room to play in `welcome.room` once it is back.
+                Err(e) if e.invites_reconnect() => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    line.reconnect(&shared, &account.token).await?;
+                    next_room = line.client.welcome().and_then(|w| w.room.clone());
+                }
+                Err(e) => return Err(e),
+            }
+            line.subscribe(&opts.tournament).await?;
             continue;
         }
         let left = shared.deadline.saturating_duration_since(Instant::now());
@@ -190,8 +287,14 @@ async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
                 after: opts.timeout,
             });
         }
-        let msg = match client.recv(left.min(POLL)).await {
+        let msg = match line.client.recv(left.min(POLL)).await {
             Err(BotError::Timeout { .. }) => continue,
+            Err(e) if e.invites_reconnect() => {
+                line.reconnect(&shared, &account.token).await?;
+                line.subscribe(&opts.tournament).await?;
+                next_room = line.client.welcome().and_then(|w| w.room.clone());
+                continue;
+            }
             other => other?,
         };
         let Incoming::Tournament(t) = msg else {
@@ -219,17 +322,29 @@ async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
             _ => {}
         }
     }
-    client.close().await;
+    line.client.close().await;
     Ok(())
 }
 
 /// Runs the bots until the tournament has finished (at most `opts.timeout`) and reports.
 pub async fn run(opts: TournamentOptions) -> BotResult<TournamentReport> {
-    let api = Api::new(&opts.url, opts.http_timeout)?;
+    let apis = opts
+        .urls
+        .iter()
+        .map(|u| Api::new(u, opts.http_timeout))
+        .collect::<BotResult<Vec<_>>>()?;
+    if apis.is_empty() {
+        return Err(BotError::BadUrl {
+            url: String::new(),
+            reason: "no server URL given".into(),
+        });
+    }
+    let ws_urls = Arc::new(apis.iter().map(|a| a.ws_url().to_owned()).collect());
     let started = Instant::now();
     let shared = Arc::new(Shared {
         deadline: started + opts.timeout,
-        api,
+        apis,
+        ws_urls,
         opts,
         totals: Mutex::new(Totals::default()),
     });
@@ -249,7 +364,17 @@ pub async fn run(opts: TournamentOptions) -> BotResult<TournamentReport> {
     if timed_out {
         bots.abort_all();
     }
-    let view = shared.api.tournament(&shared.opts.tournament).await;
+    // Any instance serves the view (from the database); the first that answers.
+    let mut view = Err(BotError::BadUrl {
+        url: String::new(),
+        reason: "no instance answered".into(),
+    });
+    for api in &shared.apis {
+        view = api.tournament(&shared.opts.tournament).await;
+        if view.is_ok() {
+            break;
+        }
+    }
     let t = shared.totals.lock();
     let mut report = TournamentReport {
         tournament: shared.opts.tournament.clone(),
@@ -262,6 +387,9 @@ pub async fn run(opts: TournamentOptions) -> BotResult<TournamentReport> {
         errors_by_kind: t.errors_by_kind.clone(),
         first_error: t.first_error.clone(),
         timed_out,
+        reconnects: t.reconnects,
+        replayed: t.replayed,
+        instances: shared.apis.len(),
         ..TournamentReport::default()
     };
     match view {

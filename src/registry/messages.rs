@@ -1,0 +1,268 @@
+//! The messages the registry carries: what sessions send rooms and tournaments, what rooms
+//! send sessions, and what the rest of the server may order a room to do — in-process or
+//! across instances. These are the registry's own types: rooms and tournaments implement
+//! handlers for them and hand the registry a port of recipients
+//! ([`super::RoomPort`], [`super::TournamentPort`]); the registry never names the actors.
+//!
+//! Everything a session sends to a room or a tournament is serde-serialisable (the cluster
+//! forwards it); the outbound channels ([`SessionHandle`]) are local and filled in by the local
+//! transport (or by a frame proxy on the owning instance).
+
+use crate::game::{EndReason, Seat};
+use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+
+/// A live session of a player, as rooms, tournaments and presence know it.
+#[derive(Clone)]
+pub struct SessionHandle {
+    /// Session id.
+    pub session_id: String,
+    /// Outbound frames (bounded: try_send).
+    pub outbound: Recipient<Outbound>,
+    /// Control events (match found, kick): always delivered.
+    pub events: Recipient<SessionEvent>,
+}
+
+/// One pre-encoded frame for a session. Rooms `try_send` these into the session's bounded
+/// mailbox; a full mailbox means a slow client.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Outbound {
+    /// The JSON text frame (shared by every recipient of a snapshot).
+    pub frame: ByteString,
+}
+
+/// Control events for a session; delivered with `do_send` (never dropped).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum SessionEvent {
+    /// The matchmaker paired this player: join `room`.
+    MatchFound {
+        /// Room.
+        room: RoomId,
+        /// Join window.
+        join_within_ms: u64,
+    },
+    /// Close the socket with this code after sending an error message.
+    Kick {
+        /// WebSocket close code.
+        code: u16,
+        /// Error code sent before closing.
+        error: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// The room this session was attached to has let it go (finished, left, slow).
+    Detached {
+        /// Room.
+        room: RoomId,
+    },
+    /// The match is over: the room lets this seated session go, then `frame` (`match_end`) is
+    /// written — one event, so the session is free before its client reads the end.
+    Released {
+        /// Room.
+        room: RoomId,
+        /// The `match_end` frame.
+        frame: ByteString,
+    },
+    /// A frame that must not be dropped (match end, errors in answer to an action).
+    Frame(ByteString),
+}
+
+/// A player as rooms know it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayerInfo {
+    /// Player id.
+    pub id: PlayerId,
+    /// Display name.
+    pub name: String,
+    /// Rating at join.
+    pub rating: f64,
+}
+
+/// `player` or `spectator`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinRole {
+    /// Seated.
+    Player,
+    /// Watching.
+    Spectator,
+}
+
+/// Take a seat (or take it back) or watch.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "Result<JoinAccepted, RoomRefusal>")]
+pub struct Join {
+    /// Who.
+    pub player: PlayerInfo,
+    /// Which session (newest wins).
+    pub session_id: String,
+    /// Spectate instead of playing.
+    pub spectate: bool,
+    /// Where to send frames (filled by the local transport).
+    #[serde(skip)]
+    pub session: Option<SessionHandle>,
+}
+
+/// Join succeeded.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JoinAccepted {
+    /// Room.
+    pub room: RoomId,
+    /// Match.
+    pub match_id: MatchId,
+    /// Role granted.
+    pub role: JoinRole,
+    /// Seat for players.
+    pub seat: Option<u8>,
+    /// Static game info.
+    pub info: serde_json::Value,
+    /// Tick rate.
+    pub tick_hz: u32,
+}
+
+/// Join refused, with a protocol error code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoomRefusal {
+    /// Protocol error code.
+    pub code: String,
+    /// Human message.
+    pub message: String,
+}
+
+impl RoomRefusal {
+    /// Build one.
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A game input from a seated player (droppable: `try_send`).
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Input {
+    /// Who.
+    pub player: PlayerId,
+    /// From which session.
+    pub session_id: String,
+    /// Client sequence number.
+    pub seq: u64,
+    /// Game-specific input.
+    pub input: serde_json::Value,
+}
+
+/// Concede.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "Result<(), RoomRefusal>")]
+pub struct Resign {
+    /// Who.
+    pub player: PlayerId,
+}
+
+/// Leave the room (a seated player in a running match resigns).
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Leave {
+    /// Who.
+    pub player: PlayerId,
+    /// Which session.
+    pub session_id: String,
+}
+
+/// A session ended without leaving (dropped connection): the seat is kept for the grace
+/// window.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Detach {
+    /// Who.
+    pub player: PlayerId,
+    /// Which session (ignored when another session has taken over).
+    pub session_id: String,
+}
+
+/// End the match now with `player` losing by forfeit (an organiser disqualified them). The
+/// room records and reports the result as for any other end.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct ForfeitPlayer {
+    /// The player who forfeits.
+    pub player: PlayerId,
+}
+
+/// End the match without recording anything: its row was settled (or abandoned) under a newer
+/// epoch by its tournament, so this room no longer owns it. Players see `match_end` with
+/// `winner` and `reason`, then the room lingers and stops.
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Conclude {
+    /// The winning seat as decided elsewhere (`None`: no result, the tournament was cancelled).
+    pub winner: Option<Seat>,
+    /// Shown to the players.
+    pub reason: EndReason,
+}
+
+/// Graceful shutdown: write a final checkpoint, release the lease so a survivor adopts the
+/// room at once, tell the sessions to reconnect, stop. Answers whether the hand-over was
+/// written (false: the room simply stops and is adopted when its lease lapses).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct HandOver;
+
+/// What a tournament room reports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MatchReportKind {
+    /// Play began (persisted as `playing`).
+    Started,
+    /// The result is persisted.
+    Finished {
+        /// Winning seat; `None` for a draw (time limit with level scores).
+        winner_seat: Option<Seat>,
+        /// Points by seat.
+        scores: [u32; 2],
+        /// Why it ended.
+        reason: EndReason,
+        /// Seats that never joined (a no-show walkover).
+        no_show_seats: Vec<Seat>,
+    },
+}
+
+/// A tournament room's report, sent after what it reports was persisted.
+#[derive(Message, Clone, Debug, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct MatchReport {
+    /// The tournament.
+    pub tournament: TournamentId,
+    /// Bracket slot key.
+    pub slot: String,
+    /// The match row.
+    pub match_id: MatchId,
+    /// The room.
+    pub room: RoomId,
+    /// What happened.
+    pub kind: MatchReportKind,
+}
+
+/// A session subscribes to this tournament's live events; answered with the current view.
+#[derive(Message)]
+#[rtype(result = "serde_json::Value")]
+pub struct Subscribe {
+    /// The session (one subscription per session and tournament).
+    pub session_id: String,
+    /// Where events go (always delivered: `do_send`).
+    pub events: Recipient<SessionEvent>,
+}
+
+/// A session stops listening (explicitly, or because it closed).
+#[derive(Message, Serialize, Deserialize)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    /// The session.
+    pub session_id: String,
+}
