@@ -276,6 +276,50 @@ impl TestCluster {
         self.addrs.iter().position(|a| *a == addr)
     }
 
+    /// The index of the instance whose id is `id` (from its heartbeat's address).
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        let info: Value = serde_json::from_str(&self.redis_get(&format!("inst:{id}"))?).ok()?;
+        let addr: SocketAddr = info["addr"].as_str()?.parse().ok()?;
+        self.addrs.iter().position(|a| *a == addr)
+    }
+
+    /// Rooms per instance index, from the room leases in Redis.
+    pub fn rooms_by_instance(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.addrs.len()];
+        let mut conn = self.redis();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(self.key("lease:room:*"))
+            .query(&mut conn)
+            .unwrap_or_default();
+        for k in keys {
+            let owner: Option<String> = redis::cmd("GET").arg(&k).query(&mut conn).ok().flatten();
+            if let Some(i) = owner.and_then(|o| self.index_of(&o)) {
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Sum of a counter (all label sets starting with `prefix`) over the live instances.
+    pub async fn counter(&self, prefix: &str) -> f64 {
+        self.counter_on(&self.alive(), prefix).await
+    }
+
+    /// Sum of a counter over the instances `on` (a paused one would not answer).
+    pub async fn counter_on(&self, on: &[usize], prefix: &str) -> f64 {
+        let mut n = 0.0;
+        for &i in on {
+            n += self
+                .metrics(i)
+                .await
+                .lines()
+                .filter(|l| l.starts_with(prefix))
+                .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+                .sum::<f64>();
+        }
+        n
+    }
+
     /// The instance id holding the room's lease.
     pub fn lease_owner(&self, room: &str) -> Option<String> {
         self.redis_get(&format!("lease:room:{room}"))
@@ -331,5 +375,112 @@ where
         }
         assert!(Instant::now() < end, "not within {deadline:?}: {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A Redis server of the test's own, on a spare port (the shared one is never restarted).
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    pub fn start(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnRedis {
+            port,
+            child: Some(child),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl OwnRedis {
+    /// A redis-server on a free port.
+    pub fn spare() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        OwnRedis::start(port)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A `rally loadgen` run (the real binary) against a cluster.
+pub struct Loadgen {
+    child: Child,
+    started: Instant,
+}
+
+impl Loadgen {
+    /// Start `rally loadgen` with `args`, its bots spread over every instance in `urls`.
+    pub fn start(c: &TestCluster, instances: &[usize], args: &[&str]) -> Loadgen {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rally"));
+        cmd.arg("loadgen");
+        for i in instances {
+            cmd.arg("--url").arg(format!("http://{}", c.addr(*i)));
+        }
+        cmd.args(["--progress", "0"])
+            .args(args)
+            .env("RALLY_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Loadgen {
+            child: cmd.spawn().expect("spawn rally loadgen"),
+            started: Instant::now(),
+        }
+    }
+
+    /// Wait for the exit: whether it exited 0, its report (the JSON last line of stdout), and
+    /// stderr for failure messages.
+    pub async fn finish(self) -> (bool, Value, String) {
+        let started = self.started;
+        let out = tokio::task::spawn_blocking(move || self.child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("loadgen output");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let report = stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str::<Value>(l).ok())
+            .unwrap_or(Value::Null);
+        eprintln!(
+            "loadgen exited {} after {:?}: {}",
+            out.status,
+            started.elapsed(),
+            stdout.lines().rev().nth(1).unwrap_or("")
+        );
+        (out.status.success(), report, format!("{stdout}\n{stderr}"))
     }
 }

@@ -373,3 +373,5 @@ impl TestServer {
     }
 }
 pub mod cluster;
+pub mod invariants;
+pub mod play;

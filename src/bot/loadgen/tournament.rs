@@ -265,7 +265,13 @@ async fn bot(shared: Arc<Shared>, idx: usize) -> BotResult<()> {
                 }
                 // The match died with its instance; the tournament plays it again here.
                 Err(BotError::Replaced { room: again }) => {
-                    shared.totals.lock().replayed += 1;
+                    let mut t = shared.totals.lock();
+                    t.replayed += 1;
+                    // It reconnected to learn that (a new session).
+                    if line.client.welcome().map(|w| &w.session) != line.subscribed.as_ref() {
+                        t.reconnects += 1;
+                    }
+                    drop(t);
                     next_room = Some(again);
                 }
                 // Joining failed because the room is between instances (its instance died):
