@@ -18,6 +18,7 @@ use common::cluster::{eventually, Loadgen, OwnRedis, TestCluster};
 use common::invariants::{assert_consistent, Allow, Checked};
 use common::play::{live, play, quick_match};
 use common::tournament::{assert_one_result_per_slot, match_rows};
+use common::ws::Client;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -201,8 +202,23 @@ async fn kill_9_of_a_room_owner() {
         "killing instance {owner} (rooms {:?})",
         c.rooms_by_instance()
     );
+    let dead_room = c.rooms_of(owner).pop().unwrap();
     c.kill9(owner);
     let watch = watch_resume(&c, c.alive(), Instant::now(), Duration::from_secs(60));
+    // Reaching a room that died with its instance: a fast `unavailable` (join again), not a
+    // wait for the dead instance's answer.
+    let survivor = c.alive()[0];
+    let (t, _) = c.guest(survivor).await;
+    let (mut v, _) = Client::login(c.addr(survivor), &t).await;
+    let asked = Instant::now();
+    v.send(json!({"type": "spectate", "room": dead_room})).await;
+    let answer = v.expect_within("error", TTL * 2).await;
+    let answered = asked.elapsed();
+    assert_eq!(answer["code"], "unavailable", "{answer}");
+    assert!(
+        answered < Duration::from_millis(500),
+        "answered after {answered:?}"
+    );
     let (ok, report, out) = run.finish().await;
     assert_clean_run(ok, &report, &out);
     assert_eq!(report["matches_completed"], 4, "{report}");
@@ -213,6 +229,10 @@ async fn kill_9_of_a_room_owner() {
     assert!(c.counter("rally_failovers_total{kind=\"room\"}").await >= 1.0);
     let again = resumed(watch, resume_bound()).await;
     print_fault("kill -9 room owner", again, resume, &checked, &report);
+    println!(
+        "FAULT kill -9 room owner: dead_room_answer_ms={}",
+        answered.as_millis()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

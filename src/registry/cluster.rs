@@ -66,6 +66,15 @@ if not o then return nil end
 return {o, redis.call('EXISTS', ARGV[1] .. o)}
 "#;
 
+/// A message queued for publishing: to whom, the envelope, and the correlation id of the
+/// request it carries (a request published to nobody — its target's subscription is gone: the
+/// process died — fails at once instead of waiting for its timeout).
+pub(crate) struct Outgoing {
+    pub(crate) to: InstanceId,
+    pub(crate) text: String,
+    pub(crate) corr: Option<u64>,
+}
+
 /// What an instance publishes with its heartbeat.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InstanceInfo {
@@ -98,8 +107,8 @@ pub struct Cluster {
     addr: Mutex<String>,
     ops: mpsc::UnboundedSender<Op>,
     pub(crate) ops_rx: Mutex<Option<mpsc::UnboundedReceiver<Op>>>,
-    pub(crate) out: mpsc::Sender<(InstanceId, String)>,
-    pub(crate) out_rx: Mutex<Option<mpsc::Receiver<(InstanceId, String)>>>,
+    pub(crate) out: mpsc::Sender<Outgoing>,
+    pub(crate) out_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     pub(crate) pending: Mutex<HashMap<u64, oneshot::Sender<serde_json::Value>>>,
     pub(crate) corr: AtomicU64,
     pub(crate) leases: Mutex<HashMap<Resource, Option<Recipient<LeaseNotice>>>>,
@@ -624,7 +633,7 @@ impl Cluster {
     }
 
     /// Take the outgoing queue (the publisher task).
-    pub(crate) fn take_out(&self) -> Option<mpsc::Receiver<(InstanceId, String)>> {
+    pub(crate) fn take_out(&self) -> Option<mpsc::Receiver<Outgoing>> {
         self.out_rx.lock().take()
     }
 }

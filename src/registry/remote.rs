@@ -20,7 +20,7 @@
 //! detached its sessions). A session whose route is lost is closed with 1012 at once: its
 //! client reconnects and rejoins (protocol §5.5); the seat is held for the reconnect grace.
 
-use super::cluster::{now_us, Cluster};
+use super::cluster::{now_us, Cluster, Outgoing};
 use super::messages::{Outbound, SessionEvent, SessionHandle};
 use super::wire::{Body, Envelope, RoomMsg};
 use super::Undelivered;
@@ -84,15 +84,38 @@ impl Cluster {
         let Some(text) = self.envelope(body) else {
             return false;
         };
-        self.out.try_send((to.clone(), text)).is_ok()
+        self.out
+            .try_send(Outgoing {
+                to: to.clone(),
+                text,
+                corr: None,
+            })
+            .is_ok()
     }
 
     /// Queue a message for `to`, waiting for room in the outgoing queue.
     pub(crate) async fn publish(&self, to: &InstanceId, body: Body) -> bool {
+        self.publish_for(to, body, None).await
+    }
+
+    /// [`Cluster::publish`] of a request with correlation id `corr`.
+    async fn publish_for(&self, to: &InstanceId, body: Body, corr: Option<u64>) -> bool {
         let Some(text) = self.envelope(body) else {
             return false;
         };
-        self.out.send((to.clone(), text)).await.is_ok()
+        self.out
+            .send(Outgoing {
+                to: to.clone(),
+                text,
+                corr,
+            })
+            .await
+            .is_ok()
+    }
+
+    /// A request reached no subscriber (its target is gone): fail it now.
+    pub(crate) fn unheard(&self, corr: u64) {
+        self.pending.lock().remove(&corr);
     }
 
     /// A session joins a room elsewhere: its route (replacing any older one).
@@ -184,7 +207,7 @@ impl Cluster {
         body: impl FnOnce(u64) -> Body,
     ) -> Option<serde_json::Value> {
         let (corr, rx) = self.new_request();
-        if !self.publish(to, body(corr)).await {
+        if !self.publish_for(to, body(corr), Some(corr)).await {
             self.pending.lock().remove(&corr);
             return None;
         }
@@ -192,6 +215,7 @@ impl Cluster {
         self.pending.lock().remove(&corr);
         match res {
             Ok(Ok(v)) => Some(v),
+            // Timed out, or nobody heard the request (`unheard`).
             _ => None,
         }
     }

@@ -10,7 +10,7 @@
 //!   local sessions to rooms (and tournaments) on other instances, watch of the proxies of
 //!   remote sessions, and adoption of orphaned resources.
 
-use super::cluster::{Cluster, InstanceInfo, RECONNECT_BACKOFF};
+use super::cluster::{Cluster, InstanceInfo, Outgoing, RECONNECT_BACKOFF};
 use super::handle::Host;
 use super::lease::{self, LeaseEvent, LeaseNotice, Resource, ResourceKind};
 use super::messages::Detach;
@@ -90,10 +90,7 @@ async fn subscriber(host: Host, cluster: Arc<Cluster>, ready: tokio::sync::onesh
     }
 }
 
-async fn publisher(
-    cluster: Arc<Cluster>,
-    mut rx: tokio::sync::mpsc::Receiver<(InstanceId, String)>,
-) {
+async fn publisher(cluster: Arc<Cluster>, mut rx: tokio::sync::mpsc::Receiver<Outgoing>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < super::cluster::PUBLISH_BATCH {
@@ -103,13 +100,18 @@ async fn publisher(
             }
         }
         let mut p = redis::pipe();
-        for (to, text) in &batch {
-            p.cmd("PUBLISH").arg(cluster.channel(to)).arg(text).ignore();
+        for m in &batch {
+            p.cmd("PUBLISH").arg(cluster.channel(&m.to)).arg(&m.text);
         }
-        match cluster.run_pipe::<()>("publish", &p).await {
-            Ok(()) => {
+        match cluster.run_pipe::<Vec<i64>>("publish", &p).await {
+            Ok(heard) => {
                 metrics::counter!("rally_cross_instance_messages_total", "direction" => "out")
                     .increment(batch.len() as u64);
+                for (m, n) in batch.iter().zip(heard) {
+                    if let (Some(corr), 0) = (m.corr, n) {
+                        cluster.unheard(corr);
+                    }
+                }
             }
             Err(e) => tracing::debug!(error = %e, n = batch.len(), "publish failed; dropped"),
         }

@@ -388,6 +388,13 @@ impl Session {
             }
             match h2.ask(join).await {
                 Ok(r) => r,
+                // The owning instance did not answer (it died, or is cut off): the room moves
+                // to another instance within a lease period.
+                Err(_) if h2.owner().is_some() => Err(RoomRefusal::new(
+                    code::UNAVAILABLE,
+                    "the room's instance does not answer; it resumes elsewhere within seconds: \
+                     join again",
+                )),
                 Err(_) => Err(RoomRefusal::new(code::NOT_FOUND, "the room has closed")),
             }
         };

@@ -300,6 +300,23 @@ impl TestCluster {
         counts
     }
 
+    /// The rooms whose lease instance `i` holds.
+    pub fn rooms_of(&self, i: usize) -> Vec<String> {
+        let mut conn = self.redis();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(self.key("lease:room:*"))
+            .query(&mut conn)
+            .unwrap_or_default();
+        keys.into_iter()
+            .filter_map(|k| {
+                let owner: Option<String> =
+                    redis::cmd("GET").arg(&k).query(&mut conn).ok().flatten();
+                (owner.and_then(|o| self.index_of(&o)) == Some(i))
+                    .then(|| k.rsplit(':').next().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
     /// Sum of a counter (all label sets starting with `prefix`) over the live instances.
     pub async fn counter(&self, prefix: &str) -> f64 {
         self.counter_on(&self.alive(), prefix).await
