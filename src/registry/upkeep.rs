@@ -25,11 +25,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Refresh a presence key unless another session has taken it over: KEYS[1] key, ARGV[1]
-/// value, ARGV[2] ttl ms.
+/// Refresh a presence key unless a newer session has taken it over: KEYS[1] key, ARGV[1]
+/// value `<instance>/<session>`, ARGV[2] ttl ms. Session ids are ULIDs: a larger one is a newer
+/// connection (an older one left behind, e.g. by a write that reached Redis late, is replaced).
 const PRESENCE_REFRESH_SCRIPT: &str = r#"
 local cur = redis.call('GET', KEYS[1])
-if (not cur) or cur == ARGV[1] then
+local function sid(v) return string.match(v, '/(.*)$') or '' end
+if (not cur) or cur == ARGV[1] or sid(cur) < sid(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
   return 1
 end

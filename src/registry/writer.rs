@@ -9,6 +9,23 @@ use super::Departure;
 use crate::ids::{InstanceId, PlayerId, RoomId};
 use deadpool_redis::redis;
 
+/// A session takes a player's presence over: KEYS[1] presence key, ARGV[1] `<instance>/<session>`,
+/// ARGV[2] ttl ms, ARGV[3] the session id. Session ids are ULIDs (their order is their
+/// connection order), so the newest connection wins whatever order the instances' writes reach
+/// Redis in: `{1, previous}` when written, `{0, current}` when the current one is newer (the
+/// caller's session is the one to go).
+const TAKEOVER_SCRIPT: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local sid = string.match(cur, '/(.*)$')
+  if sid and sid > ARGV[3] then
+    return {0, cur}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, cur}
+"#;
+
 /// Fire-and-forget directory writes, in order, by one task.
 pub(crate) enum Op {
     Room(RoomId),
@@ -180,30 +197,40 @@ impl Cluster {
             self.set_if_owner(&r, &k, &v).await;
         }
         for (player, session) in takeovers {
-            let mut c = redis::cmd("SET");
-            c.arg(self.key(&format!("presence:{player}")))
+            let mut c = redis::cmd("EVAL");
+            c.arg(TAKEOVER_SCRIPT)
+                .arg(1)
+                .arg(self.key(&format!("presence:{player}")))
                 .arg(self.presence_value(&session))
-                .arg("PX")
                 .arg(ttl3)
-                .arg("GET");
-            if let Ok(Some(old)) = self.run::<Option<String>>("presence", &c).await {
-                if let Some((inst, sid)) = old.split_once('/') {
-                    if inst != self.id().as_str() && sid != session {
-                        let kick = WireEvent::Kick {
-                            code: crate::protocol::close::SESSION_REPLACED,
-                            error: crate::protocol::code::CONFLICT.into(),
-                            message: "a newer connection of this player took over".into(),
-                        };
-                        self.publish(
-                            &InstanceId(inst.to_string()),
-                            Body::Player {
-                                player: player.clone(),
-                                session: Some(sid.to_string()),
-                                event: kick,
-                            },
-                        )
-                        .await;
-                    }
+                .arg(&session);
+            let Ok((took, other)) = self.run::<(i64, Option<String>)>("presence", &c).await else {
+                continue;
+            };
+            let kick = WireEvent::Kick {
+                code: crate::protocol::close::SESSION_REPLACED,
+                error: crate::protocol::code::CONFLICT.into(),
+                message: "a newer connection of this player took over".into(),
+            };
+            if took == 0 {
+                // A newer session of this player is live elsewhere (its write got here first):
+                // this one is the older, and goes.
+                if let Some(h) = self.local.session_by_id(&session) {
+                    h.events.do_send(kick.into());
+                }
+                continue;
+            }
+            if let Some((inst, sid)) = other.as_deref().and_then(|o| o.split_once('/')) {
+                if inst != self.id().as_str() && sid != session {
+                    self.publish(
+                        &InstanceId(inst.to_string()),
+                        Body::Player {
+                            player: player.clone(),
+                            session: Some(sid.to_string()),
+                            event: kick,
+                        },
+                    )
+                    .await;
                 }
             }
         }
