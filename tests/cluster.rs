@@ -521,3 +521,29 @@ async fn a_timed_loadgen_run_over_several_instances_ends_at_its_cut() {
         "ended soon after its 4 s cut, not at its timeout: {took:?}"
     );
 }
+
+/// Newest connection wins across instances: a second session of the same player on another
+/// instance closes the first with 4010, and the second keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_session_on_another_instance_takes_over() {
+    let Some(c) = TestCluster::start(2, None, TTL, &flags("2")).await else {
+        return;
+    };
+    let (token, _) = c.guest(0).await;
+    let (mut first, _) = Client::login(c.addr(0), &token).await;
+    // Presence is written asynchronously: let the first session's write land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (mut second, _) = Client::login(c.addr(1), &token).await;
+    let code = tokio::time::timeout(TTL * 2, first.expect_close())
+        .await
+        .expect("the older session is closed");
+    assert_eq!(code, Some(4010));
+    second.send(json!({"type": "where"})).await;
+    second.expect("location").await;
+    assert!(
+        read(&mut second, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the newer session stays open and quiet"
+    );
+}
