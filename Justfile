@@ -50,6 +50,20 @@ bench *ROOMS:
 bench-engine *ARGS:
     cargo bench --bench engine -- {{ARGS}}
 
+# The fault suite (tests/faults.rs): kill -9 of a room owner, of a tournament owner and of a
+# session-only instance, SIGSTOP past the lease, SIGTERM, Redis FLUSHDB and restart, on three
+# real instances with loadgen; every run checked for lost or doubled results. Needs
+# RALLY_TEST_POSTGRES_URL and RALLY_TEST_REDIS_URL (CI runs it inside `cargo test`). Prints the
+# figures of docs/reliability.md.
+faults *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    log=$(mktemp)
+    cargo test --test faults -- --test-threads=1 --nocapture {{ARGS}} 2>&1 | tee "$log"
+    echo
+    echo "figures (docs/reliability.md):"
+    grep '^FAULT' "$log"
+
 # Run the load generator against a running server, e.g. `just loadgen --rooms 50 --matches 1`.
 loadgen *ARGS:
     cargo run --release -- loadgen {{ARGS}}

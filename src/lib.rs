@@ -22,8 +22,9 @@
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
 //! - [`game`]: the pure `Game` trait and the games (Pong).
 //! - [`registry`]: which room lives where and presence; in-process alone, or with Redis:
-//!   heartbeats, leases on owned resources, the shared directory, pub/sub routing between
-//!   instances, checkpoints and failover.
+//!   heartbeats, leases on owned resources, the shared directory, placement, pub/sub routing
+//!   between instances (one delivery path for local and remote sessions), checkpoints and
+//!   failover. It knows rooms and tournaments only through its own message types and ports.
 //! - [`room`], [`session`], [`matchmaking`]: room actors (ticks, fan-out), WebSocket sessions,
 //!   the quick-match queue (shared through Redis with a leased leader).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
