@@ -3,7 +3,7 @@
 //! [`super::handlers`].
 
 use super::admission::Ticket;
-use super::conn::{Outlet, ReadEvent, Refused};
+use super::conn::{self, Outlet, ReadEvent, Refused};
 use super::frame::{Incoming, Violation};
 use super::pacing::Pacing;
 use crate::app::AppState;
@@ -239,7 +239,7 @@ impl Session {
         self.fail(ctx, v.close_code(), err, v.message(), reason);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx, msg: Incoming, ev: (Instant, Instant, Duration)) {
+    fn on_message(&mut self, ctx: &mut Ctx, msg: Incoming, at: Instant) {
         if self.closing.is_some() {
             // Only the client's close frame matters now.
             if let Incoming::Close(_) = msg {
@@ -250,8 +250,11 @@ impl Session {
         }
         match msg {
             Incoming::Text(text) => {
-                let (at, drained_at, stalled) = ev;
-                if !self.pacing.admit(at, drained_at, stalled) {
+                if !self
+                    .pacing
+                    .admit(at, |from| conn::stalled_between(from, at))
+                {
+                    tracing::debug!(session = %self.id, "message rate limit exceeded");
                     return self.fail(
                         ctx,
                         close::RATE_LIMITED,
@@ -407,14 +410,9 @@ impl Actor for Session {
 impl StreamHandler<ReadEvent> for Session {
     fn handle(&mut self, ev: ReadEvent, ctx: &mut Ctx) {
         match ev {
-            ReadEvent::Message {
-                msg,
-                at,
-                drained_at,
-                stalled,
-            } => {
+            ReadEvent::Message { msg, at } => {
                 self.last_heard = at;
-                self.on_message(ctx, msg, (at, drained_at, stalled));
+                self.on_message(ctx, msg, at);
             }
             ReadEvent::Violation(v) => self.on_violation(ctx, v),
         }

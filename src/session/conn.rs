@@ -55,7 +55,8 @@ fn observe(now: Instant) {
     LEDGER.with(|l| l.borrow_mut().observe(now));
 }
 
-fn stalled_between(from: Instant, to: Instant) -> Duration {
+/// How long this thread was stalled between `from` and `to` (the rate limit's stall credit).
+pub fn stalled_between(from: Instant, to: Instant) -> Duration {
     LEDGER.with(|l| l.borrow().stalled_between(from, to))
 }
 
@@ -68,10 +69,6 @@ pub enum ReadEvent {
         msg: Incoming,
         /// When it was read.
         at: Instant,
-        /// When the socket was last found empty: the start of the backlog it was read from.
-        drained_at: Instant,
-        /// How long this thread was stalled since `drained_at` (the rate limit's credit).
-        stalled: Duration,
     },
     /// The client broke the framing rules or a size limit; nothing more is decoded.
     Violation(Violation),
@@ -82,7 +79,6 @@ pub struct Reader {
     io: Arc<TcpStream>,
     decoder: Decoder,
     ready: VecDeque<ReadEvent>,
-    drained_at: Instant,
     /// After a violation or the close handshake: read and discard (so closing never resets a
     /// connection whose client is still sending), until the peer closes.
     discard: bool,
@@ -99,7 +95,6 @@ impl Reader {
             io,
             decoder: Decoder::new(limits),
             ready: VecDeque::new(),
-            drained_at: now,
             discard: false,
             done: false,
             bytes_in: 0,
@@ -127,15 +122,9 @@ impl Reader {
             return;
         }
         observe(now);
-        let (drained_at, stalled) = (self.drained_at, stalled_between(self.drained_at, now));
         let ready = &mut self.ready;
         let r = self.decoder.feed(data, &mut |msg| {
-            ready.push_back(ReadEvent::Message {
-                msg,
-                at: now,
-                drained_at,
-                stalled,
-            })
+            ready.push_back(ReadEvent::Message { msg, at: now })
         });
         if let Err(v) = r {
             self.ready.push_back(ReadEvent::Violation(v));
@@ -165,9 +154,7 @@ impl futures_util::Stream for Reader {
             match this.io.try_read(&mut buf) {
                 Ok(0) => this.done = true,
                 Ok(n) => this.decode(&buf[..n], Instant::now()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    this.drained_at = Instant::now();
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "websocket read failed");
                     this.done = true;

@@ -4,11 +4,12 @@
 //! A token bucket (`rate` per second, `burst` deep) charges every message. On its own it would
 //! punish a backlog the server created: when a server thread stalls (SIGSTOP, a long pause, a
 //! starved core) the messages a well-paced client sent meanwhile wait in the socket and are
-//! read back to back afterwards. So each thread that runs sessions keeps a [`StallLedger`] of
-//! the stretches when it did not run (observed by a pulse: a timer that should fire every
-//! [`PULSE`]); a message read from a backlog — bytes read since the last time the socket was
-//! found empty — may also spend **stall credit**: `rate ×` the time the thread was stalled since
-//! the socket was last empty. A client that keeps to the rate is never cut off by the server's
+//! read back to back afterwards — partly at once, partly later (a stalled receiver's kernel
+//! drops segments that the client retransmits, coalesced). So each thread that runs sessions
+//! keeps a [`StallLedger`] of the stretches when it did not run (observed by a pulse: a timer
+//! that should fire every [`PULSE`]); a message over the bucket may spend **stall credit**:
+//! `rate ×` the time the thread was stalled in the last [`CREDIT_WINDOW`], claimed once per
+//! stall. A client that keeps to the rate is never cut off by the server's
 //! own stall; a client that bursts while the server runs normally gets no credit at all.
 //!
 //! Pure: time is passed in, so the rules are tested with a synthetic clock.
@@ -69,6 +70,11 @@ impl StallLedger {
     }
 }
 
+/// Stall credit is claimed for stalls within this long before the message that needs it: the
+/// backlog a stall leaves may keep arriving for a while after it (the kernel drops segments
+/// of a stalled receiver and the client retransmits them later, coalesced).
+pub const CREDIT_WINDOW: Duration = Duration::from_secs(10);
+
 /// One session's message rate limit.
 #[derive(Debug)]
 pub struct Pacing {
@@ -76,9 +82,11 @@ pub struct Pacing {
     burst: f64,
     tokens: f64,
     last: Instant,
-    /// The backlog whose stall credit is being spent: when the socket was last found empty.
-    window: Option<Instant>,
-    credit_used: f64,
+    /// Stall credit claimed and not spent yet, and until when it may be spent.
+    credit: f64,
+    credit_until: Instant,
+    /// Stalls up to here have been claimed.
+    claimed_to: Instant,
 }
 
 impl Pacing {
@@ -89,15 +97,15 @@ impl Pacing {
             burst: f64::from(burst.max(1)),
             tokens: f64::from(burst.max(1)),
             last: now,
-            window: None,
-            credit_used: 0.0,
+            credit: 0.0,
+            credit_until: now,
+            claimed_to: now,
         }
     }
 
-    /// Charge one message read at `now` from a backlog that began when the socket was last
-    /// empty (`drained_at`), during which the thread was stalled for `stalled`. False: over
-    /// the limit.
-    pub fn admit(&mut self, now: Instant, drained_at: Instant, stalled: Duration) -> bool {
+    /// Charge one message read at `now`. `stalled(from)` says how long this thread was stalled
+    /// between `from` and `now`. False: over the limit.
+    pub fn admit(&mut self, now: Instant, stalled: impl FnOnce(Instant) -> Duration) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = self.last.max(now);
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
@@ -105,14 +113,24 @@ impl Pacing {
             self.tokens -= 1.0;
             return true;
         }
-        if self.window != Some(drained_at) {
-            self.window = Some(drained_at);
-            self.credit_used = 0.0;
+        if now > self.credit_until {
+            self.credit = 0.0;
         }
-        // What a client keeping to the rate could have sent while the thread was stalled.
-        let credit = (stalled.as_secs_f64() * self.rate).ceil();
-        if self.credit_used + 1.0 <= credit {
-            self.credit_used += 1.0;
+        // Claim the stalls not claimed yet (within the window): what a client keeping to the
+        // rate could have sent while the thread did not read.
+        let from = self
+            .claimed_to
+            .max(now.checked_sub(CREDIT_WINDOW).unwrap_or(now));
+        if now > from {
+            let s = stalled(from);
+            if !s.is_zero() {
+                self.credit += (s.as_secs_f64() * self.rate).ceil();
+                self.credit_until = now + CREDIT_WINDOW;
+            }
+            self.claimed_to = now;
+        }
+        if self.credit >= 1.0 {
+            self.credit -= 1.0;
             return true;
         }
         false
@@ -162,44 +180,69 @@ mod tests {
     #[test]
     fn a_burst_past_the_bucket_is_refused_while_the_server_runs() {
         let t0 = Instant::now();
+        let none = |_| Duration::ZERO;
         let mut p = Pacing::new(150, 75, t0);
-        let admitted = (0..200).filter(|_| p.admit(t0, t0, Duration::ZERO)).count();
+        let admitted = (0..200).filter(|_| p.admit(t0, none)).count();
         assert_eq!(admitted, 75);
         // A steady 150/s is admitted for ever.
         let mut p = Pacing::new(150, 75, t0);
         for i in 0..3000u32 {
             let now = t0 + Duration::from_secs_f64(f64::from(i) / 150.0);
-            assert!(p.admit(now, now, Duration::ZERO), "message {i}");
+            assert!(p.admit(now, none), "message {i}");
         }
     }
 
     #[test]
     fn a_backlog_from_a_server_stall_is_not_a_burst() {
-        // 60 inputs/s for 10 s; the server stalls for 3 s in the middle and then reads the
-        // 180 inputs that waited in the socket back to back.
+        // 60 inputs/s for 5 s; the server stalls for 3 s and then reads the 180 inputs that
+        // waited, part at once and part 200 ms later (retransmitted by the client's kernel).
         let t0 = Instant::now();
+        let mut ledger = StallLedger::default();
         let mut p = Pacing::new(150, 75, t0);
-        let mut drained = t0;
+        let mut last = t0;
         for i in 0..300u32 {
-            let sent = t0 + Duration::from_secs_f64(f64::from(i) / 60.0);
-            assert!(p.admit(sent, sent, Duration::ZERO));
-            drained = sent;
+            last = t0 + Duration::from_secs_f64(f64::from(i) / 60.0);
+            ledger.observe(last);
+            assert!(p.admit(last, |f| ledger.stalled_between(f, last)));
         }
-        let resume = drained + ms(3000);
-        for i in 0..180 {
-            assert!(p.admit(resume, drained, ms(3000)), "backlog message {i}");
+        let resume = last + ms(3000);
+        ledger.observe(resume);
+        for i in 0..120 {
+            assert!(
+                p.admit(resume, |f| ledger.stalled_between(f, resume)),
+                "{i}"
+            );
         }
-        // The same 180 in one read without a stall is a burst.
-        let mut p = Pacing::new(150, 75, t0);
-        let refused = (0..180)
-            .filter(|_| !p.admit(resume, drained, Duration::ZERO))
-            .count();
-        assert!(refused > 0);
-        // The credit covers the stall, not more: 3 s at 150/s plus the bucket.
+        let later = resume + ms(200);
+        let mut t = resume;
+        while t < later {
+            t += PULSE;
+            ledger.observe(t);
+        }
+        for i in 0..60 {
+            assert!(
+                p.admit(later, |f| ledger.stalled_between(f, later)),
+                "late {i}"
+            );
+        }
+        // The credit covers the stall, not more: 3 s at 150/s, claimed once.
         let mut p = Pacing::new(150, 75, t0);
         let admitted = (0..2000)
-            .filter(|_| p.admit(resume, drained, ms(3000)))
+            .filter(|_| p.admit(resume, |f| ledger.stalled_between(f, resume)))
             .count();
         assert_eq!(admitted, 75 + 450);
+        let admitted = (0..2000)
+            .filter(|_| p.admit(later, |f| ledger.stalled_between(f, later)))
+            .count();
+        assert_eq!(
+            admitted, 30,
+            "200 ms of refill, no second claim of the same stall"
+        );
+        // The same 180 at once without a stall is a burst.
+        let mut p = Pacing::new(150, 75, t0);
+        let refused = (0..180)
+            .filter(|_| !p.admit(resume, |_| Duration::ZERO))
+            .count();
+        assert_eq!(refused, 105);
     }
 }
