@@ -45,6 +45,11 @@ down:
 bench *ROOMS:
     bash benches/load.sh {{ROOMS}}
 
+# rally against the floor (benches/floor, a naive tokio + tokio-tungstenite server) with the
+# same load, back to back; prints both and the ratios. `just bench-vs-floor 200` for one point.
+bench-vs-floor *ROOMS:
+    bash benches/vs-floor.sh {{ROOMS}}
+
 # The criterion micro-benchmarks of the engine (Pong tick, snapshot encode, input decode, room
 # fan-out, bracket generation).
 bench-engine *ARGS:

@@ -12,6 +12,9 @@ use crate::registry::{Cluster, Registry};
 use crate::room::Engine;
 use crate::{api, metrics, web as client};
 use actix::{Actor, Addr};
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -151,34 +154,63 @@ pub async fn run(
     let shutdown_timeout = state.config.shutdown_timeout.as_secs().max(1);
 
     let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        let (json, path, query) = api::extractor_configs(app_state.config.max_body_bytes);
-        let mut app = App::new()
-            .app_data(app_state.clone())
-            .app_data(json)
-            .app_data(path)
-            .app_data(query)
-            .wrap(from_fn(api::forward::forward_tournament_actions))
-            .wrap(from_fn(metrics::http_metrics))
-            .wrap(from_fn(request_id_header))
-            .wrap(TracingLogger::default())
-            .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-            .configure(api::configure)
-            .route("/ws", web::get().to(crate::session::ws_route));
-        if metrics_on_main {
-            app = app.route("/metrics", web::get().to(metrics_endpoint));
-        }
-        app.configure(client::configure)
-    })
-    // Snapshots are small frames written every tick: with Nagle's algorithm a frame written
-    // while the previous one is unacknowledged waits for that ACK, which a client's delayed
-    // ACK can hold back for up to 40 ms.
-    .tcp_nodelay(true)
-    .workers(state.config.http_workers)
-    .listen(listener)?
-    .disable_signals()
-    .shutdown_timeout(shutdown_timeout)
-    .run();
+    let upgrades = crate::session::Upgrades::new(state.clone().into_inner());
+    let builder = actix_server::Server::build()
+        .workers(state.config.http_workers)
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals();
+    // Keep-alive connections close at once on a graceful stop (what actix-web's HttpServer
+    // does), instead of holding the stop until the shutdown timeout.
+    let graceful = builder.graceful_shutdown_signal();
+    // actix-web's HttpServer settings, plus the upgrade hook: requests for `Upgrade: websocket`
+    // go to the session transport with the raw connection (crate::session::upgrade) instead of
+    // the App.
+    let server = builder
+        .listen("rally-http", listener, move || {
+            let (json, path, query) = api::extractor_configs(app_state.config.max_body_bytes);
+            let mut app = App::new()
+                .app_data(app_state.clone())
+                .app_data(json)
+                .app_data(path)
+                .app_data(query)
+                .wrap(from_fn(api::forward::forward_tournament_actions))
+                .wrap(from_fn(metrics::http_metrics))
+                .wrap(from_fn(request_id_header))
+                .wrap(TracingLogger::default())
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .configure(api::configure)
+                .route(
+                    crate::session::WS_PATH,
+                    web::get().to(crate::session::upgrade::plain_request),
+                );
+            if metrics_on_main {
+                app = app.route("/metrics", web::get().to(metrics_endpoint));
+            }
+            let app = app.configure(client::configure);
+            let signal = graceful.clone();
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let signal = signal.clone();
+                    async move { signal.notified().await }
+                })
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                // Snapshots are small frames written every tick: with Nagle's algorithm a frame
+                // written while the previous one is unacknowledged waits for that ACK, which a
+                // client's delayed ACK can hold back for up to 40 ms.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .upgrade(upgrades.factory())
+                .finish(map_config(
+                    app.into_factory()
+                        .map_err(|err: actix_web::Error| err.error_response()),
+                    |_| AppConfig::default(),
+                ))
+                .tcp()
+        })?
+        .run();
 
     let metrics_server = match state.config.metrics_bind {
         None => None,

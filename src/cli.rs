@@ -262,6 +262,22 @@ pub struct Settings {
     /// Outbound frames queued per session before it counts as a slow client and is dropped.
     #[arg(long, env = "RALLY_SESSION_QUEUE", default_value_t = 256)]
     pub session_queue: usize,
+    /// Bytes of outbound frames waiting for a client's socket before it counts as a slow
+    /// reader and is dropped (close 4011).
+    #[arg(long, env = "RALLY_WS_MAX_QUEUED_BYTES", default_value_t = 64 * 1024)]
+    pub ws_max_queued_bytes: usize,
+    /// A client whose socket takes nothing, or who answers no ping, for this long while it
+    /// is heard from is dropped as a slow reader (close 4011).
+    #[arg(long, env = "RALLY_WS_SEND_TIMEOUT", default_value = "10s")]
+    pub ws_send_timeout: String,
+    /// WebSocket connections allowed to wait for authentication at once, in total (beyond:
+    /// HTTP 503 before the upgrade).
+    #[arg(long, env = "RALLY_WS_MAX_PENDING", default_value_t = 1024)]
+    pub ws_max_pending: usize,
+    /// WebSocket connections allowed to wait for authentication at once per client address
+    /// (beyond: HTTP 429 before the upgrade).
+    #[arg(long, env = "RALLY_WS_MAX_PENDING_PER_IP", default_value_t = 32)]
+    pub ws_max_pending_per_ip: usize,
     /// Messages queued per room (inputs beyond it are dropped and counted).
     #[arg(long, env = "RALLY_ROOM_QUEUE", default_value_t = 256)]
     pub room_queue: usize,

@@ -157,8 +157,17 @@ pub struct EngineConfig {
     pub ws_heartbeat_interval: Duration,
     /// Silence before a socket is dropped.
     pub ws_heartbeat_timeout: Duration,
-    /// Outbound frames per session.
+    /// Outbound frames per session (mailbox, and frames waiting for the socket).
     pub session_queue: usize,
+    /// Bytes of frames waiting for the socket per session before it counts as a slow reader.
+    pub ws_max_queued_bytes: usize,
+    /// A client that takes nothing from its socket (or answers no ping) for this long is
+    /// dropped as a slow reader (close 4011).
+    pub ws_send_timeout: Duration,
+    /// WebSocket connections waiting to authenticate, in total.
+    pub ws_max_pending: usize,
+    /// WebSocket connections waiting to authenticate, per client address.
+    pub ws_max_pending_per_ip: usize,
     /// Messages per room mailbox.
     pub room_queue: usize,
     /// Room arbiter threads.
@@ -271,6 +280,12 @@ impl Config {
         if s.session_queue < 8 {
             bail!("RALLY_SESSION_QUEUE: must be at least 8");
         }
+        if s.ws_max_queued_bytes < 4096 {
+            bail!("RALLY_WS_MAX_QUEUED_BYTES: must be at least 4096");
+        }
+        if s.ws_max_pending == 0 || s.ws_max_pending_per_ip == 0 {
+            bail!("RALLY_WS_MAX_PENDING and RALLY_WS_MAX_PENDING_PER_IP: must be at least 1");
+        }
         if s.room_queue < 8 {
             bail!("RALLY_ROOM_QUEUE: must be at least 8");
         }
@@ -295,6 +310,10 @@ impl Config {
             )?,
             ws_heartbeat_timeout: duration("RALLY_WS_HEARTBEAT_TIMEOUT", &s.ws_heartbeat_timeout)?,
             session_queue: s.session_queue,
+            ws_max_queued_bytes: s.ws_max_queued_bytes,
+            ws_send_timeout: duration("RALLY_WS_SEND_TIMEOUT", &s.ws_send_timeout)?,
+            ws_max_pending: s.ws_max_pending,
+            ws_max_pending_per_ip: s.ws_max_pending_per_ip,
             room_queue: s.room_queue,
             arbiters,
             matchmaking_interval: duration("RALLY_MATCHMAKING_INTERVAL", &s.matchmaking_interval)?,
@@ -302,6 +321,9 @@ impl Config {
         };
         if engine.checkpoint_interval < Duration::from_millis(50) {
             bail!("RALLY_CHECKPOINT_INTERVAL: must be at least 50ms");
+        }
+        if engine.ws_send_timeout < Duration::from_millis(100) {
+            bail!("RALLY_WS_SEND_TIMEOUT: must be at least 100ms");
         }
         if engine.ws_heartbeat_timeout <= engine.ws_heartbeat_interval {
             bail!("RALLY_WS_HEARTBEAT_TIMEOUT: must be longer than RALLY_WS_HEARTBEAT_INTERVAL");

@@ -350,6 +350,13 @@ pub fn describe_engine() {
     for r in DISCONNECT_REASONS {
         metrics::counter!("rally_ws_disconnects_total", "reason" => r).increment(0);
     }
+    describe_counter!(
+        "rally_ws_refused_total",
+        "WebSocket upgrades refused: too many connections waiting to authenticate"
+    );
+    for r in ["per_address", "total"] {
+        metrics::counter!("rally_ws_refused_total", "reason" => r).increment(0);
+    }
     metrics::gauge!("rally_matchmaking_queue_players").set(0.0);
 }
 

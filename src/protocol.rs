@@ -24,6 +24,10 @@ pub const MESSAGE_BURST: u32 = 75;
 /// closed with [`close::PROTOCOL`]; a buggy client sees its errors before being cut off.
 pub const MAX_PROTOCOL_ERRORS: u32 = 10;
 
+/// Longest reason in a close frame the server sends, bytes (the error message it repeats is
+/// cut there, at a character boundary).
+pub const MAX_CLOSE_REASON_BYTES: usize = 100;
+
 /// Tournaments one session may subscribe to at once: a viewer follows one or two; the bound
 /// keeps a client from making every tournament actor fan out to it.
 pub const MAX_SUBSCRIPTIONS: usize = 16;
@@ -452,7 +456,9 @@ pub fn snapshot_frame(tick: u64, acks: &[u64], state: &RawValue) -> String {
     .unwrap_or_default()
 }
 
-/// Why a client message could not be parsed: (code, message).
+/// Why a client message could not be parsed: (code, message). Not JSON, or JSON that is not an
+/// object: `invalid_json`. An object whose `type` is missing, not a string or unknown:
+/// `unknown_type`. A known type with a bad or unknown field: `invalid_field`.
 pub fn parse_client(text: &str) -> Result<ClientMsg, (&'static str, String)> {
     match serde_json::from_str::<ClientMsg>(text) {
         Ok(m) => Ok(m),
@@ -460,16 +466,20 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, (&'static str, String)> {
             // Distinguish unknown types from malformed JSON and bad fields.
             match serde_json::from_str::<serde_json::Value>(text) {
                 Err(_) => Err((code::INVALID_JSON, format!("not valid JSON: {e}"))),
-                Ok(v) => match v.get("type").and_then(|t| t.as_str()) {
-                    None => Err((
-                        code::INVALID_JSON,
-                        "expected an object with a \"type\"".into(),
-                    )),
-                    Some(t) if !KNOWN_TYPES.contains(&t) => {
+                Ok(serde_json::Value::Object(o)) => match o.get("type") {
+                    None => Err((code::UNKNOWN_TYPE, "missing \"type\"".into())),
+                    Some(serde_json::Value::String(t)) if KNOWN_TYPES.contains(&t.as_str()) => {
+                        Err((code::INVALID_FIELD, format!("bad {t} message: {e}")))
+                    }
+                    Some(serde_json::Value::String(t)) => {
                         Err((code::UNKNOWN_TYPE, format!("unknown message type {t:?}")))
                     }
-                    Some(t) => Err((code::INVALID_FIELD, format!("bad {t} message: {e}"))),
+                    Some(_) => Err((code::UNKNOWN_TYPE, "\"type\" must be a string".into())),
                 },
+                Ok(_) => Err((
+                    code::INVALID_JSON,
+                    "expected an object with a \"type\"".into(),
+                )),
             }
         }
     }
@@ -564,6 +574,19 @@ mod tests {
     fn classifies_bad_messages() {
         assert_eq!(parse_client("{nope").unwrap_err().0, code::INVALID_JSON);
         assert_eq!(parse_client("[1]").unwrap_err().0, code::INVALID_JSON);
+        assert_eq!(parse_client("\"auth\"").unwrap_err().0, code::INVALID_JSON);
+        for no_type in [
+            "{}",
+            r#"{"type":null}"#,
+            r#"{"type":7}"#,
+            r#"{"token":"x"}"#,
+        ] {
+            assert_eq!(
+                parse_client(no_type).unwrap_err().0,
+                code::UNKNOWN_TYPE,
+                "{no_type}"
+            );
+        }
         assert_eq!(
             parse_client(r#"{"type":"dance"}"#).unwrap_err().0,
             code::UNKNOWN_TYPE

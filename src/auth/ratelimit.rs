@@ -47,12 +47,21 @@ impl AuthLimiter {
 /// The client's address: the peer, or — when the peer is a trusted proxy — the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
+    client_ip_from(req.peer_addr(), req.headers(), trusted)
+}
+
+/// [`client_ip`] from the peer address and the request headers (the WebSocket upgrade has no
+/// `HttpRequest`).
+pub fn client_ip_from(
+    peer: Option<std::net::SocketAddr>,
+    headers: &actix_web::http::header::HeaderMap,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?.ip();
     if !trusted.iter().any(|n| n.contains(&peer)) {
         return Some(peer);
     }
-    let forwarded = req
-        .headers()
+    let forwarded = headers
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

@@ -2,7 +2,7 @@
 //! served for a tournament running on any instance — the registry relays the events of one
 //! running elsewhere like room traffic.
 
-use super::{Ctx, Session};
+use super::actor::{Ctx, Session};
 use crate::auth::{self, Operation};
 use crate::error::ErrorKind;
 use crate::ids::TournamentId;

@@ -333,7 +333,9 @@ macro_rules! both_backends {
     };
 }
 
+pub mod binary;
 pub mod bot;
+pub mod raw;
 pub mod tournament;
 pub mod ws;
 impl TestServer {

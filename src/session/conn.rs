@@ -1,0 +1,458 @@
+//! One WebSocket connection's socket, after the upgrade: the [`Reader`] (frames in, decoded
+//! from a per-read stack buffer, so an idle connection holds no read buffer at all) and the
+//! [`Outlet`] (frames out).
+//!
+//! The outlet writes each frame straight to the socket (header and payload in one `writev`);
+//! only what the kernel does not take waits in a bounded queue, flushed by a small task when
+//! the socket becomes writable again — several queued frames per `writev`. A queue that
+//! passes its bounds (frames or bytes) or stays blocked longer than the send timeout marks a
+//! slow reader. Closing either lets the queue drain first (a normal close), or discards it
+//! and writes the close frame in its place (a slow reader: the close is the next thing the
+//! client reads once it reads again).
+
+use super::frame::{self, Decoder, Incoming, Limits, Opcode, Violation};
+use super::pacing::{StallLedger, PULSE};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// Bytes read from the socket per read call (a stack buffer; complete frames are decoded
+/// straight from it, only an incomplete frame's bytes are kept).
+pub const READ_CHUNK: usize = 4096;
+/// Frames written per `writev` when flushing the queue.
+const MAX_IOVECS: usize = 32;
+
+thread_local! {
+    static LEDGER: RefCell<StallLedger> = RefCell::new(StallLedger::default());
+    static PULSING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Start this thread's pulse (once per thread): a timer every [`PULSE`] that records when the
+/// thread did not run, for the rate limit's stall credit.
+pub fn ensure_pulse() {
+    if PULSING.with(|p| p.replace(true)) {
+        return;
+    }
+    actix_rt::spawn(async {
+        let mut every = actix_rt::time::interval(PULSE);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            observe(Instant::now());
+        }
+    });
+}
+
+fn observe(now: Instant) {
+    LEDGER.with(|l| l.borrow_mut().observe(now));
+}
+
+/// How long this thread was stalled between `from` and `to` (the rate limit's stall credit).
+pub fn stalled_between(from: Instant, to: Instant) -> Duration {
+    LEDGER.with(|l| l.borrow().stalled_between(from, to))
+}
+
+/// What the reader yields.
+#[derive(Debug)]
+pub enum ReadEvent {
+    /// A complete message.
+    Message {
+        /// The message.
+        msg: Incoming,
+        /// When it was read.
+        at: Instant,
+    },
+    /// The client broke the framing rules or a size limit; nothing more is decoded.
+    Violation(Violation),
+}
+
+/// Frames in.
+pub struct Reader {
+    io: Arc<TcpStream>,
+    decoder: Decoder,
+    ready: VecDeque<ReadEvent>,
+    /// After a violation or the close handshake: read and discard (so closing never resets a
+    /// connection whose client is still sending), until the peer closes.
+    discard: bool,
+    done: bool,
+    /// Bytes read, for the metrics.
+    pub bytes_in: u64,
+}
+
+impl Reader {
+    /// A reader on `io`; `early` holds bytes that arrived with the upgrade request.
+    pub fn new(io: Arc<TcpStream>, limits: Limits, early: &[u8]) -> Reader {
+        let now = Instant::now();
+        let mut r = Reader {
+            io,
+            decoder: Decoder::new(limits),
+            ready: VecDeque::new(),
+            discard: false,
+            done: false,
+            bytes_in: 0,
+        };
+        if !early.is_empty() {
+            r.decode(early, now);
+        }
+        r
+    }
+
+    /// Stop decoding: the rest of what the client sends is read and dropped.
+    pub fn discard(&mut self) {
+        self.discard = true;
+        self.ready.clear();
+    }
+
+    /// Bytes held between reads (partial frame and reassembly).
+    pub fn buffered(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    fn decode(&mut self, data: &[u8], now: Instant) {
+        self.bytes_in += data.len() as u64;
+        if self.discard {
+            return;
+        }
+        observe(now);
+        let ready = &mut self.ready;
+        let r = self.decoder.feed(data, &mut |msg| {
+            ready.push_back(ReadEvent::Message { msg, at: now })
+        });
+        if let Err(v) = r {
+            self.ready.push_back(ReadEvent::Violation(v));
+            self.discard = true;
+        }
+    }
+}
+
+impl futures_util::Stream for Reader {
+    type Item = ReadEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ReadEvent>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(e) = this.ready.pop_front() {
+                return Poll::Ready(Some(e));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if let Err(e) = futures_util::ready!(this.io.poll_read_ready(cx)) {
+                tracing::debug!(error = %e, "websocket read readiness failed");
+                this.done = true;
+                continue;
+            }
+            let mut buf = [0u8; READ_CHUNK];
+            match this.io.try_read(&mut buf) {
+                Ok(0) => this.done = true,
+                Ok(n) => this.decode(&buf[..n], Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket read failed");
+                    this.done = true;
+                }
+            }
+        }
+    }
+}
+
+/// Bounds of an outlet's queue (what the kernel did not take yet).
+#[derive(Clone, Copy, Debug)]
+pub struct QueueBounds {
+    /// Frames.
+    pub frames: usize,
+    /// Bytes.
+    pub bytes: usize,
+}
+
+/// Why a frame was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue passed its bounds: the client does not read fast enough.
+    Slow,
+    /// The connection is closing or broken.
+    Closed,
+}
+
+struct Queued {
+    header: [u8; 10],
+    header_len: u8,
+    payload: Bytes,
+    written: usize,
+}
+
+impl Queued {
+    fn new(opcode: Opcode, payload: Bytes) -> Queued {
+        let mut header = [0u8; 10];
+        let n = frame::server_header(opcode, payload.len(), &mut header);
+        Queued {
+            header,
+            header_len: n as u8,
+            payload,
+            written: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.header_len) + self.payload.len()
+    }
+
+    /// The unwritten slices.
+    fn slices(&self) -> [&[u8]; 2] {
+        let h = usize::from(self.header_len);
+        if self.written < h {
+            [&self.header[self.written..h], &self.payload[..]]
+        } else {
+            [&[][..], &self.payload[self.written - h..]]
+        }
+    }
+}
+
+#[derive(Default)]
+struct OutState {
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    /// Since when the queue has been non-empty (the socket not taking data).
+    blocked_since: Option<Instant>,
+    /// A close frame is queued: no more data frames.
+    closing: bool,
+    /// The close frame left and the write side was shut down.
+    shut: bool,
+    /// A write failed: the connection is gone.
+    broken: bool,
+    /// The session is gone: the flusher ends.
+    abandoned: bool,
+}
+
+struct Shared {
+    io: Arc<TcpStream>,
+    bounds: QueueBounds,
+    state: Mutex<OutState>,
+    wake: Notify,
+}
+
+/// Frames out. Owned by the session; dropping it ends the flusher.
+pub struct Outlet {
+    shared: Arc<Shared>,
+    /// Bytes written or queued, for the metrics.
+    pub bytes_out: u64,
+}
+
+impl Outlet {
+    /// An outlet on `io`; starts its flusher on the current thread.
+    pub fn new(io: Arc<TcpStream>, bounds: QueueBounds) -> Outlet {
+        let shared = Arc::new(Shared {
+            io,
+            bounds,
+            state: Mutex::new(OutState::default()),
+            wake: Notify::new(),
+        });
+        actix_rt::spawn(flusher(shared.clone()));
+        Outlet {
+            shared,
+            bytes_out: 0,
+        }
+    }
+
+    /// Send a text frame.
+    pub fn text(&mut self, payload: Bytes) -> Result<(), Refused> {
+        self.send(Opcode::Text, payload)
+    }
+
+    /// Send a ping (payload at most 125 bytes).
+    pub fn ping(&mut self, payload: Bytes) -> Result<(), Refused> {
+        self.send(Opcode::Ping, payload)
+    }
+
+    /// Answer a ping.
+    pub fn pong(&mut self, payload: Bytes) -> Result<(), Refused> {
+        self.send(Opcode::Pong, payload)
+    }
+
+    /// Send a frame: written at once when nothing is queued and the socket takes it, queued
+    /// otherwise. `Slow` when the queue is past its bounds (the frame is queued anyway; the
+    /// caller drops the client).
+    pub fn send(&mut self, opcode: Opcode, payload: Bytes) -> Result<(), Refused> {
+        let q = Queued::new(opcode, payload);
+        self.bytes_out += q.len() as u64;
+        let s = &self.shared;
+        let mut st = s.state.lock();
+        if st.closing || st.broken {
+            return Err(Refused::Closed);
+        }
+        if st.queue.is_empty() {
+            let [a, b] = q.slices();
+            match s.io.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
+                Ok(n) if n == q.len() => return Ok(()),
+                Ok(n) => return s.enqueue(&mut st, Queued { written: n, ..q }),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket write failed");
+                    st.broken = true;
+                    return Err(Refused::Closed);
+                }
+            }
+        }
+        s.enqueue(&mut st, q)
+    }
+
+    /// Since when frames have been waiting for the socket (None: nothing waits).
+    pub fn blocked_since(&self) -> Option<Instant> {
+        self.shared.state.lock().blocked_since
+    }
+
+    /// Whether the close frame is out and the write side shut down.
+    pub fn is_shut(&self) -> bool {
+        self.shared.state.lock().shut
+    }
+
+    /// Whether the connection broke on a write.
+    pub fn broken(&self) -> bool {
+        self.shared.state.lock().broken
+    }
+
+    /// Queue a close frame (preceded by the text frame `last`, if any) and shut the write
+    /// side down once it is out. With `discard_queue` the frames still waiting are dropped
+    /// (the close goes in their place: a slow reader); otherwise they are sent first.
+    pub fn close(&mut self, last: Option<Bytes>, code: u16, reason: &str, discard_queue: bool) {
+        let s = &self.shared;
+        let mut st = s.state.lock();
+        if st.closing || st.broken {
+            return;
+        }
+        if discard_queue {
+            // Keep only a frame already partly written (the stream must stay well-formed).
+            let keep = st.queue.front().is_some_and(|q| q.written > 0);
+            st.queue.truncate(usize::from(keep));
+            st.queued_bytes = st.queue.iter().map(|q| q.len() - q.written).sum();
+        }
+        st.closing = true;
+        let mut frames = Vec::with_capacity(2);
+        if let Some(text) = last {
+            frames.push(Queued::new(Opcode::Text, text));
+        }
+        frames.push(Queued::new(
+            Opcode::Close,
+            Bytes::from(frame::close_payload(code, reason)),
+        ));
+        for q in frames {
+            st.queued_bytes += q.len();
+            st.queue.push_back(q);
+        }
+        st.blocked_since.get_or_insert_with(Instant::now);
+        drop(st);
+        // The flusher writes what it can now and the rest as the socket drains.
+        s.wake.notify_one();
+    }
+}
+
+impl Drop for Outlet {
+    fn drop(&mut self) {
+        self.shared.state.lock().abandoned = true;
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Shared {
+    fn enqueue(&self, st: &mut OutState, q: Queued) -> Result<(), Refused> {
+        let was_empty = st.queue.is_empty();
+        st.queued_bytes += q.len() - q.written;
+        st.queue.push_back(q);
+        if was_empty {
+            st.blocked_since = Some(Instant::now());
+            self.wake.notify_one();
+        }
+        if st.queue.len() > self.bounds.frames || st.queued_bytes > self.bounds.bytes {
+            return Err(Refused::Slow);
+        }
+        Ok(())
+    }
+
+    /// Write what the socket takes. Ok(true): the queue is empty.
+    fn flush(&self, st: &mut OutState) -> io::Result<bool> {
+        while !st.queue.is_empty() {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(MAX_IOVECS * 2);
+            for q in st.queue.iter().take(MAX_IOVECS) {
+                for part in q.slices() {
+                    if !part.is_empty() {
+                        slices.push(IoSlice::new(part));
+                    }
+                }
+            }
+            let mut n = match self.io.try_write_vectored(&slices) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            };
+            drop(slices);
+            st.queued_bytes -= n.min(st.queued_bytes);
+            while n > 0 {
+                let Some(front) = st.queue.front_mut() else {
+                    break;
+                };
+                let left = front.len() - front.written;
+                if n >= left {
+                    n -= left;
+                    st.queue.pop_front();
+                } else {
+                    front.written += n;
+                    n = 0;
+                }
+            }
+        }
+        st.blocked_since = None;
+        if st.closing && !st.shut {
+            st.shut = true;
+            let _ = socket2::SockRef::from(&*self.io).shutdown(std::net::Shutdown::Write);
+        }
+        Ok(true)
+    }
+}
+
+/// Writes queued frames as the socket drains; ends when the outlet is dropped, the write side
+/// is shut down, or the connection breaks.
+async fn flusher(s: Arc<Shared>) {
+    loop {
+        s.wake.notified().await;
+        loop {
+            let done = {
+                let mut st = s.state.lock();
+                if st.abandoned || st.broken {
+                    return;
+                }
+                match s.flush(&mut st) {
+                    Ok(empty) => empty,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket write failed");
+                        st.broken = true;
+                        return;
+                    }
+                }
+            };
+            if done {
+                break;
+            }
+            // Writable again, or woken (the outlet was dropped: checked above).
+            tokio::select! {
+                r = s.io.writable() => {
+                    if r.is_err() {
+                        s.state.lock().broken = true;
+                        return;
+                    }
+                }
+                () = s.wake.notified() => {}
+            }
+        }
+        if s.state.lock().shut {
+            return;
+        }
+    }
+}
