@@ -6,7 +6,8 @@ use super::{RoomActor, RoomInit};
 use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
+use crate::durable::Outbox;
+use crate::error::{AppError, AppResult, ErrorKind};
 use crate::game::Seat;
 use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
 use crate::registry::wire::WireSpec;
@@ -107,6 +108,8 @@ pub struct Engine {
     pub registry: Registry,
     /// Database.
     pub db: Db,
+    /// Where rooms hand the writes they must not lose (results, starts, no-shows, seats).
+    pub outbox: Outbox,
     /// Settings.
     pub config: EngineConfig,
     arbiters: Vec<ArbiterHandle>,
@@ -118,21 +121,27 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Start the arbiter pool.
-    pub fn new(registry: Registry, db: Db, config: EngineConfig) -> Arc<Engine> {
+    /// Start the arbiter pool; the outbox reports its settled writes to this engine's rooms
+    /// and tournaments.
+    pub fn new(registry: Registry, db: Db, outbox: Outbox, config: EngineConfig) -> Arc<Engine> {
         let owners: Vec<Arbiter> = (0..config.arbiters.max(1))
             .map(|_| Arbiter::new())
             .collect();
         let arbiters = owners.iter().map(|a| a.handle()).collect();
-        Arc::new(Engine {
+        let engine = Arc::new(Engine {
             registry,
             db,
+            outbox,
             config,
             arbiters,
             next: AtomicUsize::new(0),
             arbiter_owners: parking_lot::Mutex::new(owners),
             requeue: OnceLock::new(),
-        })
+        });
+        engine
+            .outbox
+            .on_settled(super::persist::settled_handler(Arc::downgrade(&engine)));
+        engine
     }
 
     /// Set the matchmaker that takes requeued players (once, at start).
@@ -355,7 +364,13 @@ impl Engine {
         // is touched: records are written only by a lease holder, so after a Redis flush (no
         // record until the owner has re-created its lease) a survivor never grabs — and thereby
         // takes away — the lease of a healthy owner.
-        c.room_record(id).await?;
+        let seen = c.room_record(id).await?;
+        // A write of this match still pending (its owner's journal, or one a survivor took
+        // over) goes first: `take_over` would fence off a result its players were told.
+        if self.outbox.holds(Some(seen.match_id.as_str()), None).await {
+            tracing::debug!(room = %id, "orphaned room has pending durable writes; adopting later");
+            return None;
+        }
         let resource = Resource::room(id);
         if !c.acquire(&resource, None).await {
             return None;
@@ -399,9 +414,16 @@ impl Engine {
             .await
         {
             Ok(e) => e,
-            Err(e) => {
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Conflict) => {
                 tracing::info!(room = %id, error = %e.message, "orphaned room's match is over; forgetting it");
                 c.forget_room(id, record.code.clone(), players);
+                return None;
+            }
+            Err(e) => {
+                // The database is not answering: nothing is decided. Let the lease go; the next
+                // scan (or a player's join) tries again.
+                tracing::warn!(room = %id, error = ?e, "cannot take an orphaned room over now; retrying later");
+                c.release(&resource).await;
                 return None;
             }
         };
