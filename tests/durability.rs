@@ -14,11 +14,14 @@ use common::cluster::{eventually, TestCluster};
 use common::durable::{
     assert_rated_once, db_name, free_addr, readyz_until, row, sample, Binary, Outage, Pair,
 };
+use common::tournament::{admin, create, entrants, match_rows, organiser};
 use common::ws::Client;
 use common::{postgres_admin_url, Backend, PgDatabase, TestServer};
 use deadpool_redis::redis;
-use serde_json::Value;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Long enough that no test match ends by score or time on its own: matches end by
 /// resignation or no-show, when the test decides.
@@ -381,4 +384,123 @@ async fn a_survivor_finishes_the_writes_of_an_instance_killed_during_the_outage(
         0.0,
         "a room whose result was pending was adopted"
     );
+}
+
+/// Next `tournament` event named `event` on `c` (other messages skipped).
+async fn tournament_event(c: &mut Client, event: &str) -> Value {
+    loop {
+        let v = c.expect_within("tournament", Duration::from_secs(30)).await;
+        if v["event"] == event {
+            return v;
+        }
+    }
+}
+
+async fn view(s: &TestServer, id: &str) -> Value {
+    let (st, v) = s.get(&format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// A tournament's final ends during the outage. Persist, then announce: players get
+/// `match_end` (the result is journaled) but the tournament announces nothing until the result
+/// is stored; then it records it and crowns the champion. A registration that was due to close
+/// during the outage closes once the database is back. Organiser actions meanwhile get a 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tournament_waits_for_its_result_and_resumes_after_the_outage() {
+    let Some(admin_url) = postgres_admin_url() else {
+        return;
+    };
+    let Some(s) = TestServer::start(Backend::Postgres, FLAGS).await else {
+        return;
+    };
+    let org = organiser(&s, "orgdur").await;
+    let t = create(
+        &s,
+        &org,
+        json!({"name": "Final", "capacity": 2, "no_show_timeout_ms": 30000}),
+    )
+    .await;
+    let id = t["id"].as_str().unwrap().to_string();
+    admin(&s, &org, &id, "open").await;
+    let players = entrants(&s, &id, "fin", 2).await;
+    let (mut a, _) = Client::login(s.addr, &players[0].token).await;
+    let (mut b, _) = Client::login(s.addr, &players[1].token).await;
+    a.send(json!({"type": "subscribe", "tournament": id})).await;
+    a.expect("subscribed").await;
+    admin(&s, &org, &id, "start").await;
+    let ready = tournament_event(&mut a, "match_ready").await;
+    let room = ready["room"].as_str().unwrap().to_string();
+    for c in [&mut a, &mut b] {
+        c.send(json!({"type": "join", "room": room})).await;
+        c.expect("joined").await;
+    }
+    a.expect_room_state("playing").await;
+    b.expect_room_state("playing").await;
+    // Another tournament whose registration closes by itself in the middle of the outage.
+    let later = create(
+        &s,
+        &org,
+        json!({"name": "Later", "capacity": 4,
+               "registration_closes_at": rally::db::now_ms() + 3000}),
+    )
+    .await;
+    let later_id = later["id"].as_str().unwrap().to_string();
+    admin(&s, &org, &later_id, "open").await;
+
+    let mut outage = Outage::begin(&admin_url, &db_name(&s.database_url));
+    b.send(json!({"type": "resign"})).await;
+    let end = a.expect("match_end").await;
+    assert_eq!(end["outcome"]["reason"], "resign");
+    b.expect("match_end").await;
+    // An organiser is told the database is unavailable; nothing changes.
+    let (st, body) = s
+        .post(
+            &format!("/api/v1/admin/tournaments/{later_id}/cancel"),
+            Some(&org),
+            json!({}),
+        )
+        .await;
+    common::assert_error(st, &body, 503, "unavailable");
+    // Nothing is announced before it is stored.
+    let quiet_until = outage.began + Duration::from_secs(8);
+    loop {
+        let left = quiet_until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match tokio::time::timeout(left, a.ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                assert!(
+                    v["type"] != "tournament" || v["event"] == "state",
+                    "announced during the outage: {v}"
+                );
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(other) => panic!("connection lost during the outage: {other:?}"),
+            Err(_) => break,
+        }
+    }
+    tokio::time::sleep_until((outage.began + Duration::from_secs(10)).into()).await;
+    outage.end();
+
+    let finished = tournament_event(&mut a, "match_finished").await;
+    assert_eq!(finished["winner"], players[0].id.as_str(), "{finished}");
+    let champion = tournament_event(&mut a, "champion").await;
+    assert_eq!(champion["player"]["id"], players[0].id.as_str());
+    assert_eq!(view(&s, &id).await["status"], "finished");
+    let rows = match_rows(&s.database_url, &id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "finished");
+    // The missed registration close happened once the database answered again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = view(&s, &later_id).await;
+        if v["status"] == "registration" && v["registration_open"] == false {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not closed: {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

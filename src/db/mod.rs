@@ -105,6 +105,28 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// How often a failing connection attempt is logged at most: while the database is down the
+/// pool tries to connect many times a second, and one line per attempt floods the log.
+pub const CONNECT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The pool's connection errors, logged at most once per [`CONNECT_ERROR_LOG_EVERY`] (with
+/// the number of attempts that failed since the last line).
+#[derive(Debug, Default)]
+struct ConnectErrorLog {
+    state: parking_lot::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl r2d2::HandleError<ConnectError> for ConnectErrorLog {
+    fn handle_error(&self, error: ConnectError) {
+        let mut st = self.state.lock();
+        st.1 += 1;
+        if st.0.is_none_or(|t| t.elapsed() >= CONNECT_ERROR_LOG_EVERY) {
+            tracing::error!(failed_attempts = st.1, error = %error, "cannot connect to the database");
+            *st = (Some(std::time::Instant::now()), 0);
+        }
+    }
+}
+
 /// The database handle shared by the whole process.
 #[derive(Clone)]
 pub struct Db {
@@ -148,6 +170,7 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(5))
+            .error_handler(Box::new(ConnectErrorLog::default()))
             .build(manager)
             .context("cannot build the database pool")?;
         Ok(Db {
