@@ -110,7 +110,12 @@ async fn writes_made_during_an_outage_land_once_it_is_over() {
     assert_eq!(body["status"], "unavailable", "{body}");
     // Results are announced at once: the result is journaled, not yet stored.
     for (p, _, seats) in &mut finishing {
+        let t0 = std::time::Instant::now();
         let (mine, other) = p.resign(1).await;
+        eprintln!(
+            "figure: resign -> match_end during the outage {:?}",
+            t0.elapsed()
+        );
         assert_eq!(mine["outcome"], other["outcome"]);
         assert_eq!(mine["outcome"]["reason"], "resign");
         assert_eq!(mine["outcome"]["winner"], seats[0]);
@@ -141,6 +146,7 @@ async fn writes_made_during_an_outage_land_once_it_is_over() {
     tokio::time::sleep_until((outage.began + Duration::from_secs(10)).into()).await;
     outage.end();
     let back_ms = rally::db::now_ms();
+    let back = std::time::Instant::now();
 
     readyz_until(
         &http,
@@ -150,6 +156,10 @@ async fn writes_made_during_an_outage_land_once_it_is_over() {
         |st, b| st == 200 && pending(b) == 0,
     )
     .await;
+    eprintln!(
+        "figure: outage end -> 8 writes applied {:?}",
+        back.elapsed()
+    );
     for (p, mid, seats) in &finishing {
         assert_rated_once(&db, mid, &p.ids, seats[0]);
         let m = row(&db, mid);
@@ -254,7 +264,12 @@ async fn a_restart_after_sigkill_finishes_the_pending_writes() {
     first.kill9();
     outage.end();
 
+    let restart = std::time::Instant::now();
     let second = Binary::start(addr, &vars, &dir.path().join("second.log")).await;
+    eprintln!(
+        "figure: restart (4 pending writes finished) -> listening {:?}",
+        restart.elapsed()
+    );
     // Listening means the previous run's writes are in.
     let db = {
         let url = rally::config::DatabaseUrl::parse(&pg.url).unwrap();
@@ -337,6 +352,7 @@ async fn a_survivor_finishes_the_writes_of_an_instance_killed_during_the_outage(
         assert_eq!(mine["outcome"]["reason"], "resign");
     }
     c.kill9(victim);
+    let killed = std::time::Instant::now();
     // After one lease TTL the victim's heartbeat is gone and the survivor takes its journal.
     eventually(
         Duration::from_secs(20),
@@ -349,6 +365,10 @@ async fn a_survivor_finishes_the_writes_of_an_instance_killed_during_the_outage(
         },
     )
     .await;
+    eprintln!(
+        "figure: kill -9 -> journal taken over {:?}",
+        killed.elapsed()
+    );
     let mut redis = c.redis();
     let left: i64 = redis::cmd("EXISTS")
         .arg(c.key(&format!("outbox:{victim_id}")))

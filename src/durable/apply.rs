@@ -12,10 +12,16 @@ use crate::db::matches::{self, FinishOutcome};
 use crate::db::Db;
 use crate::error::{AppError, ErrorKind};
 
+/// How long one attempt waits for a database connection. Shorter than the pool's 5 s: the
+/// write is retried anyway, and the outbox's other duties (taking over a vanished instance's
+/// journal, re-journaling after a Redis flush) run between attempts.
+pub const APPLY_CHECKOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Apply `write`; `Err` means "transient, retry".
 pub async fn apply(db: &Db, write: &Write) -> Result<Settled, AppError> {
     let w = write.clone();
-    db.run(move |c| run(c, &w)).await
+    db.run_within(Some(APPLY_CHECKOUT), move |c| run(c, &w))
+        .await
 }
 
 /// The synchronous part, on the blocking pool.
