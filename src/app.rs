@@ -82,10 +82,17 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     // Durable writes: journaled in Redis with several instances, else in the outbox file; a
     // previous run's pending writes are read back here.
     let outbox = match registry.cluster() {
-        Some(c) => crate::durable::Outbox::shared(db.clone(), c.clone()),
+        Some(c) => {
+            // A single-instance run's file (this instance ran without Redis before) is
+            // finished first: its results were announced too.
+            let database = crate::db::redact(&config.database);
+            crate::durable::drain_file(&db, &config.outbox_file, &database).await?;
+            crate::durable::Outbox::shared(db.clone(), c.clone())
+        }
         None => {
             let (d, path) = (db.clone(), config.outbox_file.clone());
-            web::block(move || crate::durable::Outbox::open_file(d, &path))
+            let database = crate::db::redact(&config.database);
+            web::block(move || crate::durable::Outbox::open_file(d, &path, &database))
                 .await
                 .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??
         }

@@ -383,10 +383,11 @@ impl Outbox {
     }
 
     /// A single instance's outbox: journal in the file at `path` (created with its directory
-    /// when missing, locked against a second process), with the writes a previous run left in
-    /// it. Blocking file I/O: call it from start-up code on the blocking pool.
-    pub fn open_file(db: Db, path: &Path) -> anyhow::Result<Outbox> {
-        let (journal, recovered) = file::FileJournal::open(path)?;
+    /// when missing, locked against a second process) for `database` (its URL without the
+    /// password), with the writes a previous run left in it. Blocking file I/O: call it from
+    /// start-up code on the blocking pool.
+    pub fn open_file(db: Db, path: &Path, database: &str) -> anyhow::Result<Outbox> {
+        let (journal, recovered) = file::FileJournal::open(path, database)?;
         Ok(Outbox::new(db, Journal::File(journal), recovered))
     }
 
@@ -500,6 +501,54 @@ impl Outbox {
             st.tournaments.remove(tournament);
         }
     }
+}
+
+/// Finish, without an outbox, the writes a single-instance run left in the journal file at
+/// `path` for `database` (an instance that now runs with Redis must not ignore them): each is
+/// applied with the same retries, then the file is emptied. Returns how many there were.
+/// Nothing to do when the file does not exist, belongs to another database, or another process
+/// holds it (that process finishes them).
+pub async fn drain_file(db: &Db, path: &Path, database: &str) -> anyhow::Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let (p, d) = (path.to_path_buf(), database.to_string());
+    let opened = actix_web::web::block(move || file::FileJournal::open(&p, &d))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (journal, entries) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(error = %e, "not finishing the outbox file here");
+            return Ok(0);
+        }
+    };
+    let n = entries.len();
+    if n > 0 {
+        metrics::counter!("rally_durable_recovered_total", "source" => "file").increment(n as u64);
+        tracing::warn!(writes = n, file = %path.display(), "finishing a single-instance run's durable writes");
+    }
+    for e in &entries {
+        let mut attempts = 0;
+        let settled = loop {
+            match apply::apply(db, &e.write).await {
+                Ok(s) => break s,
+                Err(err) => {
+                    attempts += 1;
+                    metrics::counter!("rally_durable_retries_total", "kind" => e.write.kind().as_str())
+                        .increment(1);
+                    tracing::warn!(error = ?err, attempts, "durable write failed; retrying with backoff");
+                    tokio::time::sleep(backoff(attempts)).await;
+                }
+            }
+        };
+        metrics::counter!("rally_durable_writes_total", "kind" => e.write.kind().as_str(), "result" => settled.label())
+            .increment(1);
+    }
+    actix_web::web::block(move || journal.truncate_if(|| true))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))??;
+    Ok(n)
 }
 
 /// The retry delay after `attempts` failures: [`MIN_BACKOFF`] doubled per failure, capped at
