@@ -676,6 +676,16 @@ impl Actor for RoomActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("rally_rooms", "state" => self.state.as_str()).increment(1.0);
+        if let (Some(started_ms), true) = (self.started_ms, self.epoch > 1) {
+            // Adopted mid-match: the previous owner's start may never have been recorded
+            // (it died during a database outage); record it under our epoch (idempotent).
+            self.engine.outbox.submit(Write::Start {
+                match_id: self.match_id.0.clone(),
+                epoch: self.epoch,
+                started_ms,
+                report: None,
+            });
+        }
         if self.engine.registry.wants_checkpoints() {
             ctx.run_interval(self.engine.config.checkpoint_interval, |act, _| {
                 if !act.over() && !act.moved {
