@@ -84,7 +84,41 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         )),
         _ => Registry::new(),
     };
-    let engine = Engine::new(registry, db.clone(), config.engine.clone());
+    // Durable writes: journaled in Redis with several instances, else in the outbox file; a
+    // previous run's pending writes are read back here.
+    let outbox = match registry.cluster() {
+        Some(c) => {
+            // A single-instance run's file (this instance ran without Redis before) is
+            // finished first: its results were announced too.
+            let database = crate::db::redact(&config.database);
+            crate::durable::drain_file(&db, &config.outbox_file, &database).await?;
+            crate::durable::Outbox::shared(db.clone(), c.clone())
+        }
+        None => {
+            let (d, path) = (db.clone(), config.outbox_file.clone());
+            let database = crate::db::redact(&config.database);
+            web::block(move || crate::durable::Outbox::open_file(d, &path, &database))
+                .await
+                .map_err(|e| anyhow::anyhow!("start-up task failed: {e}"))??
+        }
+    };
+    let engine = Engine::new(registry, db.clone(), outbox, config.engine.clone());
+    engine.outbox.start();
+    let recovered = engine.outbox.recovered();
+    if recovered > 0 {
+        // Before tournaments are restored: a restore abandons the rows still live, so it must
+        // find the results that were announced before the previous run died.
+        tracing::warn!(
+            writes = recovered,
+            file = %config.outbox_file.display(),
+            "finishing the durable writes the previous run left pending"
+        );
+        engine.outbox.settle_all().await;
+        tracing::info!(
+            writes = recovered,
+            "previous run's durable writes are in the database"
+        );
+    }
     let matchmaker = Matchmaker::new(engine.clone()).start();
     engine.set_requeue(matchmaker.clone().recipient());
     let counts = db.run(crate::db::tournaments::count_by_status).await?;

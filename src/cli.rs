@@ -199,6 +199,10 @@ pub struct Settings {
     /// when absent (single instance only).
     #[arg(long, env = "RALLY_ROOT_KEY_FILE")]
     pub root_key_file: Option<PathBuf>,
+    /// Journal of results and other writes not yet in the database (single instance; with
+    /// Redis the journal is in Redis). Default: `outbox.jsonl` in the data directory.
+    #[arg(long, env = "RALLY_OUTBOX_FILE")]
+    pub outbox_file: Option<PathBuf>,
     /// tracing filter, e.g. `info,rally=debug`.
     #[arg(long, env = "RALLY_LOG", default_value = "info")]
     pub log: String,

@@ -76,6 +76,9 @@ pub struct Config {
     pub root_key_file: PathBuf,
     /// Whether the root key file was given explicitly.
     pub root_key_explicit: bool,
+    /// The durable-write journal of a single instance (explicit, or `<data dir>/outbox.jsonl`);
+    /// unused with Redis, where the journal lives in Redis.
+    pub outbox_file: PathBuf,
     /// tracing filter.
     pub log: String,
     /// Log format.
@@ -268,6 +271,10 @@ impl Config {
             Some(p) => (p.clone(), true),
             None => (database.data_dir().join("root.key"), false),
         };
+        let outbox_file = s
+            .outbox_file
+            .clone()
+            .unwrap_or_else(|| database.data_dir().join("outbox.jsonl"));
         if !(10..=240).contains(&s.tick_hz) {
             bail!("RALLY_TICK_HZ: must be between 10 and 240");
         }
@@ -353,6 +360,7 @@ impl Config {
             metrics_bind,
             root_key_file,
             root_key_explicit,
+            outbox_file,
             log: s.log.clone(),
             log_format,
             token_ttl,

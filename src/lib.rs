@@ -13,6 +13,8 @@
 //! - [`ids`]: typed, application-generated ids (ULID text) for players, rooms, matches, tournaments.
 //! - [`db`]: diesel over Postgres or SQLite (chosen by URL scheme), r2d2 pool on the blocking
 //!   pool, embedded migrations per backend, queries.
+//! - [`durable`]: the outbox that journals results, starts, no-shows and seats (a file, or
+//!   Redis) and writes them to the database, retrying through outages of any length.
 //! - [`auth`]: biscuit tokens (issue, verify, attenuate, revoke), the single `authorize`
 //!   function, argon2 passwords, login rate limits, and the `Player` / `Organiser` extractors.
 //! - [`api`]: the HTTP route table and handlers (`/api/v1/...`, `/healthz`, `/readyz`).
@@ -41,6 +43,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod durable;
 pub mod error;
 pub mod game;
 pub mod ids;

@@ -93,6 +93,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             describe_engine();
             describe_cluster();
             crate::tournament::describe_metrics();
+            crate::durable::describe_metrics();
             Ok(handle)
         })
         .clone()

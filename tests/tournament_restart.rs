@@ -42,7 +42,8 @@ fn free_addr() -> SocketAddr {
 fn rally(db_url: &str, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rally"));
     c.env("RALLY_DATABASE_URL", db_url)
-        .env("RALLY_ROOT_KEY_FILE", dir.join("root.key"));
+        .env("RALLY_ROOT_KEY_FILE", dir.join("root.key"))
+        .env("RALLY_OUTBOX_FILE", dir.join("outbox.jsonl"));
     for (k, v) in ENV {
         c.env(k, v);
     }

@@ -10,8 +10,10 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the database answers, and Redis when configured. 503 with the failing
-/// dependency otherwise.
+/// `GET /readyz`: the database answers (within [`crate::db::PING_TIMEOUT`]), and Redis when
+/// configured. 503 with the failing dependency otherwise. `pending_writes` says how many
+/// results and other durable writes wait for the database (information only: they do not make
+/// the instance unready, the database being down does).
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let (db_ok, redis_ok) = crate::app::check_dependencies(&state).await;
@@ -20,6 +22,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "status": if ready { "ready" } else { "unavailable" },
         "database": if db_ok { "ok" } else { "down" },
         "redis": match redis_ok { None => "not_configured", Some(true) => "ok", Some(false) => "down" },
+        "pending_writes": state.engine.outbox.pending(),
     });
     if ready {
         HttpResponse::Ok().json(body)

@@ -231,7 +231,11 @@ pub async fn authorize(
     operation: Operation,
     resource: &str,
 ) -> AppResult<Principal> {
-    let result = authorize_inner(db, key, token, operation, resource).await;
+    counted(authorize_inner(db, key, token, operation, resource, None).await)
+}
+
+/// Count a refused token in `rally_auth_failures_total`.
+fn counted(result: AppResult<Principal>) -> AppResult<Principal> {
     if let Err(e) = &result {
         let reason = match e.kind {
             crate::error::ErrorKind::Unauthorized => Some("invalid_token"),
@@ -251,12 +255,15 @@ async fn authorize_inner(
     token: &str,
     operation: Operation,
     resource: &str,
+    checkout: Option<std::time::Duration>,
 ) -> AppResult<Principal> {
     let claims = check_token(key.public(), token, operation, resource)?;
     let ids = claims.revocation_ids.clone();
     let pid = claims.player_id.clone();
     let (row, revoked) = db
-        .run(move |c| Ok((players::by_id(c, &pid)?, players::any_revoked(c, &ids)?)))
+        .run_within(checkout, move |c| {
+            Ok((players::by_id(c, &pid)?, players::any_revoked(c, &ids)?))
+        })
         .await?;
     let row = row.ok_or_else(|| AppError::unauthorized("token names an unknown player"))?;
     if revoked {
@@ -274,6 +281,53 @@ async fn authorize_inner(
         revocation_ids: claims.revocation_ids,
         rating: row.rating,
     })
+}
+
+/// How long a re-authorization waits for a database connection before falling back to the
+/// session's principal: a join must not wait out the pool's 5 s when the database is down.
+pub const REAUTHORIZE_CHECKOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// [`authorize`] for a session that was authorized at connect as `known`: the token's checks
+/// always run (an attenuated token still cannot do what it does not allow), and when the
+/// database cannot be asked (`unavailable`) the session keeps the principal it was admitted
+/// with — a player seated before a database outage can still join their room and play. Nothing
+/// can be revoked while the database is down (revocations are stored in it); a revocation made
+/// before the outage is caught at the next check once the database answers.
+pub async fn reauthorize(
+    db: &Db,
+    key: &RootKey,
+    token: &str,
+    operation: Operation,
+    resource: &str,
+    known: &Principal,
+) -> AppResult<Principal> {
+    let fallback = |e: AppError| -> AppResult<Principal> {
+        let claims = check_token(key.public(), token, operation, resource)?;
+        if claims.player_id != known.player_id.0 {
+            return Err(e);
+        }
+        tracing::debug!(player = %known.player_id, "database unavailable; keeping the session's principal");
+        Ok(known.clone())
+    };
+    if !db.answering() {
+        // Known down: do not make the player wait for a connection that will not come.
+        return counted(fallback(AppError::unavailable("database unavailable")));
+    }
+    counted(
+        match authorize_inner(
+            db,
+            key,
+            token,
+            operation,
+            resource,
+            Some(REAUTHORIZE_CHECKOUT),
+        )
+        .await
+        {
+            Err(e) if e.kind == crate::error::ErrorKind::Unavailable => fallback(e),
+            other => other,
+        },
+    )
 }
 
 /// Append a block of Datalog checks to a token (attenuation). Needs no key.

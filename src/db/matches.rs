@@ -243,11 +243,57 @@ pub fn set_player(conn: &mut AnyConnection, id: &str, seat: u8, player: &str) ->
     Ok(())
 }
 
-/// Mark the match `playing` and set `started_at`. Returns `false` when `epoch` is stale (another
-/// owner took the match over). Idempotent: a match already playing under this epoch answers
-/// `true` and keeps its first `started_at`. 404 for an unknown match, 409 for a finished or
-/// abandoned one.
+/// [`set_player`] fenced by the room's ownership `epoch`: `false` (nothing written) when the
+/// epoch is stale — another owner took the match over and seats it from its own state. This is
+/// what a room writes; a retried write can therefore never overwrite the new owner's seat.
+pub fn seat_player(
+    conn: &mut AnyConnection,
+    id: &str,
+    epoch: i64,
+    seat: u8,
+    player: &str,
+) -> AppResult<bool> {
+    let target = matches::table
+        .find(id)
+        .filter(matches::epoch.eq(epoch))
+        .filter(matches::status.eq(STATUS_CREATED));
+    let n = match seat {
+        0 => diesel::update(target)
+            .set(matches::player0_id.eq(player))
+            .execute(conn)?,
+        1 => diesel::update(target)
+            .set(matches::player1_id.eq(player))
+            .execute(conn)?,
+        _ => return Err(AppError::validation(format!("seat {seat} does not exist"))),
+    };
+    if n == 1 {
+        return Ok(true);
+    }
+    match status_and_epoch(conn, id)? {
+        None => Err(AppError::not_found(format!("no match {id}"))),
+        Some((_, current)) if current != epoch => Ok(false),
+        Some((status, _)) => Err(AppError::conflict(format!(
+            "match {id} is {status}; players can only be seated before it starts"
+        ))),
+    }
+}
+
+/// Mark the match `playing` and set `started_at` to now; see [`mark_started_at`].
 pub fn mark_started(conn: &mut AnyConnection, id: &str, epoch: i64) -> AppResult<bool> {
+    mark_started_at(conn, id, epoch, now_ms())
+}
+
+/// Mark the match `playing` with `started_at = at_ms` (when play began: a write retried after
+/// a database outage keeps the real time). Returns `false` when `epoch` is stale (another owner
+/// took the match over). Idempotent: a match already playing under this epoch answers `true`
+/// and keeps its first `started_at`. 404 for an unknown match, 409 for a finished or abandoned
+/// one.
+pub fn mark_started_at(
+    conn: &mut AnyConnection,
+    id: &str,
+    epoch: i64,
+    at_ms: i64,
+) -> AppResult<bool> {
     let n = diesel::update(
         matches::table
             .find(id)
@@ -256,7 +302,7 @@ pub fn mark_started(conn: &mut AnyConnection, id: &str, epoch: i64) -> AppResult
     )
     .set((
         matches::status.eq(STATUS_PLAYING),
-        matches::started_at.eq(Some(now_ms())),
+        matches::started_at.eq(Some(at_ms)),
     ))
     .execute(conn)?;
     if n == 1 {
@@ -272,8 +318,9 @@ pub fn mark_started(conn: &mut AnyConnection, id: &str, epoch: i64) -> AppResult
     }
 }
 
-/// A result as the owning room reports it.
-#[derive(Clone, Debug)]
+/// A result as the owning room reports it (serialisable: the durable outbox journals it until
+/// the database has it).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FinishedMatch {
     /// Match id.
     pub id: String,
@@ -331,6 +378,33 @@ pub enum FinishOutcome {
 /// even if the new owner already finished); finished → [`FinishOutcome::AlreadyRecorded`];
 /// abandoned → 409. A `winner_seat` other than 0 or 1, or an unknown `end_reason`, is 400.
 pub fn finish(conn: &mut AnyConnection, f: &FinishedMatch) -> AppResult<FinishOutcome> {
+    finish_at(
+        conn,
+        f,
+        &Timing {
+            started_ms: None,
+            finished_ms: now_ms(),
+        },
+    )
+}
+
+/// When a match started and ended, as its room saw it. A write retried after a database outage
+/// carries them, so the row shows when things happened, not when the database came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Timing {
+    /// When play began (Unix ms), if it did: fills `started_at` when the row has none (the
+    /// start write was refused or lost, e.g. the room was adopted before it was recorded).
+    pub started_ms: Option<i64>,
+    /// When the match ended (Unix ms): `finished_at`.
+    pub finished_ms: i64,
+}
+
+/// [`finish`] with the room's own [`Timing`].
+pub fn finish_at(
+    conn: &mut AnyConnection,
+    f: &FinishedMatch,
+    timing: &Timing,
+) -> AppResult<FinishOutcome> {
     if f.winner_seat.is_some_and(|s| s > 1) {
         return Err(AppError::validation(format!(
             "winner_seat must be 0, 1 or null, got {:?}",
@@ -360,7 +434,7 @@ pub fn finish(conn: &mut AnyConnection, f: &FinishedMatch) -> AppResult<FinishOu
             matches::input_log.eq(&f.input_log),
             matches::final_hash.eq(&f.final_hash),
             matches::ticks.eq(f.ticks),
-            matches::finished_at.eq(now_ms()),
+            matches::finished_at.eq(timing.finished_ms),
             matches::duration_ms.eq(f.duration_ms),
         ))
         .execute(c)?;
@@ -376,6 +450,15 @@ pub fn finish(conn: &mut AnyConnection, f: &FinishedMatch) -> AppResult<FinishOu
                     f.id
                 ))),
             };
+        }
+        if let Some(started) = timing.started_ms {
+            diesel::update(
+                matches::table
+                    .find(&f.id)
+                    .filter(matches::started_at.is_null()),
+            )
+            .set(matches::started_at.eq(Some(started)))
+            .execute(c)?;
         }
         let row: MatchRow = matches::table
             .find(&f.id)
@@ -479,6 +562,17 @@ fn rate_players(
 /// write is idempotent), `false` when refused: the epoch is stale or the match already finished.
 /// 404 for an unknown match.
 pub fn abandon(conn: &mut AnyConnection, id: &str, epoch: i64, reason: &str) -> AppResult<bool> {
+    abandon_at(conn, id, epoch, reason, now_ms())
+}
+
+/// [`abandon`] with `finished_at = at_ms` (when the room gave up on the match).
+pub fn abandon_at(
+    conn: &mut AnyConnection,
+    id: &str,
+    epoch: i64,
+    reason: &str,
+    at_ms: i64,
+) -> AppResult<bool> {
     let n = diesel::update(
         matches::table
             .find(id)
@@ -488,7 +582,7 @@ pub fn abandon(conn: &mut AnyConnection, id: &str, epoch: i64, reason: &str) -> 
     .set((
         matches::status.eq(STATUS_ABANDONED),
         matches::end_reason.eq(reason),
-        matches::finished_at.eq(now_ms()),
+        matches::finished_at.eq(at_ms),
     ))
     .execute(conn)?;
     if n == 1 {

@@ -18,6 +18,8 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Postgres migrations, embedded at compile time.
@@ -28,6 +30,11 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 /// How long a SQLite writer waits for a lock before failing (`busy_timeout`). Writes are short;
 /// 5 s rides out a checkpoint or a burst of result writes without surfacing errors.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// How long a readiness probe waits for a database connection: a database that cannot hand
+/// one out within this is reported down (the pool's own checkout timeout, 5 s, is longer than
+/// an orchestrator's probe timeout).
+pub const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// One connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -98,12 +105,37 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// How often a failing connection attempt is logged at most: while the database is down the
+/// pool tries to connect many times a second, and one line per attempt floods the log.
+pub const CONNECT_ERROR_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// The pool's connection errors, logged at most once per [`CONNECT_ERROR_LOG_EVERY`] (with
+/// the number of attempts that failed since the last line).
+#[derive(Debug, Default)]
+struct ConnectErrorLog {
+    state: parking_lot::Mutex<(Option<std::time::Instant>, u64)>,
+}
+
+impl r2d2::HandleError<ConnectError> for ConnectErrorLog {
+    fn handle_error(&self, error: ConnectError) {
+        let mut st = self.state.lock();
+        st.1 += 1;
+        if st.0.is_none_or(|t| t.elapsed() >= CONNECT_ERROR_LOG_EVERY) {
+            tracing::error!(failed_attempts = st.1, error = %error, "cannot connect to the database");
+            *st = (Some(std::time::Instant::now()), 0);
+        }
+    }
+}
+
 /// The database handle shared by the whole process.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<ConnectionManager>,
     /// Which backend this is (for the rare backend-specific statement).
     pub backend: Backend,
+    /// False since the last connection checkout failed, until one succeeds again: lets paths
+    /// that have a fallback ([`Db::answering`]) skip waiting for a database that is down.
+    answering: Arc<AtomicBool>,
 }
 
 /// Backend in use.
@@ -138,9 +170,14 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(5))
+            .error_handler(Box::new(ConnectErrorLog::default()))
             .build(manager)
             .context("cannot build the database pool")?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            answering: Arc::new(AtomicBool::new(true)),
+        })
     }
 
     /// Apply pending migrations for this backend; returns how many ran.
@@ -164,12 +201,33 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        self.run_within(None, f).await
+    }
+
+    /// [`Db::run`] waiting at most `checkout` for a connection (None: the pool's 5 s).
+    pub async fn run_within<T, F>(&self, checkout: Option<Duration>, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let (pool, answering) = (self.pool.clone(), self.answering.clone());
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let got = match checkout {
+                Some(t) => pool.get_timeout(t),
+                None => pool.get(),
+            };
+            answering.store(got.is_ok(), Ordering::Relaxed);
+            let mut conn = got?;
+            f(&mut conn).map_err(|e| unavailable_if_broken(&mut conn, e))
         })
         .await?
+    }
+
+    /// False when the last attempt to get a connection failed (and none succeeded since): the
+    /// database is probably down. A hint for paths with a fallback, never a reason to skip a
+    /// write.
+    pub fn answering(&self) -> bool {
+        self.answering.load(Ordering::Relaxed)
     }
 
     /// Run `f` synchronously (CLI subcommands, start-up).
@@ -181,14 +239,27 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Readiness probe: one round trip.
+    /// Readiness probe: one round trip, with a connection obtained within [`PING_TIMEOUT`].
     pub async fn ping(&self) -> Result<(), AppError> {
-        self.run(|c| {
-            c.batch_execute("SELECT 1")
+        self.run_within(Some(PING_TIMEOUT), |conn| {
+            conn.batch_execute("SELECT 1")
                 .map_err(|e| AppError::unavailable("database unavailable").with_cause(e))
         })
         .await
     }
+}
+
+/// A query that failed because the connection broke (the server went away, an administrator
+/// terminated it, the network dropped) is `unavailable` — the database is down, retry later —
+/// not an internal error. Checked only when a query failed with an internal error: one
+/// `SELECT 1` on the same connection tells the two apart.
+fn unavailable_if_broken(conn: &mut AnyConnection, e: AppError) -> AppError {
+    if e.kind != crate::error::ErrorKind::Internal || conn.batch_execute("SELECT 1").is_ok() {
+        return e;
+    }
+    let mut u = AppError::unavailable("database unavailable");
+    u.cause = e.cause;
+    u
 }
 
 /// The URL without its password, for messages.

@@ -6,6 +6,7 @@ use super::{RoomActor, RoomInit};
 use crate::config::EngineConfig;
 use crate::db::matches::{self, NewMatch};
 use crate::db::Db;
+use crate::durable::Outbox;
 use crate::error::{AppError, AppResult, ErrorKind};
 use crate::game::Seat;
 use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
@@ -123,32 +124,45 @@ pub struct Engine {
     pub registry: Registry,
     /// Database.
     pub db: Db,
+    /// Where rooms hand the writes they must not lose (results, starts, no-shows, seats).
+    pub outbox: Outbox,
     /// Settings.
     pub config: EngineConfig,
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
     arbiter_owners: parking_lot::Mutex<Vec<Arbiter>>,
+    /// This instance's room actors, for what only the room itself is told (the outbox settling
+    /// its writes: ratings to announce, fenced off); everything else reaches rooms through the
+    /// registry's ports. Entries are removed when the actor stops.
+    rooms: parking_lot::Mutex<std::collections::HashMap<RoomId, Addr<RoomActor>>>,
     /// Where no-show survivors of rooms created for other instances go (this instance's
     /// matchmaker, which shares the queue through Redis).
     requeue: OnceLock<Recipient<Requeue>>,
 }
 
 impl Engine {
-    /// Start the arbiter pool.
-    pub fn new(registry: Registry, db: Db, config: EngineConfig) -> Arc<Engine> {
+    /// Start the arbiter pool; the outbox reports its settled writes to this engine's rooms
+    /// and tournaments.
+    pub fn new(registry: Registry, db: Db, outbox: Outbox, config: EngineConfig) -> Arc<Engine> {
         let owners: Vec<Arbiter> = (0..config.arbiters.max(1))
             .map(|_| Arbiter::new())
             .collect();
         let arbiters = owners.iter().map(|a| a.handle()).collect();
-        Arc::new(Engine {
+        let engine = Arc::new(Engine {
             registry,
             db,
+            outbox,
             config,
             arbiters,
+            rooms: parking_lot::Mutex::new(std::collections::HashMap::new()),
             next: AtomicUsize::new(0),
             arbiter_owners: parking_lot::Mutex::new(owners),
             requeue: OnceLock::new(),
-        })
+        });
+        engine
+            .outbox
+            .on_settled(super::persist::settled_handler(Arc::downgrade(&engine)));
+        engine
     }
 
     /// Set the matchmaker that takes requeued players (once, at start).
@@ -385,11 +399,25 @@ impl Engine {
             )
         });
         let handle = RoomHandle::local(record.id.clone(), super::port(&addr));
+        self.rooms.lock().insert(record.id.clone(), addr.clone());
         if let Some(c) = self.registry.cluster() {
             c.hold(&Resource::room(&record.id), addr.recipient());
         }
         self.registry.register_room(handle.clone(), record);
         handle
+    }
+
+    /// The actor of a room running here, if it still runs.
+    pub(super) fn local_actor(&self, id: &RoomId) -> Option<Addr<RoomActor>> {
+        self.rooms.lock().get(id).filter(|a| a.connected()).cloned()
+    }
+
+    /// A room actor stopped: forget its address (only if it is still this actor's).
+    pub(super) fn actor_stopped(&self, id: &RoomId, addr: &Addr<RoomActor>) {
+        let mut rooms = self.rooms.lock();
+        if rooms.get(id).is_some_and(|a| a == addr) {
+            rooms.remove(id);
+        }
     }
 
     /// Reach a room wherever it runs; a room whose owner vanished is adopted on the spot.
@@ -444,7 +472,13 @@ impl Engine {
         // is touched: records are written only by a lease holder, so after a Redis flush (no
         // record until the owner has re-created its lease) a survivor never grabs — and thereby
         // takes away — the lease of a healthy owner.
-        c.room_record(id).await?;
+        let seen = c.room_record(id).await?;
+        // A write of this match still pending (its owner's journal, or one a survivor took
+        // over) goes first: `take_over` would fence off a result its players were told.
+        if self.outbox.holds(Some(seen.match_id.as_str()), None).await {
+            tracing::debug!(room = %id, "orphaned room has pending durable writes; adopting later");
+            return None;
+        }
         let resource = Resource::room(id);
         if !c.acquire(&resource, None).await {
             return None;
@@ -488,9 +522,16 @@ impl Engine {
             .await
         {
             Ok(e) => e,
-            Err(e) => {
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::Conflict) => {
                 tracing::info!(room = %id, error = %e.message, "orphaned room's match is over; forgetting it");
                 c.forget_room(id, record.code.clone(), players);
+                return None;
+            }
+            Err(e) => {
+                // The database is not answering: nothing is decided. Let the lease go; the next
+                // scan (or a player's join) tries again.
+                tracing::warn!(room = %id, error = ?e, "cannot take an orphaned room over now; retrying later");
+                c.release(&resource).await;
                 return None;
             }
         };

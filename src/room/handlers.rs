@@ -2,6 +2,7 @@
 //! detaching, forfeits, tournament conclusions, lease notices, fencing and hand-over).
 
 use super::*;
+use crate::db::matches;
 
 /// The database refused a write with our epoch: another instance owns the match.
 #[derive(Message)]
@@ -72,12 +73,7 @@ impl Handler<HandOver> for RoomActor {
 impl Handler<Persisted> for RoomActor {
     type Result = ();
     fn handle(&mut self, msg: Persisted, _: &mut Context<Self>) {
-        let frame: ByteString = ServerMsg::Ratings {
-            r#match: &self.match_id.0,
-            changes: &msg.changes,
-        }
-        .encode()
-        .into();
+        let frame = super::persist::ratings_frame(&self.match_id.0, &msg.changes);
         for h in self.spectators.values() {
             h.events.do_send(SessionEvent::Frame(frame.clone()));
         }
@@ -95,7 +91,7 @@ impl Handler<Persisted> for RoomActor {
 impl Handler<Join> for RoomActor {
     type Result = Result<JoinAccepted, RoomRefusal>;
 
-    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Join, _: &mut Context<Self>) -> Self::Result {
         let Some(session) = msg.session else {
             return Err(RoomRefusal::new(code::INTERNAL, "no session to attach"));
         };
@@ -112,7 +108,7 @@ impl Handler<Join> for RoomActor {
             tick_hz: act.tick_hz,
         };
         if msg.spectate {
-            if self.state == RoomState::Finished {
+            if self.over() {
                 return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
             }
             self.spectators
@@ -122,7 +118,7 @@ impl Handler<Join> for RoomActor {
             session.events.do_send(SessionEvent::Frame(frame));
             return Ok(accepted(None, self));
         }
-        if self.state == RoomState::Finished {
+        if self.over() {
             return Err(RoomRefusal::new(code::NOT_FOUND, "this match is over"));
         }
         let seat = match self.seat_of(&msg.player.id) {
@@ -133,23 +129,13 @@ impl Handler<Join> for RoomActor {
                     self.engine
                         .registry
                         .set_player_room(&msg.player.id, Some(self.id.clone()));
-                    let (db, id, pid) = (
-                        self.engine.db.clone(),
-                        self.match_id.0.clone(),
-                        msg.player.id.0.clone(),
-                    );
-                    let seat = i as u8;
-                    ctx.spawn(
-                        async move {
-                            if let Err(e) = db
-                                .run(move |c| matches::set_player(c, &id, seat, &pid))
-                                .await
-                            {
-                                tracing::warn!(error = ?e, "recording seat failed");
-                            }
-                        }
-                        .into_actor(self),
-                    );
+                    // The seat is journaled and written (retried, fenced by our epoch).
+                    self.engine.outbox.submit(Write::Seat {
+                        match_id: self.match_id.0.clone(),
+                        epoch: self.epoch,
+                        seat: i as u8,
+                        player: msg.player.id.0.clone(),
+                    });
                     i
                 }
                 None => {
@@ -205,7 +191,7 @@ impl Handler<Input> for RoomActor {
             .find(|(s, _, _)| usize::from(*s) == i)
             .map(|(_, q, _)| *q)
             .unwrap_or(slot.last_seq);
-        if !current || msg.seq <= newest_seq || self.state == RoomState::Finished {
+        if !current || msg.seq <= newest_seq || self.over() {
             m::engine().inputs_rejected.increment(1);
             return;
         }
@@ -308,7 +294,7 @@ impl Handler<Conclude> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: Conclude, ctx: &mut Context<Self>) {
-        if self.state == RoomState::Finished {
+        if self.over() {
             return;
         }
         tracing::info!(room = %self.id, "match concluded from outside; nothing recorded here");

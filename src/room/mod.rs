@@ -10,18 +10,19 @@
 pub mod engine;
 mod handlers;
 pub mod messages;
+mod persist;
 mod tick;
 
-use handlers::Fenced;
 pub use tick::{plan_ticks, TickPlan};
 
 pub use engine::{CreatedRoom, Engine, Mode, RoomSpec, TournamentLink};
 
-use crate::db::matches::{self, FinishOutcome, FinishedMatch};
+use crate::db::matches::{FinishedMatch, Timing};
+use crate::durable::Write;
 use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
-use crate::protocol::{self, close, code, RatingChange, SeatView, ServerMsg};
+use crate::protocol::{self, close, code, SeatView, ServerMsg};
 use crate::registry::messages::{MatchReport, MatchReportKind};
 use crate::registry::{
     Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomPort, RoomRecord, RoomSummary,
@@ -31,6 +32,7 @@ use crate::replay::{ForcedEnd, InputLog};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
+use persist::Persisted;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,6 +124,11 @@ pub struct RoomActor {
     next_deadline: Instant,
     created_ms: i64,
     started: Option<Instant>,
+    /// When play began, wall clock (Unix ms): stored with the start and the result.
+    started_ms: Option<i64>,
+    /// The match is over and its last write is being journaled: no more ticks, and the end is
+    /// announced once the journal has it (then the state becomes `finished`).
+    ending: bool,
     events: Vec<GameEvent>,
     ticks_since_snapshot: u32,
     /// Set when this instance no longer owns the room (lease lost, fenced off, handed over):
@@ -199,6 +206,7 @@ impl RoomActor {
         );
         let mut log = InputLog::default();
         let mut started = None;
+        let mut started_ms = None;
         if let Some(cp) = &checkpoint {
             for (i, slot) in seats.iter_mut().enumerate() {
                 if let Some(Some(p)) = cp.seats.get(i) {
@@ -210,6 +218,10 @@ impl RoomActor {
             started = cp
                 .played_ms
                 .map(|ms| now.checked_sub(Duration::from_millis(ms)).unwrap_or(now));
+            // Pauses are not counted in the time played: the start may have been earlier.
+            started_ms = cp
+                .played_ms
+                .map(|ms| crate::db::now_ms() - i64::try_from(ms).unwrap_or(0));
             if matches!(cp.state.as_str(), "countdown" | "playing" | "paused") {
                 state = RoomState::Paused;
                 deadline = Some(now + engine.config.reconnect_grace);
@@ -240,6 +252,8 @@ impl RoomActor {
             next_deadline: now + period,
             created_ms: record.created_ms,
             started,
+            started_ms,
+            ending: false,
             events: Vec::new(),
             ticks_since_snapshot: 0,
             moved: false,
@@ -262,6 +276,11 @@ impl RoomActor {
             played_ms: self.started.map(|s| s.elapsed().as_millis() as u64),
             saved_ms: crate::db::now_ms(),
         }
+    }
+
+    /// The match is over (or its end is being journaled): nothing more happens in it.
+    fn over(&self) -> bool {
+        self.state == RoomState::Finished || self.ending
     }
 
     /// Stop owning this room at once: write nothing more, tell everyone to reconnect (they
@@ -444,7 +463,7 @@ impl RoomActor {
 
     /// End the match now (forfeit, resign, time limit); logged for the replay.
     fn force_end(&mut self, loser: Seat, reason: EndReason, ctx: &mut Context<Self>) {
-        if self.state == RoomState::Finished {
+        if self.over() {
             return;
         }
         self.log.end = Some(ForcedEnd {
@@ -495,31 +514,34 @@ impl RoomActor {
             .filter_map(|s| s.player.clone())
             .collect();
         tracing::info!(room = %self.id, present = present.len(), "no-show: abandoning match");
-        let (db, id, epoch) = (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
-        actix::spawn(async move {
-            if let Err(e) = db
-                .run(move |c| matches::abandon(c, &id, epoch, "no_show"))
-                .await
-            {
-                tracing::warn!(error = ?e, "recording no-show failed");
-            }
+        self.ending = true;
+        let journaled = self.engine.outbox.submit(Write::Abandon {
+            match_id: self.match_id.0.clone(),
+            epoch: self.epoch,
+            reason: "no_show".into(),
+            finished_ms: crate::db::now_ms(),
         });
         let outcome = Outcome {
             winner: None,
             scores: self.game.scores(),
             reason: EndReason::Abandoned,
         };
-        // Releases the seats and announces the end in one event per session: a client that
-        // queues again the moment it reads match_end finds its seat already gone.
-        self.announce_end(&outcome);
-        metrics::counter!("rally_matches_finished_total", "outcome" => "abandoned").increment(1);
-        self.set_state(RoomState::Finished, None);
-        if let Some(r) = &self.requeue {
-            if !present.is_empty() {
-                r.do_send(Requeue { players: present });
+        // Journal, then announce (the mailbox waits a moment; nothing else happens here now).
+        ctx.wait(journaled.wait().into_actor(self).map(move |_, act, ctx| {
+            // Releases the seats and announces the end in one event per session: a
+            // client that queues again the moment it reads match_end finds its seat
+            // already gone.
+            act.announce_end(&outcome);
+            metrics::counter!("rally_matches_finished_total", "outcome" => "abandoned")
+                .increment(1);
+            act.set_state(RoomState::Finished, None);
+            if let Some(r) = &act.requeue {
+                if !present.is_empty() {
+                    r.do_send(Requeue { players: present });
+                }
             }
-        }
-        self.linger(ctx);
+            act.linger(ctx);
+        }));
     }
 
     /// Announce the end and release everyone: seated players get one `Released` event (the
@@ -551,8 +573,11 @@ impl RoomActor {
         }
     }
 
+    /// The match is over: journal its result (the durable outbox then writes it, with the
+    /// rating change, for as long as the database needs), then announce `match_end`. Ratings
+    /// follow once the database has them ([`Persisted`]).
     fn finish(&mut self, outcome: Outcome, forced: bool, ctx: &mut Context<Self>) {
-        if self.state == RoomState::Finished {
+        if self.over() {
             return;
         }
         if forced {
@@ -561,11 +586,7 @@ impl RoomActor {
                 self.fan_out(&f);
             }
         }
-        // Releases the seats and announces the end in one event per session: a client that
-        // queues again the moment it reads match_end finds its seat already gone.
-        self.announce_end(&outcome);
-        metrics::counter!("rally_matches_finished_total", "outcome" => outcome.reason.as_str())
-            .increment(1);
+        self.ending = true;
         let scores = self.game.scores();
         let record = FinishedMatch {
             id: self.match_id.0.clone(),
@@ -584,7 +605,8 @@ impl RoomActor {
                 .map(|s| s.elapsed().as_millis() as i64)
                 .unwrap_or(0),
         };
-        let (db, addr) = (self.engine.db.clone(), ctx.address());
+        // The tournament hears of the result once it is persisted (also when it already was:
+        // the report is idempotent); see `persist`.
         let report = self.tournament_report(MatchReportKind::Finished {
             winner_seat: outcome.winner,
             scores: [
@@ -594,43 +616,27 @@ impl RoomActor {
             reason: outcome.reason,
             no_show_seats: self.no_show_seats.clone(),
         });
-        actix::spawn(async move {
-            let outcome = db.run(move |c| matches::finish(c, &record)).await;
-            // The tournament hears of the result once it is persisted (also when it already
-            // was: the report is idempotent). A stale epoch means someone else (an organiser
-            // settling the match) owns the row now: nothing to report.
-            if let (
-                Some(report),
-                Ok(FinishOutcome::Recorded { .. } | FinishOutcome::AlreadyRecorded),
-            ) = (report, &outcome)
-            {
-                report.send();
-            }
-            match outcome {
-                Ok(FinishOutcome::Recorded { ratings: Some(r) }) => {
-                    let changes = r
-                        .iter()
-                        .enumerate()
-                        .map(|(i, row)| RatingChange {
-                            seat: i as u8,
-                            player: row.player.clone(),
-                            before: row.before.round() as i64,
-                            after: row.after.round() as i64,
-                        })
-                        .collect();
-                    addr.do_send(Persisted { changes });
-                }
-                Ok(FinishOutcome::Recorded { ratings: None })
-                | Ok(FinishOutcome::AlreadyRecorded) => {}
-                Ok(FinishOutcome::StaleEpoch) => {
-                    tracing::warn!("match result refused: another owner holds a newer epoch");
-                    addr.do_send(Fenced);
-                }
-                Err(e) => tracing::error!(error = ?e, "persisting match result failed"),
-            }
+        let journaled = self.engine.outbox.submit(Write::Finish {
+            result: record,
+            timing: Timing {
+                started_ms: self.started_ms,
+                finished_ms: crate::db::now_ms(),
+            },
+            room: self.id.0.clone(),
+            report,
         });
-        self.set_state(RoomState::Finished, None);
-        self.linger(ctx);
+        // Journal, then announce: a `match_end` a player received survives a crash of this
+        // process (the mailbox waits a moment; nothing else happens in this room now).
+        ctx.wait(journaled.wait().into_actor(self).map(move |_, act, ctx| {
+            // Releases the seats and announces the end in one event per session: a
+            // client that queues again the moment it reads match_end finds its seat
+            // already gone.
+            act.announce_end(&outcome);
+            metrics::counter!("rally_matches_finished_total", "outcome" => outcome.reason.as_str())
+                .increment(1);
+            act.set_state(RoomState::Finished, None);
+            act.linger(ctx);
+        }));
     }
 
     fn linger(&self, ctx: &mut Context<Self>) {
@@ -638,17 +644,14 @@ impl RoomActor {
     }
 
     /// A report for this room's tournament, if it is a tournament match.
-    fn tournament_report(&self, kind: MatchReportKind) -> Option<PendingReport> {
+    fn tournament_report(&self, kind: MatchReportKind) -> Option<MatchReport> {
         let link = self.tournament.as_ref()?;
-        Some(PendingReport {
-            registry: self.engine.registry.clone(),
-            report: MatchReport {
-                tournament: link.tournament.clone(),
-                slot: link.slot.clone(),
-                match_id: self.match_id.clone(),
-                room: self.id.clone(),
-                kind,
-            },
+        Some(MatchReport {
+            tournament: link.tournament.clone(),
+            slot: link.slot.clone(),
+            match_id: self.match_id.clone(),
+            room: self.id.clone(),
+            kind,
         })
     }
 
@@ -665,37 +668,6 @@ fn kick_slow(h: &SessionHandle) {
         error: code::RATE_LIMITED,
         message: "you are not reading fast enough; reconnect".into(),
     });
-}
-
-/// A report on its way to a tournament, sent once what it reports is persisted.
-struct PendingReport {
-    registry: crate::registry::Registry,
-    report: MatchReport,
-}
-
-impl PendingReport {
-    /// Deliver through the registry (the tournament's actor may have been replaced since the
-    /// room started). A tournament that is gone (cancelled) has nothing left to learn.
-    fn send(self) {
-        match self
-            .registry
-            .tournament(&self.report.tournament)
-            .as_ref()
-            .and_then(|t| t.port())
-        {
-            Some(p) => p.report.do_send(self.report),
-            None => {
-                tracing::debug!(tournament = %self.report.tournament, "no tournament to report to")
-            }
-        }
-    }
-}
-
-/// Result persisted: announce rating changes.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct Persisted {
-    changes: Vec<RatingChange>,
 }
 
 /// The room's port: what the registry (and through it sessions, tournaments and the shutdown)
@@ -718,9 +690,19 @@ impl Actor for RoomActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("rally_rooms", "state" => self.state.as_str()).increment(1.0);
+        if let (Some(started_ms), true) = (self.started_ms, self.epoch > 1) {
+            // Adopted mid-match: the previous owner's start may never have been recorded
+            // (it died during a database outage); record it under our epoch (idempotent).
+            self.engine.outbox.submit(Write::Start {
+                match_id: self.match_id.0.clone(),
+                epoch: self.epoch,
+                started_ms,
+                report: None,
+            });
+        }
         if self.engine.registry.wants_checkpoints() {
             ctx.run_interval(self.engine.config.checkpoint_interval, |act, _| {
-                if act.state != RoomState::Finished && !act.moved {
+                if !act.over() && !act.moved {
                     act.engine.registry.checkpoint(&act.id, &act.checkpoint());
                 }
             });
@@ -736,8 +718,9 @@ impl Actor for RoomActor {
         self.schedule(ctx);
     }
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("rally_rooms", "state" => self.state.as_str()).decrement(1.0);
+        self.engine.actor_stopped(&self.id, &ctx.address());
         for h in self.spectators.values() {
             h.events.do_send(SessionEvent::Detached {
                 room: self.id.clone(),

@@ -16,7 +16,7 @@ impl RoomActor {
 
     /// Timer: run the ticks that are due (bounded catch-up), skip the rest, re-arm.
     pub(super) fn on_timer(&mut self, ctx: &mut Context<Self>) {
-        if self.state == RoomState::Finished || self.moved {
+        if self.over() || self.moved {
             return;
         }
         let metrics = m::engine();
@@ -30,7 +30,7 @@ impl RoomActor {
         for _ in 0..plan.run {
             self.tick(ctx);
             self.next_deadline += self.period;
-            if self.state == RoomState::Finished {
+            if self.over() {
                 return;
             }
         }
@@ -53,21 +53,15 @@ impl RoomActor {
                 if self.deadline.is_some_and(|d| now >= d) {
                     if self.started.is_none() {
                         self.started = Some(now);
-                        let (db, id, epoch) =
-                            (self.engine.db.clone(), self.match_id.0.clone(), self.epoch);
+                        let started_ms = crate::db::now_ms();
+                        self.started_ms = Some(started_ms);
+                        // Persisted (durably, retried), then reported to the tournament.
                         let report = self.tournament_report(MatchReportKind::Started);
-                        actix::spawn(async move {
-                            match db.run(move |c| matches::mark_started(c, &id, epoch)).await {
-                                Err(e) => {
-                                    tracing::warn!(error = ?e, "recording match start failed")
-                                }
-                                // Persisted, then announced.
-                                Ok(_) => {
-                                    if let Some(report) = report {
-                                        report.send();
-                                    }
-                                }
-                            }
+                        self.engine.outbox.submit(Write::Start {
+                            match_id: self.match_id.0.clone(),
+                            epoch: self.epoch,
+                            started_ms,
+                            report,
                         });
                     }
                     self.set_state(RoomState::Playing, None);

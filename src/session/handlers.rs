@@ -257,15 +257,19 @@ impl Session {
             session: Some(session),
         };
         let h2 = handle.clone();
+        let known = p.clone();
         let fut = async move {
-            // Authorize again for this operation on this room (attenuated tokens).
+            // Authorize again for this operation on this room (attenuated tokens); a database
+            // outage does not keep an admitted player out of their room.
             if let Some(token) = token_check {
-                if let Err(e) = auth::authorize(&app.db, &app.key, &token, op, &resource).await {
+                if let Err(e) =
+                    auth::reauthorize(&app.db, &app.key, &token, op, &resource, &known).await
+                {
                     return Err(RoomRefusal::new(
-                        if e.kind == ErrorKind::Forbidden {
-                            code::FORBIDDEN
-                        } else {
-                            code::UNAUTHORIZED
+                        match e.kind {
+                            ErrorKind::Forbidden => code::FORBIDDEN,
+                            ErrorKind::Unavailable | ErrorKind::Internal => code::UNAVAILABLE,
+                            _ => code::UNAUTHORIZED,
                         },
                         e.message,
                     ));

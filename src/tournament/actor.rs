@@ -33,10 +33,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Wait before retrying after a failed write or room creation (then the state is reloaded
-/// from the database): long enough not to hammer a database that is down, short enough that
-/// players barely notice.
+/// Wait before the first retry after a failed write or room creation (then the state is
+/// reloaded from the database): short enough that players barely notice a blip. Each further
+/// failure doubles it, up to [`MAX_RETRY_DELAY`].
 pub const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Longest wait between two retries while the database stays unreachable: a tournament resumes
+/// within this of the database answering again, without hammering it meanwhile.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 
 /// How long a finished or cancelled tournament's actor stays up before it stops, so reports
 /// of rooms still lingering find it (they change nothing any more).
@@ -70,6 +74,8 @@ pub struct TournamentActor {
     due: Vec<(MatchSlot, MatchResult)>,
     /// A reload is scheduled (after a failed write).
     reload_pending: bool,
+    /// Failed writes or reloads in a row (the retry delay doubles with each).
+    failures: u32,
     /// Another instance owns this tournament now (its lease was lost): stop without giving
     /// anything up.
     stepped_down: bool,
@@ -131,6 +137,7 @@ impl TournamentActor {
             subscribers: HashMap::new(),
             due,
             reload_pending: false,
+            failures: 0,
             stepped_down: false,
         };
         let addr = TournamentActor::start_in_arbiter(&engine.pick_arbiter(), move |_| actor);
@@ -175,6 +182,7 @@ impl TournamentActor {
         .into_actor(self)
         .map(move |res, act, ctx| {
             res?;
+            act.recovered();
             act.adopt(plan, ctx);
             Ok(())
         })
@@ -393,13 +401,31 @@ impl TournamentActor {
         self.start_ready(ctx);
     }
 
-    /// After a failed write: reload everything from the database and resume.
+    /// A write went through: the database answers again.
+    fn recovered(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(tournament = %self.id, failures = self.failures, "tournament writes go through again");
+            self.failures = 0;
+            self.engine.outbox.tournament_waiting(&self.id.0, false);
+        }
+    }
+
+    /// After a failed write: reload everything from the database and resume, after a delay
+    /// that doubles with every failure in a row (up to [`MAX_RETRY_DELAY`]). Nothing was
+    /// adopted or announced; the transition is recomputed from the rows on reload, so it
+    /// happens — once — as soon as the database takes it.
     fn reload_later(&mut self, ctx: &mut Context<Self>) {
         if self.reload_pending {
             return;
         }
         self.reload_pending = true;
-        ctx.run_later(RETRY_DELAY, |act, ctx| {
+        self.failures = self.failures.saturating_add(1);
+        metrics::counter!("rally_durable_retries_total", "kind" => "tournament").increment(1);
+        self.engine.outbox.tournament_waiting(&self.id.0, true);
+        let delay = RETRY_DELAY
+            .saturating_mul(1u32 << self.failures.saturating_sub(1).min(8))
+            .min(MAX_RETRY_DELAY);
+        ctx.run_later(delay, |act, ctx| {
             let (db, id) = (act.engine.db.clone(), act.id.0.clone());
             ctx.wait(
                 async move { db.run(move |c| tournaments::load(c, &id)).await }
@@ -411,16 +437,23 @@ impl TournamentActor {
                         }) {
                             Ok(loaded) if loaded.row.epoch != act.epoch => {
                                 tracing::warn!(tournament = %act.id, "another owner took this tournament over; stopping");
+                                act.engine.outbox.tournament_waiting(&act.id.0, false);
                                 ctx.stop();
                             }
                             Ok(loaded) => match state_of(loaded) {
                                 Ok((state, due)) => {
+                                    // The database answers again (a write that still fails
+                                    // starts the count over).
+                                    act.recovered();
                                     act.state = state;
                                     act.due = due;
                                     act.announce_state();
                                     if act.state.meta.status.is_over() {
                                         ctx.stop();
                                     } else {
+                                        // A registration time that passed while the database
+                                        // was away fires now.
+                                        act.schedule_registration(ctx);
                                         act.resume(ctx);
                                     }
                                 }
@@ -493,6 +526,7 @@ impl Actor for TournamentActor {
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         self.tournaments
             .release(&self.engine.registry, &self.id, &ctx.address());
+        self.engine.outbox.tournament_waiting(&self.id.0, false);
         if self.stepped_down {
             return;
         }
@@ -680,6 +714,12 @@ pub async fn restore_all(engine: &Arc<Engine>, tournaments: &Tournaments) -> App
 pub async fn restore_one(engine: &Arc<Engine>, tournaments: &Tournaments, id: &str) -> bool {
     let tid_typed = TournamentId(id.to_string());
     if tournaments.get(&tid_typed).is_some() {
+        return false;
+    }
+    // A result of one of its matches still pending (here, or in a vanished instance's journal
+    // a survivor is finishing) goes first: the restore abandons the rows still live.
+    if engine.outbox.holds(None, Some(id)).await {
+        tracing::info!(tournament = %id, "tournament has pending durable writes; restoring it later");
         return false;
     }
     if !claim_lease(engine, id).await {

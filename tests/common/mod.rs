@@ -115,6 +115,10 @@ impl TestServer {
             database_url.clone(),
             "--root-key-file".into(),
             dir.path().join("root.key").display().to_string(),
+            // Every server its own journal (the default, `data/outbox.jsonl` for Postgres,
+            // would be shared by the tests of this process, and is locked by the first).
+            "--outbox-file".into(),
+            dir.path().join("outbox.jsonl").display().to_string(),
             "--auth-rate-per-minute".into(),
             "10000".into(),
             "--log".into(),
@@ -335,6 +339,7 @@ macro_rules! both_backends {
 
 pub mod binary;
 pub mod bot;
+pub mod durable;
 pub mod raw;
 pub mod tournament;
 pub mod ws;
