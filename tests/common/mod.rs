@@ -333,6 +333,7 @@ macro_rules! both_backends {
     };
 }
 
+pub mod binary;
 pub mod bot;
 pub mod tournament;
 pub mod ws;
