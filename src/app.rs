@@ -207,6 +207,7 @@ pub async fn run(
     }
     tracing::info!(%addr, "rally listening");
     spawn_upkeep(state.clone());
+    crate::roles::spawn_watcher(state.clone());
 
     let handle = server.handle();
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());

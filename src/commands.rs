@@ -7,11 +7,13 @@
 
 use crate::auth;
 use crate::config::DatabaseUrl;
+use crate::db::tournaments::{self, AuditEntry};
 use crate::db::{self, matches, players, AnyConnection, Db, PG_MIGRATIONS, SQLITE_MIGRATIONS};
 use crate::error::AppError;
 use crate::ids::MatchId;
 use crate::replay::{self, Replay};
 use anyhow::{bail, Context};
+use diesel::Connection;
 use diesel_migrations::MigrationHarness;
 use std::io::Read;
 use std::path::Path;
@@ -150,10 +152,31 @@ pub fn set_organiser(url: &DatabaseUrl, name: &str, organiser: bool) -> anyhow::
         }
         players::Role::Player
     };
-    db.run_sync(|c| players::set_role(c, &row.id, target))
-        .map_err(|e: AppError| anyhow::anyhow!("{e}"))?;
+    let audit = AuditEntry {
+        actor_id: crate::roles::ADMIN_ACTOR.into(),
+        actor_name: crate::roles::ADMIN_ACTOR_NAME.into(),
+        action: if organiser {
+            crate::roles::GRANT_ACTION
+        } else {
+            crate::roles::REVOKE_ACTION
+        }
+        .into(),
+        tournament_id: None,
+        target: Some(row.id.clone()),
+        detail: serde_json::json!({ "name": row.name, "from": role.as_str(), "to": target.as_str() }),
+    };
+    // The role, the token epoch and the audit entry change together; running servers find
+    // the entry and push the new role to the player's live sessions (crate::roles).
+    db.run_sync(|c| {
+        c.transaction::<_, AppError, _>(|c| {
+            players::set_role(c, &row.id, target)?;
+            tournaments::insert_audit(c, &audit)
+        })
+    })
+    .map_err(|e: AppError| anyhow::anyhow!("{e}"))?;
     println!(
-        "{} is now {} (their existing tokens no longer work)",
+        "{} is now {}: their live sessions get the new role and a fresh token within a few \
+         seconds; other tokens of theirs no longer work",
         row.name,
         target.as_str()
     );

@@ -26,6 +26,8 @@
 //!   instances, checkpoints and failover.
 //! - [`room`], [`session`], [`matchmaking`]: room actors (ticks, fan-out), WebSocket sessions,
 //!   the quick-match queue (shared through Redis with a leased leader).
+//! - [`roles`]: role changes made by `rally admin` reach the player's live sessions (audit-log
+//!   poll, a fresh token over the WebSocket).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`]: the tournament actors (one per unfinished tournament, restored at
 //!   start-up) around the pure bracket state machine, rebuild and planning.
@@ -48,6 +50,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod registry;
 pub mod replay;
+pub mod roles;
 pub mod room;
 pub mod session;
 pub mod telemetry;

@@ -2,6 +2,8 @@
 //! with the first message, enforces the protocol limits, bridges the socket to rooms through
 //! the registry, and owns its heartbeat.
 
+mod account;
+
 use crate::app::AppState;
 use crate::auth::{self, Operation, Principal};
 use crate::error::ErrorKind;
@@ -797,6 +799,7 @@ impl Handler<SessionEvent> for Session {
                 }
                 self.fail(ctx, c, error, &message, reason);
             }
+            SessionEvent::Account(change) => self.account_changed(change, ctx),
             SessionEvent::Detached { room } => self.let_go(room),
             SessionEvent::Released { room, frame } => {
                 self.let_go(room);
