@@ -27,9 +27,10 @@ lint:
 fmt:
     cargo fmt --all
 
-# Apply database migrations to RALLY_DATABASE_URL.
-migrate:
-    cargo run -- migrate
+# Apply database migrations to the server's database (RALLY_DATABASE_URL, or rally.db in
+# RALLY_DATA_DIR); `just migrate --create` creates a missing SQLite database.
+migrate *ARGS:
+    cargo run -- migrate {{ARGS}}
 
 # Start the compose stack (two instances, Postgres, Redis, nginx, Prometheus, Alertmanager, Grafana).
 up:

@@ -23,7 +23,6 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_actix_web::TracingLogger;
 
 /// State shared by every handler and actor of one server.
 pub struct AppState {
@@ -54,7 +53,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let cfg = config.clone();
     let db = web::block(move || -> anyhow::Result<Db> {
         let db = Db::open(&cfg.database, cfg.db_pool_size)?;
-        let n = db.migrate()?;
+        let n = crate::commands::migrate_exclusive(&cfg.database, &db)?;
         if n > 0 {
             tracing::info!(applied = n, "database migrations applied");
         }
@@ -209,8 +208,7 @@ pub async fn run(
                 .app_data(query)
                 .wrap(from_fn(api::forward::forward_tournament_actions))
                 .wrap(from_fn(metrics::http_metrics))
-                .wrap(from_fn(request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(crate::telemetry::access::log_requests))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(api::configure)
                 .route(
@@ -280,6 +278,7 @@ pub async fn run(
     }
     tracing::info!(%addr, "rally listening");
     spawn_upkeep(state.clone());
+    crate::roles::spawn_watcher(state.clone());
 
     let handle = server.handle();
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
@@ -409,24 +408,4 @@ fn spawn_upkeep(state: web::Data<AppState>) {
             }
         }
     });
-}
-
-/// Copy tracing-actix-web's request id into an `X-Request-Id` response header.
-async fn request_id_header(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    use actix_web::HttpMessage;
-    let id = req
-        .extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(|r| r.to_string());
-    let mut res = next.call(req).await?;
-    if let Some(id) = id.and_then(|i| actix_web::http::header::HeaderValue::from_str(&i).ok()) {
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("x-request-id"),
-            id,
-        );
-    }
-    Ok(res)
 }

@@ -1,14 +1,30 @@
-//! The `rally` command line. Every setting can be given as a flag or as a `RALLY_*`
-//! environment variable (the README's configuration table lists them all).
+//! The `rally` command line. Every setting is a flag or a `RALLY_*` environment variable (the
+//! README's configuration table lists them all). Settings are given after the subcommand that
+//! uses them (`rally serve --bind 0.0.0.0:8080`, `rally migrate --database-url …`); `rally`
+//! alone is `rally serve` and takes the server's settings directly. Each subcommand takes only
+//! the settings it uses, and its `--help` lists them with their variable and default.
+//!
+//! Values are kept as text here and validated in [`crate::config`], so that an invalid value
+//! is reported with the name of its environment variable (`RALLY_POINTS_TO_WIN: …`) whether it
+//! came from the environment or from the flag.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// rally: a realtime authoritative game server.
+///
+/// `rally` alone runs the server (`rally serve`). Settings are flags or RALLY_* environment
+/// variables; see `rally serve --help`.
 #[derive(Parser, Debug)]
-#[command(name = "rally", version, about, args_override_self = true)]
+#[command(
+    name = "rally",
+    version,
+    about,
+    args_override_self = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// Settings shared by every subcommand.
+    /// The server's settings when no subcommand is given (`rally` = `rally serve`).
     #[command(flatten)]
     pub settings: Settings,
     /// What to do; `serve` when omitted.
@@ -16,26 +32,33 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The subcommand to run: `serve` with the top-level settings when none was given.
+    pub fn into_command(self) -> Command {
+        self.command
+            .unwrap_or_else(|| Command::Serve(Box::new(self.settings)))
+    }
+}
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Account administration.
+    Serve(Box<Settings>),
+    /// Apply pending database migrations to the server's database and exit.
+    ///
+    /// An SQLite database that does not exist is not created (the server creates it at its
+    /// first start) unless `--create` is given.
+    Migrate(MigrateArgs),
+    /// Account administration, on the server's database (which must exist and be migrated).
     Admin {
         /// What to do.
         #[command(subcommand)]
         action: AdminAction,
     },
     /// Exit 0 when the local server answers `/readyz` (for container health checks).
-    Healthcheck {
-        /// Base URL to probe; defaults to the configured bind address.
-        #[arg(long)]
-        url: Option<String>,
-    },
-    /// Token utilities.
+    Healthcheck(HealthcheckArgs),
+    /// Token utilities (offline: no key, no database).
     Token {
         /// What to do.
         #[command(subcommand)]
@@ -50,6 +73,44 @@ pub enum Command {
     /// Drive a running server with bot players and measure it; prints a summary and, as the last
     /// line of stdout, one JSON object. Exits non-zero on any error.
     Loadgen(Box<LoadgenArgs>),
+}
+
+/// `rally migrate`
+#[derive(Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// Create the SQLite database when it does not exist yet (without this flag a missing
+    /// database is an error naming the path looked at).
+    #[arg(long)]
+    pub create: bool,
+    /// Where the database is.
+    #[command(flatten)]
+    pub store: StoreSettings,
+    /// Logging.
+    #[command(flatten)]
+    pub logging: LogSettings,
+}
+
+/// `rally healthcheck`
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    /// Base URL to probe; defaults to the address in `RALLY_BIND` (`0.0.0.0` probed as
+    /// `127.0.0.1`).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The server's listener.
+    #[command(flatten)]
+    pub listen: ListenSettings,
+}
+
+/// The settings of a subcommand that reads the server's database and logs.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Where the database is.
+    #[command(flatten)]
+    pub store: StoreSettings,
+    /// Logging.
+    #[command(flatten)]
+    pub logging: LogSettings,
 }
 
 /// `rally loadgen …`
@@ -127,6 +188,9 @@ pub struct LoadgenArgs {
     /// Bots entering the tournament (with `--tournament`).
     #[arg(long, default_value_t = 8)]
     pub players: usize,
+    /// Logging (the bots log failures at WARN).
+    #[command(flatten)]
+    pub logging: LogSettings,
 }
 
 /// `rally replay …`
@@ -136,8 +200,11 @@ pub enum ReplayAction {
     /// non-zero with the reason otherwise.
     Verify {
         /// A replay JSON file (as served by `GET /api/v1/matches/{id}/replay`), or a match id
-        /// looked up in the database (`RALLY_DATABASE_URL`).
+        /// looked up in the server's database.
         target: String,
+        /// Where the database is (for a match id).
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
 }
 
@@ -148,11 +215,17 @@ pub enum AdminAction {
     GrantOrganiser {
         /// Player name (case-insensitive).
         name: String,
+        /// Where the database is.
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
     /// Take the organiser role away; that player's live tokens stop working.
     RevokeOrganiser {
         /// Player name (case-insensitive).
         name: String,
+        /// Where the database is.
+        #[command(flatten)]
+        db: DatabaseArgs,
     },
 }
 
@@ -176,39 +249,34 @@ pub enum TokenAction {
     },
 }
 
-/// Runtime settings. Durations accept humantime syntax (`30s`, `24h`, `500ms`).
+/// The server's settings (`rally serve`). Durations accept humantime syntax (`30s`, `24h`,
+/// `500ms`).
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
-    /// Address the HTTP/WebSocket listener binds.
-    #[arg(long, env = "RALLY_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: String,
-    /// Database URL: `sqlite://path` (embedded default) or `postgres://…`.
-    #[arg(
-        long,
-        env = "RALLY_DATABASE_URL",
-        default_value = "sqlite://data/rally.db"
-    )]
-    pub database_url: String,
+    /// The listener.
+    #[command(flatten)]
+    pub listen: ListenSettings,
+    /// Where the data is.
+    #[command(flatten)]
+    pub store: StoreSettings,
+    /// Logging.
+    #[command(flatten)]
+    pub logging: LogSettings,
     /// Redis URL; unset means the in-process registry (single instance).
     #[arg(long, env = "RALLY_REDIS_URL")]
     pub redis_url: Option<String>,
     /// Separate listener for `/metrics`; unset serves `/metrics` on the main listener.
     #[arg(long, env = "RALLY_METRICS_BIND")]
     pub metrics_bind: Option<String>,
-    /// File holding the biscuit root private key (hex). Generated next to the SQLite database
-    /// when absent (single instance only).
+    /// File holding the biscuit root private key (hex). Generated when absent (single instance
+    /// only). [default: root.key next to the SQLite database; in RALLY_DATA_DIR with Postgres]
     #[arg(long, env = "RALLY_ROOT_KEY_FILE")]
     pub root_key_file: Option<PathBuf>,
     /// Journal of results and other writes not yet in the database (single instance; with
-    /// Redis the journal is in Redis). Default: `outbox.jsonl` in the data directory.
+    /// Redis the journal is in Redis). [default: outbox.jsonl next to the SQLite database; in
+    /// RALLY_DATA_DIR with Postgres]
     #[arg(long, env = "RALLY_OUTBOX_FILE")]
     pub outbox_file: Option<PathBuf>,
-    /// tracing filter, e.g. `info,rally=debug`.
-    #[arg(long, env = "RALLY_LOG", default_value = "info")]
-    pub log: String,
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "RALLY_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
     /// Lifetime of issued tokens.
     #[arg(long, env = "RALLY_TOKEN_TTL", default_value = "24h")]
     pub token_ttl: String,
@@ -216,26 +284,26 @@ pub struct Settings {
     #[arg(long, env = "RALLY_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
     /// Login/register/guest attempts allowed per client address per minute.
-    #[arg(long, env = "RALLY_AUTH_RATE_PER_MINUTE", default_value_t = 20)]
-    pub auth_rate_per_minute: u32,
+    #[arg(long, env = "RALLY_AUTH_RATE_PER_MINUTE", default_value = "20")]
+    pub auth_rate_per_minute: String,
     /// Largest accepted HTTP JSON body, in bytes.
-    #[arg(long, env = "RALLY_MAX_BODY_BYTES", default_value_t = 16 * 1024)]
-    pub max_body_bytes: usize,
+    #[arg(long, env = "RALLY_MAX_BODY_BYTES", default_value = "16384")]
+    pub max_body_bytes: String,
     /// Database connection pool size.
-    #[arg(long, env = "RALLY_DB_POOL_SIZE", default_value_t = 8)]
-    pub db_pool_size: u32,
+    #[arg(long, env = "RALLY_DB_POOL_SIZE", default_value = "8")]
+    pub db_pool_size: String,
     /// How long to wait for in-flight requests on shutdown.
     #[arg(long, env = "RALLY_SHUTDOWN_TIMEOUT", default_value = "10s")]
     pub shutdown_timeout: String,
     /// Simulation rate of rooms, ticks per second.
-    #[arg(long, env = "RALLY_TICK_HZ", default_value_t = 60)]
-    pub tick_hz: u32,
+    #[arg(long, env = "RALLY_TICK_HZ", default_value = "60")]
+    pub tick_hz: String,
     /// Send a snapshot every N ticks (1 = every tick).
-    #[arg(long, env = "RALLY_SNAPSHOT_EVERY", default_value_t = 1)]
-    pub snapshot_every: u32,
+    #[arg(long, env = "RALLY_SNAPSHOT_EVERY", default_value = "1")]
+    pub snapshot_every: String,
     /// Points to win a quick-match Pong game (private rooms and tournaments may set their own).
-    #[arg(long, env = "RALLY_POINTS_TO_WIN", default_value_t = 5)]
-    pub points_to_win: u32,
+    #[arg(long, env = "RALLY_POINTS_TO_WIN", default_value = "5")]
+    pub points_to_win: String,
     /// Countdown before play starts and after a pause.
     #[arg(long, env = "RALLY_COUNTDOWN", default_value = "3s")]
     pub countdown: String,
@@ -264,38 +332,38 @@ pub struct Settings {
     #[arg(long, env = "RALLY_WS_HEARTBEAT_TIMEOUT", default_value = "15s")]
     pub ws_heartbeat_timeout: String,
     /// Outbound frames queued per session before it counts as a slow client and is dropped.
-    #[arg(long, env = "RALLY_SESSION_QUEUE", default_value_t = 256)]
-    pub session_queue: usize,
+    #[arg(long, env = "RALLY_SESSION_QUEUE", default_value = "256")]
+    pub session_queue: String,
     /// Bytes of outbound frames waiting for a client's socket before it counts as a slow
     /// reader and is dropped (close 4011).
-    #[arg(long, env = "RALLY_WS_MAX_QUEUED_BYTES", default_value_t = 64 * 1024)]
-    pub ws_max_queued_bytes: usize,
+    #[arg(long, env = "RALLY_WS_MAX_QUEUED_BYTES", default_value = "65536")]
+    pub ws_max_queued_bytes: String,
     /// A client whose socket takes nothing, or who answers no ping, for this long while it
     /// is heard from is dropped as a slow reader (close 4011).
     #[arg(long, env = "RALLY_WS_SEND_TIMEOUT", default_value = "10s")]
     pub ws_send_timeout: String,
     /// WebSocket connections allowed to wait for authentication at once, in total (beyond:
     /// HTTP 503 before the upgrade).
-    #[arg(long, env = "RALLY_WS_MAX_PENDING", default_value_t = 1024)]
-    pub ws_max_pending: usize,
+    #[arg(long, env = "RALLY_WS_MAX_PENDING", default_value = "1024")]
+    pub ws_max_pending: String,
     /// WebSocket connections allowed to wait for authentication at once per client address
     /// (beyond: HTTP 429 before the upgrade).
-    #[arg(long, env = "RALLY_WS_MAX_PENDING_PER_IP", default_value_t = 32)]
-    pub ws_max_pending_per_ip: usize,
+    #[arg(long, env = "RALLY_WS_MAX_PENDING_PER_IP", default_value = "32")]
+    pub ws_max_pending_per_ip: String,
     /// Messages queued per room (inputs beyond it are dropped and counted).
-    #[arg(long, env = "RALLY_ROOM_QUEUE", default_value_t = 256)]
-    pub room_queue: usize,
+    #[arg(long, env = "RALLY_ROOM_QUEUE", default_value = "256")]
+    pub room_queue: String,
     /// Arbiter threads that run rooms; 0 = half the CPU cores (at least one).
-    #[arg(long, env = "RALLY_ARBITERS", default_value_t = 0)]
-    pub arbiters: usize,
+    #[arg(long, env = "RALLY_ARBITERS", default_value = "0")]
+    pub arbiters: String,
     /// HTTP worker threads (they also run the WebSocket sessions); 0 = the cores the room
     /// arbiters leave (at least one).
-    #[arg(long, env = "RALLY_HTTP_WORKERS", default_value_t = 0)]
-    pub http_workers: usize,
+    #[arg(long, env = "RALLY_HTTP_WORKERS", default_value = "0")]
+    pub http_workers: String,
     /// SO_SNDBUF for client connections, bytes; 0 keeps the kernel's autotuning. A small value
     /// bounds per-connection kernel memory and makes slow clients show up sooner.
-    #[arg(long, env = "RALLY_SOCKET_SEND_BUFFER", default_value_t = 0)]
-    pub socket_send_buffer: usize,
+    #[arg(long, env = "RALLY_SOCKET_SEND_BUFFER", default_value = "0")]
+    pub socket_send_buffer: String,
     /// How often the matchmaker tries to pair queued players.
     #[arg(long, env = "RALLY_MATCHMAKING_INTERVAL", default_value = "250ms")]
     pub matchmaking_interval: String,
@@ -317,4 +385,39 @@ pub struct Settings {
     /// On SIGTERM with Redis, how long rooms get to hand over to other instances.
     #[arg(long, env = "RALLY_DRAIN_TIMEOUT", default_value = "5s")]
     pub drain_timeout: String,
+}
+
+/// The main listener (`rally serve`, and `rally healthcheck` which probes it).
+#[derive(Args, Debug, Clone)]
+pub struct ListenSettings {
+    /// Address the HTTP/WebSocket listener binds.
+    #[arg(long, env = "RALLY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+}
+
+/// Where the server keeps its data. `rally serve`, `migrate`, `admin` and `replay verify`
+/// take the same settings, so they find the same database.
+#[derive(Args, Debug, Clone)]
+pub struct StoreSettings {
+    /// Data directory: the default SQLite database (`rally.db`) and a generated root key
+    /// (`root.key`) live here. A relative path is taken from the working directory.
+    #[arg(long, env = "RALLY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` (embedded) or `postgres://…`.
+    /// [default: sqlite://<RALLY_DATA_DIR>/rally.db]
+    #[arg(long, env = "RALLY_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Log filter and format.
+#[derive(Args, Debug, Clone)]
+pub struct LogSettings {
+    /// tracing filter, e.g. `info,rally=debug` (`rally::http=debug` adds a line per
+    /// successful request).
+    #[arg(long, env = "RALLY_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format: `text` (coloured only on a terminal; `NO_COLOR` turns colour off) or
+    /// `json` (one object per line).
+    #[arg(long, env = "RALLY_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
 }

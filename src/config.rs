@@ -3,11 +3,12 @@
 //! Validation happens once at start with a clear message; the rest of the program works with
 //! typed values.
 
-use crate::cli::Settings;
+use crate::cli::{LogSettings, Settings, StoreSettings};
 use anyhow::{anyhow, bail, Context};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Which storage backend a database URL selects.
@@ -39,16 +40,52 @@ impl DatabaseUrl {
         bail!("RALLY_DATABASE_URL: unsupported scheme in {url:?} (expected sqlite://… or postgres://…)")
     }
 
-    /// The data directory: the SQLite file's folder, or `data` for Postgres.
-    pub fn data_dir(&self) -> PathBuf {
+    /// Where the server's own files (a generated root key, the outbox journal) go by default:
+    /// next to the SQLite database, or in the data directory with Postgres.
+    pub fn default_dir(&self, data_dir: &Path) -> PathBuf {
         match self {
             DatabaseUrl::Sqlite(p) => p
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".")),
-            DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+            DatabaseUrl::Postgres(_) => data_dir.to_path_buf(),
         }
+    }
+
+    /// Where a generated root key goes by default (see [`DatabaseUrl::default_dir`]).
+    pub fn default_root_key(&self, data_dir: &Path) -> PathBuf {
+        self.default_dir(data_dir).join("root.key")
+    }
+}
+
+impl StoreSettings {
+    /// The database these settings select: `RALLY_DATABASE_URL`, or the SQLite file
+    /// `rally.db` in `RALLY_DATA_DIR`.
+    pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
+        match self.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => DatabaseUrl::parse(url),
+            _ => {
+                if self.data_dir.as_os_str().is_empty() {
+                    bail!("RALLY_DATA_DIR: must not be empty");
+                }
+                Ok(DatabaseUrl::Sqlite(self.data_dir.join("rally.db")))
+            }
+        }
+    }
+}
+
+impl LogSettings {
+    /// The validated filter and format.
+    pub fn validate(&self) -> anyhow::Result<(String, LogFormat)> {
+        let format = match self.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => bail!("RALLY_LOG_FORMAT: expected text or json, got {other:?}"),
+        };
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| anyhow!("RALLY_LOG: invalid filter {:?}: {e}", self.log))?;
+        Ok((self.log.clone(), format))
     }
 }
 
@@ -199,6 +236,22 @@ pub fn split_threads(cores: usize, arbiters: usize, http_workers: usize) -> (usi
     (arbiters, http_workers)
 }
 
+/// A whole number setting. The message names the variable and its flag, wherever the value
+/// came from (clap would name only the flag).
+fn number<T: FromStr>(name: &str, value: &str) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse::<T>().map_err(|e| {
+        anyhow!(
+            "{name} (--{}): invalid number {value:?}: {e}",
+            name.trim_start_matches("RALLY_")
+                .to_ascii_lowercase()
+                .replace('_', "-")
+        )
+    })
+}
+
 fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(value)
         .map_err(|e| anyhow!("{name}: invalid duration {value:?}: {e} (examples: 30s, 24h)"))
@@ -207,10 +260,10 @@ fn duration(name: &str, value: &str) -> anyhow::Result<Duration> {
 impl Config {
     /// Validate settings. Errors name the variable and the expected form.
     pub fn from_settings(s: &Settings) -> anyhow::Result<Config> {
-        s.bind
-            .to_socket_addrs()
-            .map_err(|e| anyhow!("RALLY_BIND: {:?} is not host:port ({e})", s.bind))?;
-        let database = DatabaseUrl::parse(&s.database_url)?;
+        let bind = s.listen.bind.clone();
+        bind.to_socket_addrs()
+            .map_err(|e| anyhow!("RALLY_BIND: {bind:?} is not host:port ({e})"))?;
+        let database = s.store.database()?;
         let redis_url = s.redis_url.clone().filter(|u| !u.trim().is_empty());
         if let Some(url) = &redis_url {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -236,13 +289,7 @@ impl Config {
             ),
             _ => None,
         };
-        let log_format = match s.log_format.as_str() {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => bail!("RALLY_LOG_FORMAT: expected text or json, got {other:?}"),
-        };
-        tracing_subscriber::EnvFilter::try_new(&s.log)
-            .map_err(|e| anyhow!("RALLY_LOG: invalid filter {:?}: {e}", s.log))?;
+        let (log, log_format) = s.logging.validate()?;
         let token_ttl = duration("RALLY_TOKEN_TTL", &s.token_ttl)?;
         if token_ttl < Duration::from_secs(60) {
             bail!("RALLY_TOKEN_TTL: must be at least 60s");
@@ -258,52 +305,71 @@ impl Config {
                     .map_err(|_| anyhow!("RALLY_TRUSTED_PROXIES: {p:?} is not an address or CIDR"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        if s.auth_rate_per_minute == 0 {
+        let auth_rate_per_minute: u32 =
+            number("RALLY_AUTH_RATE_PER_MINUTE", &s.auth_rate_per_minute)?;
+        if auth_rate_per_minute == 0 {
             bail!("RALLY_AUTH_RATE_PER_MINUTE: must be at least 1");
         }
-        if s.max_body_bytes < 1024 {
+        let max_body_bytes: usize = number("RALLY_MAX_BODY_BYTES", &s.max_body_bytes)?;
+        if max_body_bytes < 1024 {
             bail!("RALLY_MAX_BODY_BYTES: must be at least 1024");
         }
-        if s.db_pool_size == 0 {
+        let db_pool_size: u32 = number("RALLY_DB_POOL_SIZE", &s.db_pool_size)?;
+        if db_pool_size == 0 {
             bail!("RALLY_DB_POOL_SIZE: must be at least 1");
         }
         let (root_key_file, root_key_explicit) = match &s.root_key_file {
             Some(p) => (p.clone(), true),
-            None => (database.data_dir().join("root.key"), false),
+            None => (database.default_root_key(&s.store.data_dir), false),
         };
         let outbox_file = s
             .outbox_file
             .clone()
-            .unwrap_or_else(|| database.data_dir().join("outbox.jsonl"));
-        if !(10..=240).contains(&s.tick_hz) {
+            .unwrap_or_else(|| database.default_dir(&s.store.data_dir).join("outbox.jsonl"));
+        let tick_hz: u32 = number("RALLY_TICK_HZ", &s.tick_hz)?;
+        if !(10..=240).contains(&tick_hz) {
             bail!("RALLY_TICK_HZ: must be between 10 and 240");
         }
-        if !(1..=60).contains(&s.snapshot_every) {
+        let snapshot_every: u32 = number("RALLY_SNAPSHOT_EVERY", &s.snapshot_every)?;
+        if !(1..=60).contains(&snapshot_every) {
             bail!("RALLY_SNAPSHOT_EVERY: must be between 1 and 60");
         }
-        if !(1..=21).contains(&s.points_to_win) {
+        let points_to_win: u32 = number("RALLY_POINTS_TO_WIN", &s.points_to_win)?;
+        if !(1..=21).contains(&points_to_win) {
             bail!("RALLY_POINTS_TO_WIN: must be between 1 and 21");
         }
-        if s.session_queue < 8 {
+        let session_queue: usize = number("RALLY_SESSION_QUEUE", &s.session_queue)?;
+        if session_queue < 8 {
             bail!("RALLY_SESSION_QUEUE: must be at least 8");
         }
-        if s.ws_max_queued_bytes < 4096 {
+        let ws_max_queued_bytes: usize =
+            number("RALLY_WS_MAX_QUEUED_BYTES", &s.ws_max_queued_bytes)?;
+        if ws_max_queued_bytes < 4096 {
             bail!("RALLY_WS_MAX_QUEUED_BYTES: must be at least 4096");
         }
-        if s.ws_max_pending == 0 || s.ws_max_pending_per_ip == 0 {
+        let ws_max_pending: usize = number("RALLY_WS_MAX_PENDING", &s.ws_max_pending)?;
+        let ws_max_pending_per_ip: usize =
+            number("RALLY_WS_MAX_PENDING_PER_IP", &s.ws_max_pending_per_ip)?;
+        if ws_max_pending == 0 || ws_max_pending_per_ip == 0 {
             bail!("RALLY_WS_MAX_PENDING and RALLY_WS_MAX_PENDING_PER_IP: must be at least 1");
         }
-        if s.room_queue < 8 {
+        let room_queue: usize = number("RALLY_ROOM_QUEUE", &s.room_queue)?;
+        if room_queue < 8 {
             bail!("RALLY_ROOM_QUEUE: must be at least 8");
         }
+        let socket_send_buffer: usize = number("RALLY_SOCKET_SEND_BUFFER", &s.socket_send_buffer)?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let (arbiters, http_workers) = split_threads(cores, s.arbiters, s.http_workers);
+        let (arbiters, http_workers) = split_threads(
+            cores,
+            number("RALLY_ARBITERS", &s.arbiters)?,
+            number("RALLY_HTTP_WORKERS", &s.http_workers)?,
+        );
         let engine = EngineConfig {
-            tick_hz: s.tick_hz,
-            snapshot_every: s.snapshot_every,
-            points_to_win: s.points_to_win,
+            tick_hz,
+            snapshot_every,
+            points_to_win,
             countdown: duration("RALLY_COUNTDOWN", &s.countdown)?,
             reconnect_grace: duration("RALLY_RECONNECT_GRACE", &s.reconnect_grace)?,
             join_window: duration("RALLY_JOIN_WINDOW", &s.join_window)?,
@@ -316,12 +382,12 @@ impl Config {
                 &s.ws_heartbeat_interval,
             )?,
             ws_heartbeat_timeout: duration("RALLY_WS_HEARTBEAT_TIMEOUT", &s.ws_heartbeat_timeout)?,
-            session_queue: s.session_queue,
-            ws_max_queued_bytes: s.ws_max_queued_bytes,
+            session_queue,
+            ws_max_queued_bytes,
             ws_send_timeout: duration("RALLY_WS_SEND_TIMEOUT", &s.ws_send_timeout)?,
-            ws_max_pending: s.ws_max_pending,
-            ws_max_pending_per_ip: s.ws_max_pending_per_ip,
-            room_queue: s.room_queue,
+            ws_max_pending,
+            ws_max_pending_per_ip,
+            room_queue,
             arbiters,
             matchmaking_interval: duration("RALLY_MATCHMAKING_INTERVAL", &s.matchmaking_interval)?,
             checkpoint_interval: duration("RALLY_CHECKPOINT_INTERVAL", &s.checkpoint_interval)?,
@@ -351,23 +417,23 @@ impl Config {
         };
         Ok(Config {
             cluster,
-            socket_send_buffer: s.socket_send_buffer,
+            socket_send_buffer,
             http_workers,
             engine,
-            bind: s.bind.clone(),
+            bind,
             database,
             redis_url,
             metrics_bind,
             root_key_file,
             root_key_explicit,
             outbox_file,
-            log: s.log.clone(),
+            log,
             log_format,
             token_ttl,
             trusted_proxies,
-            auth_rate_per_minute: s.auth_rate_per_minute,
-            max_body_bytes: s.max_body_bytes,
-            db_pool_size: s.db_pool_size,
+            auth_rate_per_minute,
+            max_body_bytes,
+            db_pool_size,
             shutdown_timeout: duration("RALLY_SHUTDOWN_TIMEOUT", &s.shutdown_timeout)?,
         })
     }
@@ -415,8 +481,92 @@ mod tests {
     }
 
     #[test]
+    fn the_data_dir_holds_the_default_database_and_key() {
+        let c = Config::from_settings(&settings(&["--data-dir", "/srv/rally"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.database,
+            DatabaseUrl::Sqlite(PathBuf::from("/srv/rally/rally.db"))
+        );
+        assert_eq!(c.root_key_file, PathBuf::from("/srv/rally/root.key"));
+        // An explicit SQLite URL keeps its key next to it; Postgres keeps it in the data dir.
+        let c = Config::from_settings(&settings(&[
+            "--data-dir",
+            "/srv/rally",
+            "--database-url",
+            "sqlite://elsewhere/x.db",
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.root_key_file, PathBuf::from("elsewhere/root.key"));
+        let c = Config::from_settings(&settings(&[
+            "--data-dir",
+            "/srv/rally",
+            "--database-url",
+            "postgres://db/rally",
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.root_key_file, PathBuf::from("/srv/rally/root.key"));
+    }
+
+    #[test]
+    fn settings_follow_their_subcommand() {
+        use crate::cli::{AdminAction, Command};
+        let cmd = |args: &[&str]| {
+            let mut all = vec!["rally"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(Cli::into_command)
+        };
+        match cmd(&["serve", "--bind", "127.0.0.1:9000", "--points-to-win", "3"]) {
+            Ok(Command::Serve(s)) => {
+                assert_eq!(s.listen.bind, "127.0.0.1:9000");
+                assert_eq!(s.points_to_win, "3");
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd(&["--bind", "127.0.0.1:9001"]) {
+            Ok(Command::Serve(s)) => assert_eq!(s.listen.bind, "127.0.0.1:9001"),
+            other => panic!("{other:?}"),
+        }
+        match cmd(&["migrate", "--data-dir", "/d", "--create"]) {
+            Ok(Command::Migrate(m)) => {
+                assert!(m.create);
+                assert_eq!(
+                    m.store.database().unwrap_or_else(|e| panic!("{e}")),
+                    DatabaseUrl::Sqlite(PathBuf::from("/d/rally.db"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd(&[
+            "admin",
+            "grant-organiser",
+            "bob",
+            "--database-url",
+            "sqlite://x.db",
+        ]) {
+            Ok(Command::Admin {
+                action: AdminAction::GrantOrganiser { name, db },
+            }) => {
+                assert_eq!(name, "bob");
+                assert_eq!(db.store.database_url.as_deref(), Some("sqlite://x.db"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A subcommand takes only the settings it uses; server settings are not migrate's.
+        assert!(cmd(&["migrate", "--tick-hz", "30"]).is_err());
+        assert!(cmd(&["--bind", "127.0.0.1:9000", "serve"]).is_err());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (args, needle) in [
+            (
+                vec!["--points-to-win", "abc"],
+                "RALLY_POINTS_TO_WIN (--points-to-win)",
+            ),
+            (vec!["--tick-hz=-1"], "RALLY_TICK_HZ"),
+            (vec!["--db-pool-size", "many"], "RALLY_DB_POOL_SIZE"),
+            (vec!["--http-workers", "2.5"], "RALLY_HTTP_WORKERS"),
             (vec!["--database-url", "mysql://x"], "RALLY_DATABASE_URL"),
             (vec!["--token-ttl", "forever"], "RALLY_TOKEN_TTL"),
             (vec!["--log-format", "xml"], "RALLY_LOG_FORMAT"),

@@ -29,6 +29,8 @@
 //!   failover. It knows rooms and tournaments only through its own message types and ports.
 //! - [`room`], [`session`], [`matchmaking`]: room actors (ticks, fan-out), WebSocket sessions,
 //!   the quick-match queue (shared through Redis with a leased leader).
+//! - [`roles`]: role changes made by `rally admin` reach the player's live sessions (audit-log
+//!   poll, a fresh token over the WebSocket).
 //! - [`replay`]: the input log format and replay verification by re-simulation (pure).
 //! - [`tournament`]: the tournament actors (one per unfinished tournament, restored at
 //!   start-up) around the pure bracket state machine, rebuild and planning.
@@ -52,6 +54,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod registry;
 pub mod replay;
+pub mod roles;
 pub mod room;
 pub mod session;
 pub mod telemetry;

@@ -1,48 +1,78 @@
 //! `rally` binary: parse the command line, load the configuration, dispatch.
 
 use clap::Parser;
-use rally::cli::{AdminAction, Cli, Command, ReplayAction, TokenAction};
-use rally::config::Config;
+use rally::cli::{AdminAction, Cli, Command, LogSettings, ReplayAction, TokenAction};
+use rally::config::{Config, LogFormat};
 use std::process::ExitCode;
 
+/// A failure of the command: exit 2 for invalid settings (nothing was done), 1 otherwise.
+enum Failure {
+    Config(anyhow::Error),
+    Run(anyhow::Error),
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match Config::from_settings(&cli.settings) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("rally: configuration error: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
-    rally::telemetry::init(&config.log, config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
-        Command::Migrate => rally::commands::migrate(&config),
-        Command::Admin { action } => match action {
-            AdminAction::GrantOrganiser { name } => {
-                rally::commands::set_organiser(&config, &name, true)
-            }
-            AdminAction::RevokeOrganiser { name } => {
-                rally::commands::set_organiser(&config, &name, false)
-            }
-        },
-        Command::Healthcheck { url } => rally::commands::healthcheck(&config, url.as_deref()),
-        Command::Token { action } => match action {
-            TokenAction::Attenuate { token, checks } => rally::commands::attenuate(&token, &checks),
-            TokenAction::Inspect { token } => rally::commands::inspect(&token),
-        },
-        Command::Replay { action } => match action {
-            ReplayAction::Verify { target } => rally::commands::replay_verify(&config, &target),
-        },
-        Command::Loadgen(args) => rally::bot::loadgen::command(&args),
-    };
-    match result {
+    match run(Cli::parse().into_command()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Config(e)) => {
+            eprintln!("rally: configuration error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
             eprintln!("rally: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Validate what `command` needs, start logging, run it.
+fn run(command: Command) -> Result<(), Failure> {
+    use rally::commands;
+    let done = match command {
+        Command::Serve(settings) => {
+            let config = Config::from_settings(&settings).map_err(Failure::Config)?;
+            rally::telemetry::init(&config.log, config.log_format);
+            serve(config)
+        }
+        Command::Migrate(args) => {
+            logging(&args.logging)?;
+            let url = args.store.database().map_err(Failure::Config)?;
+            commands::migrate(&url, args.create)
+        }
+        Command::Admin { action } => {
+            let (name, db, organiser) = match action {
+                AdminAction::GrantOrganiser { name, db } => (name, db, true),
+                AdminAction::RevokeOrganiser { name, db } => (name, db, false),
+            };
+            logging(&db.logging)?;
+            let url = db.store.database().map_err(Failure::Config)?;
+            commands::set_organiser(&url, &name, organiser)
+        }
+        Command::Healthcheck(args) => commands::healthcheck(&args.listen.bind, args.url.as_deref()),
+        Command::Token { action } => match action {
+            TokenAction::Attenuate { token, checks } => commands::attenuate(&token, &checks),
+            TokenAction::Inspect { token } => commands::inspect(&token),
+        },
+        Command::Replay {
+            action: ReplayAction::Verify { target, db },
+        } => {
+            logging(&db.logging)?;
+            let url = db.store.database().map_err(Failure::Config)?;
+            commands::replay_verify(&url, &target)
+        }
+        Command::Loadgen(args) => {
+            logging(&args.logging)?;
+            rally::bot::loadgen::command(&args)
+        }
+    };
+    done.map_err(Failure::Run)
+}
+
+/// Start logging as `settings` say (a command without logging settings logs nothing).
+fn logging(settings: &LogSettings) -> Result<(), Failure> {
+    let (filter, format): (String, LogFormat) = settings.validate().map_err(Failure::Config)?;
+    rally::telemetry::init(&filter, format);
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

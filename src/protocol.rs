@@ -321,6 +321,15 @@ pub enum ServerMsg<'a> {
         /// Human-readable message.
         message: &'a str,
     },
+    /// Your account changed (an administrator granted or took away a role): who you are now,
+    /// and a token for it (`null` when this session authenticated with an attenuated token,
+    /// which the server will not widen: sign in again to get one).
+    Account {
+        /// Who you are, as in `welcome.player`.
+        player: serde_json::Value,
+        /// A fresh token carrying the new role; your previous tokens no longer work.
+        token: Option<&'a str>,
+    },
 }
 
 /// A player as tournament events show them.

@@ -130,7 +130,8 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-fn insert_audit(conn: &mut AnyConnection, e: &AuditEntry) -> AppResult<()> {
+/// Write one audit entry (inside the caller's transaction, with the change it records).
+pub fn insert_audit(conn: &mut AnyConnection, e: &AuditEntry) -> AppResult<()> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::id.eq(ulid::Ulid::new().to_string()),

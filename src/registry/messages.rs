@@ -69,6 +69,20 @@ pub enum SessionEvent {
     },
     /// A frame that must not be dropped (match end, errors in answer to an action).
     Frame(ByteString),
+    /// The player's role changed (by `rally admin`, see `crate::roles`): tell the client and
+    /// give it a token for the new role.
+    Account(AccountChange),
+}
+
+/// A player's stored role and token epoch after a role change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountChange {
+    /// Whose.
+    pub player: PlayerId,
+    /// The role now stored.
+    pub role: crate::db::players::Role,
+    /// The token epoch now stored (tokens must carry it).
+    pub epoch: i64,
 }
 
 /// A player as rooms know it.

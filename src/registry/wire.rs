@@ -206,6 +206,15 @@ pub enum WireEvent {
         /// Text.
         frame: String,
     },
+    /// The player's role changed (normally delivered by each instance to its own sessions).
+    Account {
+        /// Player.
+        player: PlayerId,
+        /// Stored role (`guest`, `player`, `organiser`).
+        role: String,
+        /// Stored token epoch.
+        epoch: i64,
+    },
 }
 
 impl From<SessionEvent> for WireEvent {
@@ -234,6 +243,11 @@ impl From<SessionEvent> for WireEvent {
             },
             SessionEvent::Frame(f) => WireEvent::Frame {
                 frame: f.to_string(),
+            },
+            SessionEvent::Account(a) => WireEvent::Account {
+                player: a.player,
+                role: a.role.as_str().to_string(),
+                epoch: a.epoch,
             },
         }
     }
@@ -264,6 +278,17 @@ impl From<WireEvent> for SessionEvent {
                 frame: frame.into(),
             },
             WireEvent::Frame { frame } => SessionEvent::Frame(frame.into()),
+            WireEvent::Account {
+                player,
+                role,
+                epoch,
+            } => SessionEvent::Account(crate::room::messages::AccountChange {
+                player,
+                // An unknown role grants nothing.
+                role: crate::db::players::Role::parse(&role)
+                    .unwrap_or(crate::db::players::Role::Guest),
+                epoch,
+            }),
         }
     }
 }

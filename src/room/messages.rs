@@ -3,8 +3,8 @@
 //! ones only the matchmaker and the room itself use.
 
 pub use crate::registry::messages::{
-    Conclude, Detach, ForfeitPlayer, HandOver, Input, Join, JoinAccepted, JoinRole, Leave,
-    Outbound, PlayerInfo, Resign, RoomRefusal, SessionEvent,
+    AccountChange, Conclude, Detach, ForfeitPlayer, HandOver, Input, Join, JoinAccepted, JoinRole,
+    Leave, Outbound, PlayerInfo, Resign, RoomRefusal, SessionEvent,
 };
 use actix::prelude::*;
 

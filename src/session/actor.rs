@@ -442,6 +442,7 @@ impl Handler<SessionEvent> for Session {
     fn handle(&mut self, msg: SessionEvent, ctx: &mut Ctx) {
         match msg {
             SessionEvent::Frame(f) => self.write(ctx, f.into_bytes()),
+            SessionEvent::Account(change) => self.account_changed(change, ctx),
             SessionEvent::MatchFound {
                 room,
                 join_within_ms,

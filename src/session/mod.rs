@@ -13,6 +13,7 @@
 //! - [`actor`]: the session actor's transport side (heartbeat, slow readers, closing).
 //! - [`handlers`]: the session's protocol handling (auth, queue, rooms, inputs, tournaments).
 
+mod account;
 pub mod actor;
 pub mod admission;
 pub mod conn;

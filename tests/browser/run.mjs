@@ -454,16 +454,16 @@ async function auditActions(o, tid) {
 
 scenario('organiser and tournament: create, open, join, start, live bracket, match prompts, settle, play to a champion; disqualify, cancel, audit log', async () => {
   const tag = Date.now().toString(36).slice(-5);
-  // An organiser: a registered player promoted with the CLI against the test database. The
-  // promotion revokes their tokens, so they sign in again.
+  // An organiser: a registered player promoted with the CLI against the test database while
+  // signed in. The server pushes the new role and a fresh token to the live session (the old
+  // token stops working), so the page shows the organiser menu without signing in again.
   const orgName = `org_${tag}`;
   const o = await registered('Org', orgName);
+  const before = await hooks(o, () => sessionStorage.getItem('rally.token'));
   execFileSync(process.env.RALLY_BIN, ['admin', 'grant-organiser', orgName], { env: { ...process.env }, stdio: 'pipe' });
-  await o.click('[data-testid=logout]');
-  await o.fill('[data-testid=login-name]', orgName);
-  await o.fill('[data-testid=login-password]', 'correct-horse-1');
-  await o.click('[data-testid=login-submit]');
-  await o.waitForSelector('[data-testid=nav-organiser]');
+  await o.waitForSelector('[data-testid=nav-organiser]', { timeout: 15000 });
+  const after = await hooks(o, () => sessionStorage.getItem('rally.token'));
+  check(after && after !== before, 'the role change brought a fresh token');
   await o.click('[data-testid=nav-organiser]');
   await o.waitForSelector('[data-testid=create-tournament]');
   // Create: single elimination for 4, first to 1 point, 30 s to join a match.

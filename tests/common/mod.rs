@@ -340,6 +340,7 @@ macro_rules! both_backends {
 pub mod binary;
 pub mod bot;
 pub mod durable;
+pub mod process;
 pub mod raw;
 pub mod tournament;
 pub mod ws;

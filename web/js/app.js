@@ -275,12 +275,41 @@ function onServerMessage(m) {
     case 'error':
       onServerError(m);
       break;
+    case 'account':
+      onAccount(m);
+      break;
     case 'tournament':
     case 'subscribed':
     case 'unsubscribed':
       tournaments.onServerMessage(m);
       break;
     default:
+  }
+}
+
+/**
+ * An administrator changed this player's role: the server pushed the new role and, unless the
+ * session used a narrowed token, a fresh token (the old ones no longer work).
+ * @param {ServerMsg} m
+ */
+function onAccount(m) {
+  if (!app.player || m.player.id !== app.player.id) return;
+  const was = app.player.role;
+  app.player = { ...app.player, role: m.player.role, name: m.player.name };
+  sessionStorage.setItem(PLAYER_KEY, JSON.stringify(app.player));
+  if (m.token) {
+    auth.token = m.token;
+    sessionStorage.setItem(TOKEN_KEY, m.token);
+  }
+  renderChrome();
+  // The organiser page shows what the role allows: draw it again for the new role.
+  if (hooks.route === 'organiser') route();
+  if (!m.token) {
+    signedOut('Your role changed; please sign in again to use it.');
+  } else if (m.player.role === 'organiser' && was !== 'organiser') {
+    toast('You are now an organiser: the Organiser page is in the menu.', 'info');
+  } else if (was === 'organiser' && m.player.role !== 'organiser') {
+    toast('You are no longer an organiser.', 'info');
   }
 }
 

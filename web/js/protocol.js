@@ -167,6 +167,12 @@ export function decode(text) {
     case 'room':
       if (typeof v.state !== 'string' || !Array.isArray(v.players)) throw new ProtocolError('malformed room');
       break;
+    case 'account':
+      if (!v.player || typeof v.player.id !== 'string' || typeof v.player.role !== 'string'
+        || (v.token !== null && typeof v.token !== 'string')) {
+        throw new ProtocolError('malformed account');
+      }
+      break;
     case 'error':
       if (typeof v.code !== 'string') throw new ProtocolError('malformed error');
       if (typeof v.message !== 'string') v.message = '';

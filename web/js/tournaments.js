@@ -553,7 +553,7 @@ export function organiserPage(sub = '') {
     body);
   const p = app.player;
   if (!p || p.role !== 'organiser') {
-    mount(body, h('p', { class: 'notice', testid: 'not-organiser' }, 'Only organisers can run tournaments. An administrator grants the role with `rally admin grant-organiser NAME`; then sign in again.'));
+    mount(body, h('p', { class: 'notice', testid: 'not-organiser' }, 'Only organisers can run tournaments. An administrator grants the role with `rally admin grant-organiser NAME`; this page then updates by itself within a few seconds.'));
     return el;
   }
   (async () => {
@@ -811,6 +811,8 @@ const AUDIT_WORDS = /** @type {Record<string,string>} */ ({
   'tournament.seeding': 'set the seeding',
   'tournament.disqualify': 'disqualified a player',
   'tournament.settle_match': 'settled a match',
+  'player.grant_organiser': 'made a player an organiser',
+  'player.revoke_organiser': 'took the organiser role away',
 });
 
 /**
