@@ -227,10 +227,24 @@ impl Handler<Resign> for RoomActor {
     }
 }
 
+/// The answer to a `leave` is sent once the room has done what the leave caused — including
+/// announcing the match end it may have brought about. A match end waits for its result to be
+/// journaled (`ctx.wait` in `finish`/`no_show`, which holds back every other event of this
+/// actor, spawned futures included), so this answer, spawned after it, follows the
+/// `Released` event. The owner side of a session on another instance relies on that order:
+/// its proxy stops once the leave is answered unless the session was released by then (see
+/// `registry::proxy::Settle`), and the `match_end` must have gone through it.
 impl Handler<Leave> for RoomActor {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) -> Self::Result {
+        self.leave(msg, ctx);
+        Box::pin(actix::fut::ready(()))
+    }
+}
+
+impl RoomActor {
+    fn leave(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         if self.spectators.remove(&msg.session_id).is_some() {
             self.publish_summary();
             self.broadcast_room_state();
