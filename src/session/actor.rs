@@ -230,7 +230,13 @@ impl Session {
     }
 
     fn on_violation(&mut self, ctx: &mut Ctx, v: Violation) {
-        tracing::debug!(session = %self.id, violation = v.message(), "websocket framing violation");
+        // A client's mistake: DEBUG under the target of client-caused events (docs/operations.md).
+        tracing::debug!(
+            target: crate::telemetry::noise::TARGET,
+            session = %self.id,
+            violation = v.message(),
+            "websocket framing violation"
+        );
         let (err, reason) = match v {
             Violation::TooBig => (code::TOO_BIG, "too_big"),
             Violation::InvalidUtf8 | Violation::Protocol(_) => {

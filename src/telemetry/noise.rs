@@ -1,8 +1,9 @@
 //! Library events a client can trigger at will, demoted from ERROR to DEBUG.
 //!
-//! actix-http logs some protocol violations of the peer at ERROR: a fragmented WebSocket
-//! control frame (`Unfinished fragment Ping`), a request head over its size limit or a
-//! malformed request (`stream error: …`).
+//! actix-http logs some protocol violations of the peer at ERROR: a request head over its size
+//! limit or a malformed request (`stream error: …`). (WebSocket framing is rally's own since
+//! the session transport left actix-http's codec: its violations are logged at DEBUG under
+//! the same target, `rally::client`, by `session::actor`.)
 //! Nothing is wrong with the server in those cases, and anyone can produce them, so at ERROR
 //! they would page operators and flood the log. [`ClientNoise`] drops those events and
 //! re-emits each as a DEBUG event with target `rally::client`, `origin` (the library's target)
@@ -20,8 +21,6 @@ pub const TARGET: &str = "rally::client";
 
 /// `(target, message prefix)` of the library events that only a peer's mistake produces.
 pub const CLIENT_CAUSED: &[(&str, &str)] = &[
-    // ws::Codec::decode: a control frame (ping, pong, close) sent with FIN=0.
-    ("actix_http::ws::codec", "Unfinished fragment"),
     // h1::Dispatcher: the request failed to parse (head too large, bad header, bad method…)
     // or the connection broke while reading it.
     ("actix_http::h1::dispatcher", "stream error"),
