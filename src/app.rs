@@ -12,8 +12,8 @@ use crate::registry::{Cluster, Registry};
 use crate::room::Engine;
 use crate::{api, metrics, web as client};
 use actix::{Actor, Addr};
-use actix_http::{HttpService, KeepAlive};
-use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_http::{HttpService, KeepAlive, Protocol};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
 use actix_web::dev::AppConfig;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -206,7 +206,10 @@ pub async fn run(
                 .app_data(json)
                 .app_data(path)
                 .app_data(query)
+                .app_data(web::PayloadConfig::new(app_state.config.max_body_bytes))
+                .app_data(api::body::BodyTimeout(app_state.config.http_body_timeout))
                 .wrap(from_fn(api::forward::forward_tournament_actions))
+                .wrap(from_fn(api::shape::json_errors))
                 .wrap(from_fn(metrics::http_metrics))
                 .wrap(from_fn(crate::telemetry::access::log_requests))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
@@ -220,27 +223,38 @@ pub async fn run(
             }
             let app = app.configure(client::configure);
             let signal = graceful.clone();
-            HttpService::build()
+            let service = HttpService::build()
                 .graceful_shutdown_signal(move || {
                     let signal = signal.clone();
                     async move { signal.notified().await }
                 })
                 .keep_alive(KeepAlive::default())
-                .client_request_timeout(Duration::from_secs(5))
+                .client_request_timeout(app_state.config.http_head_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .h1_allow_half_closed(true)
-                // Snapshots are small frames written every tick: with Nagle's algorithm a frame
-                // written while the previous one is unacknowledged waits for that ACK, which a
-                // client's delayed ACK can hold back for up to 40 ms.
-                .tcp_nodelay(true)
                 .local_addr(addr)
                 .upgrade(upgrades.factory())
                 .finish(map_config(
                     app.into_factory()
                         .map_err(|err: actix_web::Error| err.error_response()),
                     |_| AppConfig::default(),
+                ));
+            // What `HttpService::tcp` does, with the stream wrapped so that the dispatcher's
+            // own error answers come out in the JSON shape (api::wire).
+            let head_timeout = app_state.config.http_head_timeout;
+            fn_service(move |io: tokio::net::TcpStream| async move {
+                // Snapshots are small frames written every tick: with Nagle's algorithm a
+                // frame written while the previous one is unacknowledged waits for that ACK,
+                // which a client's delayed ACK can hold back for up to 40 ms.
+                let _ = io.set_nodelay(true);
+                let peer = io.peer_addr().ok();
+                Ok::<_, actix_http::error::DispatchError>((
+                    api::wire::HttpIo::new(io, head_timeout),
+                    Protocol::Http1,
+                    peer,
                 ))
-                .tcp()
+            })
+            .and_then(service)
         })?
         .run();
 

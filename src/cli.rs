@@ -289,6 +289,12 @@ pub struct Settings {
     /// Largest accepted HTTP JSON body, in bytes.
     #[arg(long, env = "RALLY_MAX_BODY_BYTES", default_value = "16384")]
     pub max_body_bytes: String,
+    /// How long the first request head of a connection may take to arrive (408 after).
+    #[arg(long, env = "RALLY_HTTP_HEAD_TIMEOUT", default_value = "5s")]
+    pub http_head_timeout: String,
+    /// How long a request body may take to arrive once a handler reads it (408 after).
+    #[arg(long, env = "RALLY_HTTP_BODY_TIMEOUT", default_value = "10s")]
+    pub http_body_timeout: String,
     /// Database connection pool size.
     #[arg(long, env = "RALLY_DB_POOL_SIZE", default_value = "8")]
     pub db_pool_size: String,

@@ -128,6 +128,10 @@ pub struct Config {
     pub auth_rate_per_minute: u32,
     /// Largest HTTP JSON body.
     pub max_body_bytes: usize,
+    /// How long the first request head of a connection may take (408 `request_timeout` after).
+    pub http_head_timeout: Duration,
+    /// How long an HTTP request body may take to arrive (408 `request_timeout` after).
+    pub http_body_timeout: Duration,
     /// Database pool size.
     pub db_pool_size: u32,
     /// Graceful shutdown wait.
@@ -314,6 +318,14 @@ impl Config {
         if max_body_bytes < 1024 {
             bail!("RALLY_MAX_BODY_BYTES: must be at least 1024");
         }
+        let http_head_timeout = duration("RALLY_HTTP_HEAD_TIMEOUT", &s.http_head_timeout)?;
+        if http_head_timeout < Duration::from_millis(100) {
+            bail!("RALLY_HTTP_HEAD_TIMEOUT: must be at least 100ms");
+        }
+        let http_body_timeout = duration("RALLY_HTTP_BODY_TIMEOUT", &s.http_body_timeout)?;
+        if http_body_timeout < Duration::from_millis(100) {
+            bail!("RALLY_HTTP_BODY_TIMEOUT: must be at least 100ms");
+        }
         let db_pool_size: u32 = number("RALLY_DB_POOL_SIZE", &s.db_pool_size)?;
         if db_pool_size == 0 {
             bail!("RALLY_DB_POOL_SIZE: must be at least 1");
@@ -433,6 +445,8 @@ impl Config {
             trusted_proxies,
             auth_rate_per_minute,
             max_body_bytes,
+            http_head_timeout,
+            http_body_timeout,
             db_pool_size,
             shutdown_timeout: duration("RALLY_SHUTDOWN_TIMEOUT", &s.shutdown_timeout)?,
         })

@@ -5,6 +5,7 @@
 //! is logged but never shown. [`ErrorKind::status`] is the single place that maps kinds to HTTP
 //! statuses.
 
+use crate::telemetry::fields::escape_controls;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -19,18 +20,26 @@ pub enum ErrorKind {
     InvalidJson,
     /// A field has a value outside what the API accepts.
     Validation,
+    /// The request is not HTTP that the server can read (a malformed request line or header).
+    BadRequest,
     /// No credentials, or credentials that are wrong, expired, revoked or forged.
     Unauthorized,
     /// The principal is known but not allowed to do this.
     Forbidden,
     /// The resource does not exist.
     NotFound,
+    /// The path exists, but not for this method (the answer carries `Allow`).
+    MethodNotAllowed,
+    /// The request head or body did not arrive in time.
+    RequestTimeout,
     /// The request conflicts with the current state (name taken, wrong state transition).
     Conflict,
     /// The request body is larger than the configured limit.
     PayloadTooLarge,
     /// Too many requests from this client; retry after the given number of seconds.
     RateLimited,
+    /// The request head (request line and headers) is larger than the server reads.
+    HeadersTooLarge,
     /// A dependency (database, Redis, authorization engine limit) is unavailable right now.
     Unavailable,
     /// A bug or an unexpected failure; details are only in the server log.
@@ -38,17 +47,59 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order of the documentation (README, "HTTP API").
+    pub const ALL: [ErrorKind; 14] = [
+        ErrorKind::InvalidJson,
+        ErrorKind::Validation,
+        ErrorKind::BadRequest,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::RequestTimeout,
+        ErrorKind::Conflict,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::RateLimited,
+        ErrorKind::HeadersTooLarge,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// The kind an error status stands for, for answers that did not come from an
+    /// [`AppError`] (a library's own error answer): the code clients see then.
+    pub fn for_status(status: StatusCode) -> ErrorKind {
+        match status.as_u16() {
+            401 => ErrorKind::Unauthorized,
+            403 => ErrorKind::Forbidden,
+            404 | 410 => ErrorKind::NotFound,
+            405 => ErrorKind::MethodNotAllowed,
+            408 => ErrorKind::RequestTimeout,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            415 => ErrorKind::InvalidJson,
+            429 => ErrorKind::RateLimited,
+            431 => ErrorKind::HeadersTooLarge,
+            502..=504 => ErrorKind::Unavailable,
+            400..=499 => ErrorKind::BadRequest,
+            _ => ErrorKind::Internal,
+        }
+    }
+
     /// The wire code.
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::InvalidJson => "invalid_json",
             ErrorKind::Validation => "validation",
+            ErrorKind::BadRequest => "bad_request",
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
+            ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::RequestTimeout => "request_timeout",
             ErrorKind::Conflict => "conflict",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::HeadersTooLarge => "headers_too_large",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
@@ -57,13 +108,18 @@ impl ErrorKind {
     /// The HTTP status for this kind.
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorKind::InvalidJson | ErrorKind::Validation => StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidJson | ErrorKind::Validation | ErrorKind::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,6 +134,8 @@ pub struct AppError {
     pub message: String,
     /// Seconds to wait, for [`ErrorKind::RateLimited`].
     pub retry_after: Option<u64>,
+    /// The methods the path takes, for [`ErrorKind::MethodNotAllowed`] (the `Allow` header).
+    pub allow: Option<String>,
     /// The underlying cause, logged, never sent.
     pub cause: Option<anyhow::Error>,
 }
@@ -92,6 +150,7 @@ impl AppError {
             kind,
             message: message.into(),
             retry_after: None,
+            allow: None,
             cause: None,
         }
     }
@@ -130,6 +189,16 @@ impl AppError {
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::new(ErrorKind::RateLimited, "too many requests, slow down");
         e.retry_after = Some(retry_after.max(1));
+        e
+    }
+    /// 405 `method_not_allowed` with `Allow: allow` (a comma-separated method list).
+    pub fn method_not_allowed(allow: impl Into<String>) -> Self {
+        let allow = allow.into();
+        let mut e = Self::new(
+            ErrorKind::MethodNotAllowed,
+            format!("this path takes only {allow}"),
+        );
+        e.allow = Some(allow);
         e
     }
     /// 500 `internal`: the cause goes to the log, the client sees a generic message.
@@ -188,10 +257,13 @@ impl ResponseError for AppError {
         if let Some(secs) = self.retry_after {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
+        if let Some(allow) = &self.allow {
+            resp.insert_header((header::ALLOW, allow.as_str()));
+        }
         resp.json(ErrorBody {
             error: ErrorDetail {
                 code: self.kind.code(),
-                message: &self.message,
+                message: &escape_controls(&self.message),
             },
         })
     }
@@ -225,13 +297,20 @@ impl From<actix_web::error::BlockingError> for AppError {
     }
 }
 
-/// Map actix's JSON extractor errors to our JSON body (400 `invalid_json` / 413).
+/// Map actix's JSON extractor errors to our JSON body: 413 `payload_too_large` past
+/// `RALLY_MAX_BODY_BYTES`, 408 `request_timeout` when the body stalls, 400 `invalid_json`
+/// otherwise (not JSON, not the expected shape, or no `Content-Type: application/json`).
 pub fn json_error_handler(
     err: actix_web::error::JsonPayloadError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
+    json_error(&err).into()
+}
+
+/// The [`AppError`] for a JSON body that could not be read.
+pub fn json_error(err: &actix_web::error::JsonPayloadError) -> AppError {
     use actix_web::error::JsonPayloadError as J;
-    let app = match &err {
+    match err {
         J::OverflowKnownLength { .. } | J::Overflow { .. } => AppError::new(
             ErrorKind::PayloadTooLarge,
             "request body is larger than the limit",
@@ -241,17 +320,37 @@ pub fn json_error_handler(
             "expected Content-Type: application/json",
         ),
         J::Deserialize(e) => AppError::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")),
+        J::Payload(p) => payload_error(p),
         other => AppError::new(ErrorKind::InvalidJson, format!("invalid body: {other}")),
-    };
-    app.into()
+    }
 }
 
-/// Map path extractor errors to 404 (a malformed id names nothing).
+/// The [`AppError`] for a request body that could not be read.
+pub fn payload_error(err: &actix_web::error::PayloadError) -> AppError {
+    use actix_web::error::PayloadError as P;
+    match err {
+        P::Overflow => AppError::new(
+            ErrorKind::PayloadTooLarge,
+            "request body is larger than the limit",
+        ),
+        P::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => AppError::new(
+            ErrorKind::RequestTimeout,
+            "the request body did not arrive in time",
+        ),
+        other => AppError::new(
+            ErrorKind::InvalidJson,
+            format!("cannot read the body: {other}"),
+        ),
+    }
+}
+
+/// Map path extractor errors to 404 (a malformed id names nothing). The message does not
+/// repeat the path.
 pub fn path_error_handler(
-    err: actix_web::error::PathError,
+    _err: actix_web::error::PathError,
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
-    AppError::not_found(format!("no such resource: {err}")).into()
+    AppError::not_found("no such resource").into()
 }
 
 /// Map query-string extractor errors to 400 `validation`.
@@ -260,4 +359,23 @@ pub fn query_error_handler(
     _req: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     AppError::validation(format!("invalid query string: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_an_error_status() {
+        let codes: std::collections::HashSet<_> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
+        for k in ErrorKind::ALL {
+            assert!(k.status().is_client_error() || k.status().is_server_error());
+            assert_eq!(
+                ErrorKind::for_status(k.status()).status(),
+                k.status(),
+                "{k:?}"
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Accounts: register, login, guest, logout, refresh, upgrade, me.
 
+use crate::api::body::{Json, OptionalJson};
 use crate::app::AppState;
 use crate::auth::extract::Player;
 use crate::auth::ratelimit::client_ip;
@@ -84,7 +85,7 @@ async fn hash_password(password: String) -> AppResult<String> {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> AppResult<HttpResponse> {
     rate_limit(&state, &req)?;
     let Credentials { name, password } = body.into_inner();
@@ -108,7 +109,7 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> AppResult<HttpResponse> {
     rate_limit(&state, &req)?;
     let Credentials { name, password } = body.into_inner();
@@ -151,10 +152,10 @@ fn guest_name() -> String {
 pub async fn guest(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Option<web::Json<GuestBody>>,
+    body: OptionalJson<GuestBody>,
 ) -> AppResult<HttpResponse> {
     rate_limit(&state, &req)?;
-    let wanted = body.and_then(|b| b.into_inner().name);
+    let wanted = body.into_inner().name;
     if let Some(name) = &wanted {
         validate_name(name)?;
     }
@@ -225,7 +226,7 @@ pub async fn refresh(state: web::Data<AppState>, player: Player) -> AppResult<Ht
 pub async fn upgrade(
     state: web::Data<AppState>,
     player: Player,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
 ) -> AppResult<HttpResponse> {
     if player.0.role != Role::Guest {
         return Err(AppError::conflict("only a guest account can be upgraded"));

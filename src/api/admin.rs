@@ -2,6 +2,7 @@
 //! Every handler takes an [`Organiser`]: anonymous callers get 401, guests and players 403.
 //! Refused transitions are 409 (state) or 400 (input) and change nothing.
 
+use crate::api::body::Json;
 use crate::api::page::PageQuery;
 use crate::api::tournaments::{ask, live, render};
 use crate::app::AppState;
@@ -59,7 +60,7 @@ fn caller(o: &Organiser) -> Caller {
 pub async fn create(
     state: web::Data<AppState>,
     org: Organiser,
-    body: web::Json<CreateTournament>,
+    body: Json<CreateTournament>,
 ) -> AppResult<HttpResponse> {
     let b = body.into_inner();
     let name = b.name.trim().to_owned();
@@ -245,7 +246,7 @@ pub async fn seeding(
     state: web::Data<AppState>,
     org: Organiser,
     id: web::Path<String>,
-    body: web::Json<SeedingBody>,
+    body: Json<SeedingBody>,
 ) -> AppResult<HttpResponse> {
     let order = body
         .into_inner()
@@ -292,7 +293,7 @@ pub async fn settle(
     state: web::Data<AppState>,
     org: Organiser,
     path: web::Path<(String, String)>,
-    body: web::Json<SettleBody>,
+    body: Json<SettleBody>,
 ) -> AppResult<HttpResponse> {
     let (id, mid) = path.into_inner();
     let b = body.into_inner();

@@ -4,11 +4,14 @@
 //! relays the answer, so a client behind a load balancer never needs to know the owner.
 //! Reads (`GET`) are answered everywhere from the database and never forwarded.
 
+use crate::api::body::{BodyTimeout, DEFAULT_BODY_TIMEOUT};
 use crate::app::AppState;
+use crate::error::{payload_error, AppError, ErrorKind};
 use crate::ids::TournamentId;
 use crate::registry::Resource;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
@@ -53,7 +56,27 @@ pub async fn forward_tournament_actions(
     let Some(addr) = target else {
         return next.call(req).await.map(|r| r.map_into_left_body());
     };
-    let body = req.extract::<web::Bytes>().await?;
+    // Read like every body of the API: bounded in size (`web::PayloadConfig`) and time.
+    let limit = req
+        .app_data::<BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+    let body = match actix_web::rt::time::timeout(limit, req.extract::<web::Bytes>()).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            return Err(match e.as_error::<PayloadError>() {
+                Some(p) => payload_error(p),
+                None => AppError::new(ErrorKind::InvalidJson, "cannot read the request body"),
+            }
+            .into())
+        }
+        Err(_) => {
+            return Err(AppError::new(
+                ErrorKind::RequestTimeout,
+                "the request body did not arrive in time",
+            )
+            .into())
+        }
+    };
     let url = format!(
         "http://{addr}{}",
         req.uri()

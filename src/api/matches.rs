@@ -160,8 +160,7 @@ pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> AppResul
     let view = state
         .db
         .run(move |c| {
-            let row = matches::get(c, &id)?
-                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?;
+            let row = matches::get(c, &id)?.ok_or_else(|| AppError::not_found("no such match"))?;
             let names = matches::player_names(c, std::slice::from_ref(&row))?;
             Ok(MatchView::new(&row, &names))
         })
@@ -178,7 +177,7 @@ pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppRes
         .db
         .run(move |c| {
             matches::get(c, &id)?
-                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?
+                .ok_or_else(|| AppError::not_found("no such match"))?
                 .replay()
         })
         .await?;
@@ -210,7 +209,7 @@ pub async fn replay_frames(
         .db
         .run(move |c| {
             let rep = matches::get(c, &id)?
-                .ok_or_else(|| AppError::not_found(format!("no match {id}")))?
+                .ok_or_else(|| AppError::not_found("no such match"))?
                 .replay()?;
             if rep.ticks / every > crate::replay::MAX_REPLAY_FRAMES {
                 return Err(AppError::validation(format!(
@@ -248,7 +247,7 @@ pub async fn for_player(
         .db
         .run(move |c| {
             if players::by_id(c, &id)?.is_none() {
-                return Err(AppError::not_found(format!("no player {id}")));
+                return Err(AppError::not_found("no such player"));
             }
             let rows = matches::list_for_player(c, &id, page.limit, page.offset)?;
             views(c, rows)

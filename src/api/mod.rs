@@ -2,14 +2,18 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod body;
 pub mod forward;
 pub mod health;
 pub mod matches;
 pub mod page;
 pub mod rooms;
+pub mod routes;
+pub mod shape;
 pub mod tournaments;
+pub mod wire;
 
-use crate::error::{self, AppError};
+use crate::error;
 use actix_web::web;
 
 /// Register every route under the app. The web client's catch-all is added by [`crate::app`].
@@ -46,22 +50,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(admin::disqualify)
                 .service(admin::settle)
                 .service(admin::audit)
-                .default_service(web::to(api_not_found)),
-        );
-}
-
-/// JSON 404 for unknown API routes (and 405s folded in: the route does not exist for that
-/// method).
-async fn api_not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::not_found("no such API route"))
+                .default_service(web::to(routes::unmatched)),
+        )
+        // Any other version or path under /api (`/api/v2/me`, `/api/nope`): a JSON 404, never
+        // the web client's page.
+        .service(web::scope("/api").default_service(web::to(routes::unmatched)));
 }
 
 /// Extractor configs that turn actix's errors into our JSON body.
 pub fn extractor_configs(max_body: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig) {
     (
-        web::JsonConfig::default()
-            .limit(max_body)
-            .error_handler(error::json_error_handler),
+        body::json_config(max_body),
         web::PathConfig::default().error_handler(error::path_error_handler),
         web::QueryConfig::default().error_handler(error::query_error_handler),
     )

@@ -1,6 +1,7 @@
 //! Rooms: create a private room (join code), list public live rooms.
 
 use super::page::PageQuery;
+use crate::api::body::Json;
 use crate::app::AppState;
 use crate::auth::extract::authenticate;
 use crate::auth::Operation;
@@ -34,7 +35,7 @@ fn default_game() -> String {
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<CreateRoom>,
+    body: Json<CreateRoom>,
 ) -> AppResult<HttpResponse> {
     authenticate(&req, Operation::Play).await?;
     let body = body.into_inner();

@@ -8,6 +8,7 @@ use super::actor::Session;
 use super::admission::{Admission, Refusal};
 use super::conn::{self, Outlet, QueueBounds, Reader};
 use super::frame::Limits;
+use crate::api::wire::HttpIo;
 use crate::app::AppState;
 use crate::protocol;
 use actix::Actor;
@@ -44,27 +45,25 @@ impl Upgrades {
     pub fn factory(
         &self,
     ) -> impl actix_service::ServiceFactory<
-        (Request, Framed<TcpStream, h1::Codec>),
+        (Request, Framed<HttpIo, h1::Codec>),
         Config = (),
         Response = (),
         Error = Infallible,
         InitError = (),
     > + Clone {
         let this = self.clone();
-        actix_service::fn_service(
-            move |(req, framed): (Request, Framed<TcpStream, h1::Codec>)| {
-                let this = this.clone();
-                async move {
-                    this.upgrade(req, framed).await;
-                    Ok::<(), Infallible>(())
-                }
-            },
-        )
+        actix_service::fn_service(move |(req, framed): (Request, Framed<HttpIo, h1::Codec>)| {
+            let this = this.clone();
+            async move {
+                this.upgrade(req, framed).await;
+                Ok::<(), Infallible>(())
+            }
+        })
     }
 
-    async fn upgrade(&self, req: Request, framed: Framed<TcpStream, h1::Codec>) {
+    async fn upgrade(&self, req: Request, framed: Framed<HttpIo, h1::Codec>) {
         let parts = framed.into_parts();
-        let (mut io, early) = (parts.io, parts.read_buf);
+        let (mut io, early) = (parts.io.into_inner(), parts.read_buf);
         let started = std::time::Instant::now();
         let status = match self.admit(&req) {
             Err(answer) => {

@@ -141,7 +141,12 @@ impl Rally {
 
     /// `POST path` with a JSON body; the status and the parsed JSON answer (Null if none).
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let body = body.to_string();
+        self.post_json_raw(path, &body.to_string())
+    }
+
+    /// `POST path` with `body` sent as is, as `application/json`; the status and the parsed
+    /// JSON answer (Null if none).
+    pub fn post_json_raw(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
         let answer = self.raw(
             format!(
                 "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
