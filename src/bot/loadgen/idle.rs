@@ -21,8 +21,11 @@ use crate::bot::error::BotError;
 /// Connections per loopback source address (well below the default ephemeral range of 28,232
 /// ports, so a run of 20,000 exercises two addresses).
 pub const PER_SOURCE_ADDRESS: usize = 10_000;
-/// Guest creations and connection handshakes in flight at once.
-pub const CONCURRENCY: usize = 64;
+/// Guest creations and connection handshakes in flight at once: half the server's default
+/// bound on connections waiting to authenticate from one address (`RALLY_WS_MAX_PENDING_PER_IP`,
+/// 32; docs/security.md), so a loaded server that authenticates slowly never answers the idle
+/// connections' upgrades with 429.
+pub const CONCURRENCY: usize = 16;
 
 /// The held connections; dropping it (or [`Idle::close`]) ends them.
 pub struct Idle {
