@@ -429,7 +429,8 @@ async fn view(s: &TestServer, id: &str) -> Value {
 /// A tournament's final ends during the outage. Persist, then announce: players get
 /// `match_end` (the result is journaled) but the tournament announces nothing until the result
 /// is stored; then it records it and crowns the champion. A registration that was due to close
-/// during the outage closes once the database is back. Organiser actions meanwhile get a 503.
+/// during the outage closes once the database is back. Organiser actions meanwhile get a 503;
+/// a player already connected can still subscribe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tournament_waits_for_its_result_and_resumes_after_the_outage() {
     let Some(admin_url) = postgres_admin_url() else {
@@ -473,6 +474,12 @@ async fn a_tournament_waits_for_its_result_and_resumes_after_the_outage() {
     admin(&s, &org, &later_id, "open").await;
 
     let mut outage = Outage::begin(&admin_url, &db_name(&s.database_url));
+    // A session admitted before the outage subscribes during it: re-authorized without the
+    // database (its token's checks still run), like a join.
+    b.send(json!({"type": "subscribe", "tournament": id})).await;
+    b.expect("subscribed").await;
+    let state = b.expect("tournament").await;
+    assert_eq!(state["event"], "state", "{state}");
     b.send(json!({"type": "resign"})).await;
     let end = a.expect("match_end").await;
     assert_eq!(end["outcome"]["reason"], "resign");
