@@ -57,8 +57,9 @@ bench-engine *ARGS:
     cargo bench --bench engine -- {{ARGS}}
 
 # The fault suite (tests/faults.rs): kill -9 of a room owner, of a tournament owner and of a
-# session-only instance, SIGSTOP past the lease, SIGTERM, Redis FLUSHDB and restart, on three
-# real instances with loadgen; every run checked for lost or doubled results. Needs
+# session-only instance, SIGSTOP past the lease, SIGTERM, Redis FLUSHDB and restart, kill -9 as
+# Redis loses its directory, Postgres unreachable for 10 s, on real instances with loadgen;
+# every run checked for lost or doubled results. Needs
 # RALLY_TEST_POSTGRES_URL and RALLY_TEST_REDIS_URL (CI runs it inside `cargo test`). Prints the
 # figures of docs/reliability.md.
 faults *ARGS:

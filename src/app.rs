@@ -48,6 +48,8 @@ pub struct AppState {
 
 /// Open the database (running migrations), load the root key, connect Redis.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    // Matches created before this are a previous run's (the stranded-match sweep).
+    let started_ms = crate::db::now_ms();
     let config = Arc::new(config);
     let metrics = metrics::install()?;
     let cfg = config.clone();
@@ -138,6 +140,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let restored = crate::tournament::actor::restore_all(&engine, &tournaments).await?;
     if restored > 0 {
         tracing::info!(restored, "unfinished tournaments restored");
+    }
+    // Matches whose room died with nobody to take it over are abandoned (crate::room::sweep).
+    match engine.registry.cluster() {
+        None => crate::room::sweep::sweep_previous_runs(engine.clone(), started_ms),
+        Some(c) => crate::room::sweep::spawn_cluster_sweep(engine.clone(), c.clone()),
     }
     Ok(AppState {
         engine,

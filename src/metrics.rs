@@ -94,6 +94,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
             describe_cluster();
             crate::tournament::describe_metrics();
             crate::durable::describe_metrics();
+            crate::room::sweep::describe_metrics();
             Ok(handle)
         })
         .clone()

@@ -308,6 +308,79 @@ async fn a_restart_after_sigkill_finishes_the_pending_writes() {
     .await;
 }
 
+/// A single instance killed mid-match and restarted without its outbox file (lost with its
+/// disk): nothing can resume the match (rooms alone keep no checkpoint), so the start-up sweep
+/// abandons it as `interrupted` — nobody rated, the epoch bumped — instead of leaving it
+/// `playing` for good. A match finished before the kill keeps its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_match_left_playing_by_a_killed_instance_is_abandoned_at_restart() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let pg = PgDatabase::create(&admin);
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = dir.path().join("outbox.jsonl");
+    let mut vars = env(FLAGS);
+    vars.extend([
+        ("RALLY_DATABASE_URL".to_string(), pg.url.clone()),
+        (
+            "RALLY_ROOT_KEY_FILE".to_string(),
+            dir.path().join("root.key").display().to_string(),
+        ),
+        (
+            "RALLY_OUTBOX_FILE".to_string(),
+            outbox.display().to_string(),
+        ),
+        (
+            "RALLY_AUTH_RATE_PER_MINUTE".to_string(),
+            "10000".to_string(),
+        ),
+        ("RALLY_LOG".to_string(), "warn,rally=info".to_string()),
+    ]);
+    let addr = free_addr();
+    let first = Binary::start(addr, &vars, &dir.path().join("first.log")).await;
+    let http = reqwest::Client::new();
+    let mut done = Pair::make(&http, addr).await;
+    let (done_mid, done_seats) = done.play().await;
+    done.resign(1).await;
+    let mut cut = Pair::make(&http, addr).await;
+    let (cut_mid, _) = cut.play().await;
+    readyz_until(
+        &http,
+        addr,
+        Duration::from_secs(20),
+        "writes in",
+        |st, b| st == 200 && pending(b) == 0,
+    )
+    .await;
+    first.kill9();
+    std::fs::remove_file(&outbox).unwrap();
+
+    let second = Binary::start(addr, &vars, &dir.path().join("second.log")).await;
+    let db = {
+        let url = rally::config::DatabaseUrl::parse(&pg.url).unwrap();
+        rally::db::Db::open(&url, 2).unwrap()
+    };
+    let m = eventually(Duration::from_secs(20), "the cut match abandoned", || {
+        let m = row(&db, &cut_mid);
+        async move { (m.status == "abandoned").then_some(m) }
+    })
+    .await;
+    assert_eq!(m.end_reason.as_deref(), Some("interrupted"), "{m:?}");
+    assert_eq!(m.epoch, 2, "fenced: {m:?}");
+    assert_eq!(m.rating0_after, None, "nobody rated: {m:?}");
+    for id in &cut.ids {
+        assert_eq!(
+            common::durable::player(&db, id).1,
+            0,
+            "no game counted for {id}"
+        );
+    }
+    assert_rated_once(&db, &done_mid, &done.ids, done_seats[0]);
+    let text = second.metrics().await;
+    assert_eq!(sample(&text, "rally_matches_stranded_total", &[]), 1.0);
+}
+
 /// SIGKILL during the outage, two instances on Redis: the dead instance's journal is taken
 /// over by the survivor, which writes the results once the database is back; meanwhile nobody
 /// adopts (and thereby fences off) the dead instance's rooms.
@@ -429,7 +502,8 @@ async fn view(s: &TestServer, id: &str) -> Value {
 /// A tournament's final ends during the outage. Persist, then announce: players get
 /// `match_end` (the result is journaled) but the tournament announces nothing until the result
 /// is stored; then it records it and crowns the champion. A registration that was due to close
-/// during the outage closes once the database is back. Organiser actions meanwhile get a 503.
+/// during the outage closes once the database is back. Organiser actions meanwhile get a 503;
+/// a player already connected can still subscribe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tournament_waits_for_its_result_and_resumes_after_the_outage() {
     let Some(admin_url) = postgres_admin_url() else {
@@ -473,6 +547,12 @@ async fn a_tournament_waits_for_its_result_and_resumes_after_the_outage() {
     admin(&s, &org, &later_id, "open").await;
 
     let mut outage = Outage::begin(&admin_url, &db_name(&s.database_url));
+    // A session admitted before the outage subscribes during it: re-authorized without the
+    // database (its token's checks still run), like a join.
+    b.send(json!({"type": "subscribe", "tournament": id})).await;
+    b.expect("subscribed").await;
+    let state = b.expect("tournament").await;
+    assert_eq!(state["event"], "state", "{state}");
     b.send(json!({"type": "resign"})).await;
     let end = a.expect("match_end").await;
     assert_eq!(end["outcome"]["reason"], "resign");

@@ -2,7 +2,10 @@
 //! driven by `rally loadgen` (the real binary) or by hand-written players, and broken the way an
 //! operator would see them break — kill -9 of a room owner, of a tournament owner and of an
 //! instance that only holds sessions; SIGSTOP past the lease (an owner, and a session-only
-//! instance); SIGTERM; Redis FLUSHDB and a Redis restart (on a redis-server of the test's own).
+//! instance) while players send inputs open loop; SIGTERM; Redis FLUSHDB and a Redis restart
+//! (on a redis-server of the test's own); kill -9 of an owner as Redis loses its directory (the
+//! stranded-match sweep); Postgres unreachable for 10 s (`ALTER DATABASE … ALLOW_CONNECTIONS
+//! false` on the test's database, its connections terminated).
 //!
 //! Every scenario then checks what must hold whatever happened ([`invariants`]): each match has
 //! exactly one result row and none is stuck, ratings are the chain of the results, every replay
@@ -15,8 +18,9 @@
 mod common;
 use common::bot;
 use common::cluster::{eventually, Loadgen, OwnRedis, TestCluster};
+use common::durable::Outage;
 use common::invariants::{assert_consistent, Allow, Checked};
-use common::play::{live, play, quick_match};
+use common::play::{drain, drive, live, play, private_match, quick_match, Driven, QuickMatch};
 use common::tournament::{assert_one_result_per_slot, match_rows};
 use common::ws::Client;
 use serde_json::{json, Value};
@@ -269,27 +273,88 @@ async fn kill_9_of_a_session_only_instance() {
     );
 }
 
+/// One hand-written player of a scenario: where its session is, and its driver.
+struct Hand {
+    /// The instance its session is connected to (at first).
+    at: usize,
+    /// Its private room.
+    room: String,
+    driven: Driven,
+}
+
+/// Three long private rooms (players on instances 0–1, 1–2, 2–0), both players driven open
+/// loop at 60 inputs/s: whichever instance a fault hits holds sessions of rooms on it and
+/// elsewhere. Returns the players, two per room, in order.
+async fn hands(c: &TestCluster) -> Vec<Hand> {
+    let lv = live(c);
+    let mut out = Vec::new();
+    for (ia, ib) in [(0, 1), (1, 2), (2, 0)] {
+        let m = private_match(c, ia, ib, long_match(), false).await;
+        for (at, client, token) in [(ia, m.a, m.ta), (ib, m.b, m.tb)] {
+            out.push(Hand {
+                at,
+                room: m.room.clone(),
+                driven: drive(client, lv.clone(), token, m.room.clone(), 60),
+            });
+        }
+    }
+    out
+}
+
+/// End the hand-written matches: stop driving, and the first player of each room resigns.
+async fn resign_hands(hands: Vec<Hand>) {
+    let mut it = hands.into_iter();
+    while let (Some(x), Some(y)) = (it.next(), it.next()) {
+        let (mut a, mut b) = (x.driven.stop().await, y.driven.stop().await);
+        a.send(json!({"type": "resign"})).await;
+        a.expect("match_end").await;
+        b.expect("match_end").await;
+    }
+}
+
+/// SIGSTOP of a room owner past its lease, then SIGCONT, while every player sends inputs open
+/// loop (loadgen at 30/s, hand-written players at 60/s): during the stall they pile up in the
+/// paused instance's sockets. Survivors adopt its rooms. When it wakes up, every session on it
+/// — in a room it owned (the room steps down) or in a room elsewhere (whose owner let the
+/// silent session go) — is closed with 1012 at once, never with 4008 for the backlog the
+/// stall created (issue 13 points 3 and 4); the players rejoin and play on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstop_of_a_room_owner_past_its_lease() {
     let Some(c) = TestCluster::start(3, None, TTL, &server_flags()).await else {
         return;
     };
-    // Inputs on intent changes only (as the web client sends them): open-loop inputs sent into
-    // the paused instance's sockets pile up and are read as a burst on SIGCONT, which the rate
-    // limiter still punishes — issue 13 point 4, the transport work, not this suite's subject.
-    let mut args = quick_run("3");
-    let hz = args.iter().position(|a| *a == "--input-hz").unwrap();
-    args[hz + 1] = "0";
-    let run = Loadgen::start(&c, &[0, 1, 2], &args);
-    rooms_playing(&c, 3).await;
-    let owner = busiest(&c);
+    let hands = hands(&c).await;
+    let run = Loadgen::start(&c, &[0, 1, 2], &quick_run("3"));
+    rooms_playing(&c, 6).await;
+    // The owner to pause: one holding sessions in rooms elsewhere (the zombie case), and in
+    // its own rooms if there is such an instance.
+    let rooms = c.rooms_by_instance();
+    let owners: Vec<usize> = hands
+        .iter()
+        .map(|h| c.owner_of_room(&h.room).expect("owner"))
+        .collect();
+    let kinds = |v: usize| {
+        let on: Vec<usize> = (0..hands.len()).filter(|&i| hands[i].at == v).collect();
+        let local = on.iter().any(|&i| owners[i] == v);
+        let remote = on.iter().any(|&i| owners[i] != v);
+        (remote, local)
+    };
+    let owner = (0..3)
+        .filter(|&v| rooms[v] > 0 && kinds(v).0)
+        .max_by_key(|&v| kinds(v).1)
+        .unwrap_or_else(|| panic!("no owner with remote sessions: {rooms:?} {owners:?}"));
+    eprintln!(
+        "pausing instance {owner} (rooms {rooms:?}; sessions remote/local: {:?})",
+        kinds(owner)
+    );
     let epochs_before: Vec<(String, i64)> = common::invariants::all_matches(&c)
         .into_iter()
         .map(|r| (r.id, r.epoch))
         .collect();
     c.stop(owner);
     let stopped = Instant::now();
-    // Its leases lapse and survivors adopt its rooms; then it wakes up.
+    // Its leases lapse and survivors adopt its rooms; the owners of the other rooms let its
+    // silent sessions go; then it wakes up.
     let others: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
     eventually(TTL * 4, "a survivor adopts a room", || async {
         (c.counter_on(&others, "rally_failovers_total{kind=\"room\"}")
@@ -299,9 +364,33 @@ async fn sigstop_of_a_room_owner_past_its_lease() {
     })
     .await;
     let watch = watch_resume(&c, others.clone(), stopped, Duration::from_secs(60));
-    tokio::time::sleep(TTL).await;
+    tokio::time::sleep(TTL * 2).await;
     c.cont(owner);
-    let woke = stopped.elapsed();
+    let woke = Instant::now();
+    // Each session on the woken instance is told at once: 1012, not 4008 for its backlog.
+    let mut told = Duration::ZERO;
+    for h in hands.iter().filter(|h| h.at == owner) {
+        let (code, at, error) =
+            eventually(TTL * 2, "a session on the woken instance is told", || {
+                let end = h.driven.first_end();
+                async move { end }
+            })
+            .await;
+        assert_eq!(
+            code,
+            Some(1012),
+            "close 1012, then rejoin (last error {error:?})"
+        );
+        assert!(
+            error.as_ref().is_none_or(|e| e["code"] != "rate_limited"),
+            "punished for the stall's backlog: {error:?}"
+        );
+        let after = at.saturating_duration_since(woke);
+        assert!(after <= TTL, "told {after:?} after SIGCONT");
+        told = told.max(after);
+    }
+    resign_hands(hands).await;
+    let woke_after = woke.duration_since(stopped);
     let (ok, report, out) = run.finish().await;
     assert_clean_run(ok, &report, &out);
     assert_eq!(report["matches_completed"], 3, "{report}");
@@ -311,6 +400,7 @@ async fn sigstop_of_a_room_owner_past_its_lease() {
     })
     .await;
     let checked = assert_consistent(&c, Allow::default()).await;
+    assert_eq!(checked.finished, 6, "{checked:?}");
     assert!(checked.taken_over >= 1, "{checked:?}");
     // Whatever the old owner still writes carries its old epoch, which Postgres refuses: the
     // result its adopter recorded stands.
@@ -348,7 +438,7 @@ async fn sigstop_of_a_room_owner_past_its_lease() {
     );
     // The players whose sessions were on the paused instance wait for it to wake up (they are
     // told at once then): the bound is the pause plus a resume.
-    let again = resumed(watch, woke + resume_bound()).await;
+    let again = resumed(watch, woke_after + resume_bound()).await;
     print_fault(
         "SIGSTOP room owner past its lease",
         again,
@@ -356,12 +446,18 @@ async fn sigstop_of_a_room_owner_past_its_lease() {
         &checked,
         &report,
     );
+    println!(
+        "FAULT SIGSTOP room owner past its lease: told_after_sigcont_max_ms={} paused_ms={}",
+        told.as_millis(),
+        woke_after.as_millis()
+    );
 }
 
 /// The zombie-session case: an instance holding a player's session (not the room) is paused
-/// past its lease; the room's owner drops the session (the room pauses, the seat is held).
-/// When the instance wakes up, the session is told at once (close 1012), the player rejoins
-/// through any instance and the match is played to its end.
+/// past its lease while the player keeps sending inputs open loop; the room's owner drops the
+/// session (the room pauses, the seat is held). When the instance wakes up, the session is
+/// told at once (close 1012, not 4008 for the backlog), the player rejoins through any
+/// instance and the match is played to its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstop_of_a_session_only_instance_past_its_lease() {
     let Some(c) = TestCluster::start(3, None, TTL, &server_flags()).await else {
@@ -370,29 +466,54 @@ async fn sigstop_of_a_session_only_instance_past_its_lease() {
     let mut m = quick_match(&c, 0, 1).await;
     m.a.expect_room_state("playing").await;
     let owner = c.owner_of_room(&m.room).unwrap();
-    // Pause the instance of a player whose room is elsewhere.
-    let (victim, victim_is_a) = if owner == 0 { (1, false) } else { (0, true) };
+    // Pause the instance of a player whose room is elsewhere; that player keeps sending inputs
+    // open loop (60/s) into the silent socket.
+    let victim_is_a = owner != 0;
+    let victim = if victim_is_a { 0 } else { 1 };
+    let lv = live(&c);
+    let (seat_a, room) = (m.seat_a, m.room.clone());
+    let (zombie, mut watcher, zombie_token) = if victim_is_a {
+        (m.a, m.b, m.ta.clone())
+    } else {
+        (m.b, m.a, m.tb.clone())
+    };
+    let zombie = drive(zombie, lv.clone(), zombie_token, room.clone(), 60);
     c.stop(victim);
     let stopped = Instant::now();
     // The owner notices the missing heartbeat and pauses the room, keeping the seat.
-    let watcher = if victim_is_a { &mut m.b } else { &mut m.a };
     watcher.expect_room_state("paused").await;
     eprintln!("room paused {:?} after SIGSTOP", stopped.elapsed());
     tokio::time::sleep(TTL).await;
     c.cont(victim);
     let woke = Instant::now();
-    // The paused instance's session is closed with 1012 at once (before: 36 s of silence).
-    let zombie = if victim_is_a { &mut m.a } else { &mut m.b };
-    let code = tokio::time::timeout(TTL * 2, zombie.expect_close())
-        .await
-        .expect("the session on the woken instance is told at once");
-    let told = woke.elapsed();
-    assert_eq!(code, Some(1012), "close 1012: reconnect and rejoin");
+    // The paused instance's session is closed with 1012 at once (before: 36 s of silence),
+    // not 4008 for the inputs that piled up during the stall.
+    let (code, at, error) =
+        eventually(TTL * 2, "the session on the woken instance is told", || {
+            let end = zombie.first_end();
+            async move { end }
+        })
+        .await;
+    assert_eq!(
+        code,
+        Some(1012),
+        "close 1012: reconnect and rejoin ({error:?})"
+    );
+    assert!(
+        error.as_ref().is_none_or(|e| e["code"] != "rate_limited"),
+        "punished for the stall's backlog: {error:?}"
+    );
+    let told = at.saturating_duration_since(woke);
     eprintln!("session told to reconnect {told:?} after SIGCONT");
-    let lv = live(&c);
-    let seat_a = m.seat_a;
-    let pa = tokio::spawn(play(m.a, lv.clone(), m.ta, m.room.clone(), seat_a, true));
-    let pb = tokio::spawn(play(m.b, lv, m.tb, m.room.clone(), 1 - seat_a, false));
+    // It rejoined; now both play to the end (a tracks the ball and wins by score).
+    let zombie = zombie.stop().await;
+    let (ca, cb) = if victim_is_a {
+        (zombie, watcher)
+    } else {
+        (watcher, zombie)
+    };
+    let pa = tokio::spawn(play(ca, lv.clone(), m.ta, room.clone(), seat_a, true));
+    let pb = tokio::spawn(play(cb, lv, m.tb, room, 1 - seat_a, false));
     let end = pa.await.unwrap();
     pb.await.unwrap();
     assert_eq!(
@@ -503,6 +624,186 @@ async fn redis_restart_is_rebuilt_within_a_lease_period() {
         rebuilt.as_millis(),
         checked.finished,
         report["reconnects_ok"]
+    );
+}
+
+/// How long the stranded-match sweep may take to abandon a match nobody can adopt: the row is
+/// at least one sweep period old, then seen stranded by two sweeps a period apart (a period is
+/// `SWEEP_EVERY_TTLS` lease TTLs), so at most three periods after the match was created —
+/// plus slack for three debug servers on two busy cores (two TTLs and a second).
+fn sweep_bound() -> Duration {
+    TTL * rally::room::sweep::SWEEP_EVERY_TTLS * 3 + TTL * 2 + Duration::from_secs(1)
+}
+
+/// kill -9 of a room owner while Redis loses its directory (FLUSHDB at the same moment): no
+/// record is left to adopt the room from, so nobody can resume the match. The survivor's
+/// player is told to reconnect (its room has had no owner for two rounds: 1012); the
+/// stranded-match sweep abandons the match as `interrupted` (nobody rated) instead of leaving
+/// it `playing` for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_room_owner_as_redis_loses_its_directory() {
+    if common::cluster::redis_url().is_none() {
+        return;
+    }
+    let redis = OwnRedis::spare();
+    let Some(mut c) = TestCluster::start(2, Some(redis.url()), TTL, &server_flags()).await else {
+        return;
+    };
+    let QuickMatch {
+        a,
+        b,
+        room,
+        match_id,
+        ta,
+        tb,
+        ..
+    } = private_match(&c, 0, 1, long_match(), true).await;
+    let owner = c.owner_of_room(&room).expect("owner");
+    let survivor = 1 - owner;
+    let mut other = if survivor == 0 { a } else { b };
+    other.expect_room_state("playing").await;
+    eventually(Duration::from_secs(10), "a checkpoint of play", || async {
+        (!common::invariants::keys(&c, "ckpt:*").is_empty()).then_some(())
+    })
+    .await;
+    c.kill9(owner);
+    let killed = Instant::now();
+    let mut conn = c.redis();
+    let () = deadpool_redis::redis::cmd("FLUSHDB")
+        .query(&mut conn)
+        .unwrap();
+    let code = tokio::time::timeout(resume_bound(), other.expect_close())
+        .await
+        .expect("the survivor's player is told its room is gone");
+    assert_eq!(code, Some(1012));
+    let swept = eventually(sweep_bound(), "the stranded match abandoned", || async {
+        let row = common::invariants::all_matches(&c)
+            .into_iter()
+            .find(|r| r.id == match_id)?;
+        (row.status == "abandoned").then_some((row, killed.elapsed()))
+    })
+    .await;
+    let (row, after) = swept;
+    assert_eq!(row.end_reason.as_deref(), Some("interrupted"), "{row:?}");
+    assert_eq!(row.rating0_after, None, "nobody rated: {row:?}");
+    assert_eq!(row.epoch, 2, "the sweep fences the row: {row:?}");
+    // Coming back, the player is not sent to the dead room.
+    let token = if survivor == 0 { ta } else { tb };
+    let (_, welcome) = Client::login(c.addr(survivor), &token).await;
+    assert_eq!(welcome["room"], Value::Null, "{welcome}");
+    let checked = assert_consistent(&c, Allow::default()).await;
+    assert_eq!((checked.finished, checked.abandoned), (0, 1), "{checked:?}");
+    assert_eq!(
+        c.counter("rally_matches_stranded_total").await,
+        1.0,
+        "swept once"
+    );
+    println!(
+        "FAULT kill -9 room owner + Redis FLUSHDB: match_abandoned_after_ms={} matches=0 \
+         abandoned=1",
+        after.as_millis()
+    );
+}
+
+/// A match that does not end on its own while a test looks (21 points, a serve every 3 s:
+/// several minutes even with idle paddles).
+fn long_match() -> Value {
+    json!({"points_to_win": 21, "serve_delay_ms": 3000})
+}
+
+/// How long after a database outage ends every pending write is in: the longest retry delay
+/// (with its jitter) and one connection attempt — plus slack for three debug servers and the
+/// bots on two shared cores (one TTL and a second).
+fn writes_landed_bound() -> Duration {
+    rally::durable::MAX_BACKOFF.mul_f64(1.2) + Duration::from_secs(1) + TTL + Duration::from_secs(1)
+}
+
+/// Postgres unreachable for 10 s (`ALTER DATABASE … ALLOW_CONNECTIONS false` and every
+/// connection to it cut) while loadgen plays over the three instances and a rated match is
+/// resigned in the middle of the outage: play goes on and nobody is disconnected; players get
+/// `match_end` at once (the result is journaled in Redis); `/readyz` says the database is down
+/// and counts the pending writes; once the database answers again every write lands, once,
+/// within the documented bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_unreachable_for_10_s() {
+    let Some(admin) = common::postgres_admin_url() else {
+        return;
+    };
+    let Some(c) = TestCluster::start(3, None, TTL, &server_flags()).await else {
+        return;
+    };
+    // A rated private room long enough to still be in play during the outage, its players on
+    // two instances; it ends by resignation when the test says.
+    let QuickMatch { mut a, mut b, .. } = private_match(&c, 0, 1, long_match(), true).await;
+    a.expect_room_state("playing").await;
+    b.expect_room_state("playing").await;
+    let (a, b) = (drain(a), drain(b));
+    let run = Loadgen::start(&c, &[0, 1, 2], &quick_run("3"));
+    rooms_playing(&c, 4).await;
+
+    let mut outage = Outage::begin(&admin, &c.pg.name);
+    eventually(
+        Duration::from_secs(20),
+        "/readyz reports the database down",
+        || async {
+            let (st, body) = c.get(0, "/readyz").await;
+            (st == 503 && body["database"] == "down").then_some(())
+        },
+    )
+    .await;
+    // A result made during the outage is announced at once: journaled, not yet stored.
+    let (mut a, mut b) = (a.resume().await, b.resume().await);
+    a.send(json!({"type": "resign"})).await;
+    let told = Instant::now();
+    a.expect("match_end").await;
+    b.expect("match_end").await;
+    let announced = told.elapsed();
+    // The pending writes (their peak) until the database is back.
+    let mut pending = 0.0f64;
+    while outage.began.elapsed() < Duration::from_secs(10) {
+        pending = pending.max(c.counter("rally_durable_pending_writes").await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(pending >= 1.0, "no write was pending during the outage");
+    outage.end();
+    let back = Instant::now();
+    let landed = eventually(
+        writes_landed_bound() * 2,
+        "every pending write in the database",
+        || async {
+            for i in c.alive() {
+                let (st, body) = c.get(i, "/readyz").await;
+                if st != 200 || body["pending_writes"] != 0 {
+                    return None;
+                }
+            }
+            Some(back.elapsed())
+        },
+    )
+    .await;
+    assert!(
+        landed <= writes_landed_bound(),
+        "pending writes landed {landed:?} after the outage, over the bound {:?}",
+        writes_landed_bound()
+    );
+    let (a, b) = (drain(a), drain(b));
+    let (ok, report, out) = run.finish().await;
+    assert_clean_run(ok, &report, &out);
+    assert_eq!(report["matches_completed"], 3, "{report}");
+    assert_eq!(
+        report["reconnects_ok"], 0,
+        "nobody was disconnected: {report}"
+    );
+    let checked = assert_consistent(&c, Allow::default()).await;
+    assert_eq!(checked.finished, 4, "{checked:?}");
+    assert_eq!(checked.taken_over, 0, "no room changed owner: {checked:?}");
+    drop((a.resume().await, b.resume().await));
+    println!(
+        "FAULT Postgres unreachable 10 s: match_end_during_outage_ms={} pending_peak={pending} \
+         writes_landed_after_ms={} matches={} reconnects=0 errors=0",
+        announced.as_millis(),
+        landed.as_millis(),
+        checked.finished,
     );
 }
 

@@ -595,6 +595,64 @@ pub fn abandon_at(
     }
 }
 
+/// A live match (`created`/`playing`) outside any tournament, as the stranded-match sweep
+/// ([`crate::room::sweep`]) sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveMatch {
+    /// Match id.
+    pub id: String,
+    /// Its room.
+    pub room_id: String,
+    /// Its epoch when read (the sweep's abandon is fenced by it).
+    pub epoch: i64,
+}
+
+/// Live matches outside tournaments created before `created_before` (Unix ms), oldest first, at
+/// most `limit`. Tournament matches are their tournament's (its restore abandons and replays
+/// them).
+pub fn live_outside_tournaments(
+    conn: &mut AnyConnection,
+    created_before: i64,
+    limit: i64,
+) -> AppResult<Vec<LiveMatch>> {
+    Ok(matches::table
+        .filter(matches::status.eq_any([STATUS_CREATED, STATUS_PLAYING]))
+        .filter(matches::tournament_id.is_null())
+        .filter(matches::created_at.lt(created_before))
+        .order(matches::created_at.asc())
+        .limit(limit)
+        .select((matches::id, matches::room_id, matches::epoch))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(id, room_id, epoch)| LiveMatch { id, room_id, epoch })
+        .collect())
+}
+
+/// Abandon a match no room will finish, with `reason`, if it is still live at `epoch`; the
+/// epoch is bumped as by [`take_over`], so a room that still ran it (unknown to the caller) has
+/// its writes refused from now on and steps down. Returns whether it was abandoned now.
+pub fn abandon_stranded(
+    conn: &mut AnyConnection,
+    id: &str,
+    epoch: i64,
+    reason: &str,
+) -> AppResult<bool> {
+    let n = diesel::update(
+        matches::table
+            .find(id)
+            .filter(matches::epoch.eq(epoch))
+            .filter(matches::status.ne_all(TERMINAL)),
+    )
+    .set((
+        matches::status.eq(STATUS_ABANDONED),
+        matches::end_reason.eq(reason),
+        matches::finished_at.eq(now_ms()),
+        matches::epoch.eq(matches::epoch + 1),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Take ownership of a match that is not over: bump its epoch and return the new one; every
 /// write still carrying an older epoch is refused from now on. One transaction (the `UPDATE`
 /// holds the row lock until the `SELECT` has read the value it wrote). 404 for an unknown match,

@@ -477,6 +477,15 @@ impl Cluster {
         serde_json::from_str(&v).ok()
     }
 
+    /// Whether Redis still knows `room`: a lease on it (live, or lapsing) or its record (it can
+    /// be adopted). `Err` when Redis does not answer (nothing can be concluded then).
+    pub async fn room_known(&self, room: &RoomId) -> RedisResult<bool> {
+        let mut c = redis::cmd("EXISTS");
+        c.arg(self.lease_key(&Resource::room(room)))
+            .arg(self.key(&format!("room:{room}")));
+        Ok(self.run::<i64>("directory_read", &c).await? > 0)
+    }
+
     /// A room's latest checkpoint.
     pub async fn room_checkpoint(&self, id: &RoomId) -> Option<Checkpoint> {
         let mut c = redis::cmd("GET");

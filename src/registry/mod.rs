@@ -405,3 +405,49 @@ impl Registry {
         self.cluster.as_ref()?.player_room(player).await
     }
 }
+
+#[cfg(test)]
+mod seam_tests {
+    /// Modules the registry must not import (issue 13, "Architecture"): the actors and what
+    /// builds on it. It knows rooms and tournaments only through its own messages and ports.
+    const ABOVE: [&str; 7] = [
+        "room",
+        "tournament",
+        "session",
+        "matchmaking",
+        "durable",
+        "api",
+        "app",
+    ];
+
+    #[test]
+    fn the_registry_imports_nothing_built_on_it() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/registry");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("src/registry") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for m in ABOVE {
+                    let m = format!("crate::{m}");
+                    assert!(
+                        !code.contains(&m),
+                        "{}:{}: the registry imports {m}: {line}",
+                        path.display(),
+                        n + 1
+                    );
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 10,
+            "only {checked} files found in {}",
+            dir.display()
+        );
+    }
+}

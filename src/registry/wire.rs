@@ -282,7 +282,7 @@ impl From<WireEvent> for SessionEvent {
                 player,
                 role,
                 epoch,
-            } => SessionEvent::Account(crate::room::messages::AccountChange {
+            } => SessionEvent::Account(super::messages::AccountChange {
                 player,
                 // An unknown role grants nothing.
                 role: crate::db::players::Role::parse(&role)

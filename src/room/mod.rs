@@ -11,6 +11,7 @@ pub mod engine;
 mod handlers;
 pub mod messages;
 mod persist;
+pub mod sweep;
 mod tick;
 
 pub use tick::{plan_ticks, TickPlan};

@@ -23,6 +23,7 @@ impl Session {
             return self.error(ctx, code::CONFLICT, "too many tournament subscriptions");
         }
         let (app, token_check) = (self.app.clone(), self.token.clone());
+        let known = self.principal.clone();
         let registry = self.engine.registry.clone();
         let resource = format!("tournament:{id}");
         let session = SessionHandle {
@@ -36,17 +37,22 @@ impl Session {
                 .find_tournament(&tid)
                 .await
                 .ok_or_else(|| RoomRefusal::new(code::NOT_FOUND, NOT_RUNNING))?;
+            // Authorized again for this tournament (attenuated tokens), as a join is: a
+            // database outage does not turn away a session admitted before it.
             if let Some(token) = token_check {
-                auth::authorize(&app.db, &app.key, &token, Operation::Spectate, &resource)
-                    .await
-                    .map_err(|e| {
-                        let c = if e.kind == ErrorKind::Forbidden {
-                            code::FORBIDDEN
-                        } else {
-                            code::UNAUTHORIZED
-                        };
-                        RoomRefusal::new(c, e.message)
-                    })?;
+                let op = Operation::Spectate;
+                match &known {
+                    Some(k) => auth::reauthorize(&app.db, &app.key, &token, op, &resource, k).await,
+                    None => auth::authorize(&app.db, &app.key, &token, op, &resource).await,
+                }
+                .map_err(|e| {
+                    let c = match e.kind {
+                        ErrorKind::Forbidden => code::FORBIDDEN,
+                        ErrorKind::Unavailable | ErrorKind::Internal => code::UNAVAILABLE,
+                        _ => code::UNAUTHORIZED,
+                    };
+                    RoomRefusal::new(c, e.message)
+                })?;
             }
             let view = handle
                 .subscribe(session)

@@ -5,7 +5,7 @@
 
 use super::cluster::TestCluster;
 use super::ws::Client;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -198,4 +198,183 @@ pub async fn quick_match(c: &TestCluster, ia: usize, ib: usize) -> QuickMatch {
         ida,
         idb,
     }
+}
+
+/// A client read in the background and its messages dropped, while a test waits for something
+/// else: a socket left unread fills up and the server closes it as a slow reader (4011).
+pub struct Drained {
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<Client>,
+}
+
+/// Read `c` in the background until [`Drained::resume`].
+pub fn drain(mut c: Client) -> Drained {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let told = stop.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = told.notified() => return c,
+                m = c.ws.next() => {
+                    if m.is_none() {
+                        return c;
+                    }
+                }
+            }
+        }
+    });
+    Drained { stop, task }
+}
+
+impl Drained {
+    /// Stop reading in the background; the client, to read it again.
+    pub async fn resume(self) -> Client {
+        self.stop.notify_one();
+        self.task.await.expect("reader task")
+    }
+}
+
+/// How a connection driven by [`drive`] ended.
+#[derive(Debug)]
+pub struct OpenLoopEnd {
+    /// The close code (None: dropped without a close frame, or not closed).
+    pub code: Option<u16>,
+    /// When the close, the drop or the `match_end` was read (or `until` passed).
+    pub at: Instant,
+    /// The last `error` message read, if any (e.g. `rate_limited`).
+    pub error: Option<Value>,
+    /// The `match_end`, when the match ended first.
+    pub match_end: Option<Value>,
+}
+
+/// Two guests in a private room created on instance `ia` with the game `config` (e.g. a long
+/// match: `{"points_to_win": 21, "serve_delay_ms": 3000}`), a connected to `ia` and b to `ib`,
+/// both joined by code; play is starting.
+pub async fn private_match(
+    c: &TestCluster,
+    ia: usize,
+    ib: usize,
+    config: Value,
+    rated: bool,
+) -> QuickMatch {
+    let (ta, ida) = c.guest(ia).await;
+    let (tb, idb) = c.guest(ib).await;
+    let r = c
+        .http
+        .post(format!("http://{}/api/v1/rooms", c.addr(ia)))
+        .bearer_auth(&ta)
+        .json(&json!({"rated": rated, "config": config}))
+        .send()
+        .await
+        .expect("create room");
+    let (st, created) = super::TestServer::read(r).await;
+    assert_eq!(st, 201, "{created}");
+    let code = created["code"].as_str().unwrap().to_string();
+    let room = created["room"].as_str().unwrap().to_string();
+    let (mut a, _) = Client::login(c.addr(ia), &ta).await;
+    let (mut b, _) = Client::login(c.addr(ib), &tb).await;
+    a.send(json!({"type": "join", "code": code})).await;
+    let ja = a.expect("joined").await;
+    b.send(json!({"type": "join", "code": code})).await;
+    b.expect("joined").await;
+    QuickMatch {
+        a,
+        b,
+        room,
+        seat_a: ja["seat"].as_u64().unwrap() as usize,
+        match_id: ja["match"].as_str().unwrap().to_string(),
+        ta,
+        tb,
+        ida,
+        idb,
+    }
+}
+
+/// A player driven by [`drive`].
+pub struct Driven {
+    /// How each of its connections ended (closed, dropped, or the match ended), in order.
+    pub ends: Arc<Mutex<Vec<OpenLoopEnd>>>,
+    stop: Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<Client>,
+}
+
+impl Driven {
+    /// Stop driving; the client (connected and joined, unless the match ended).
+    pub async fn stop(self) -> Client {
+        self.stop.notify_one();
+        self.task.await.expect("driver task")
+    }
+
+    /// The first recorded end, if any.
+    pub fn first_end(&self) -> Option<(Option<u16>, Instant, Option<Value>)> {
+        self.ends
+            .lock()
+            .unwrap()
+            .first()
+            .map(|e| (e.code, e.at, e.error.clone()))
+    }
+}
+
+/// Drive a joined player: send inputs at `hz` open loop (on a timer, whatever the server
+/// answers — also while its server stalls, so they pile up in the socket as a real client's
+/// would) and read everything; whenever the connection closes, record how and rejoin `room`
+/// through any live instance (protocol §5.5), input sequence numbers going on. Stops at the
+/// match end or when told.
+pub fn drive(mut c: Client, live: Live, token: String, room: String, hz: u32) -> Driven {
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let (record, told) = (ends.clone(), stop.clone());
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(hz)));
+        let mut error: Option<Value> = None;
+        loop {
+            let ended = tokio::select! {
+                _ = told.notified() => return c,
+                _ = tick.tick() => {
+                    c.seq += 1;
+                    let intent = if (c.seq / 30) % 2 == 0 { "up" } else { "down" };
+                    let msg = json!({"type": "input", "seq": c.seq, "input": intent});
+                    c.ws.send(Message::text(msg.to_string())).await.err().map(|_| None)
+                }
+                m = c.ws.next() => match m {
+                    Some(Ok(Message::Close(f))) => Some(f.map(|f| u16::from(f.code))),
+                    Some(Ok(Message::Text(t))) => {
+                        let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                        if v["type"] == "error" {
+                            error = Some(v);
+                        } else if v["type"] == "match_end" {
+                            record.lock().unwrap().push(OpenLoopEnd {
+                                code: None,
+                                at: Instant::now(),
+                                error: error.take(),
+                                match_end: Some(v),
+                            });
+                            return c;
+                        }
+                        None
+                    }
+                    Some(Ok(_)) => None,
+                    None | Some(Err(_)) => Some(None),
+                },
+            };
+            if let Some(code) = ended {
+                record.lock().unwrap().push(OpenLoopEnd {
+                    code,
+                    at: Instant::now(),
+                    error: error.take(),
+                    match_end: None,
+                });
+                let seq = c.seq;
+                c = rejoin(
+                    &live,
+                    &token,
+                    &room,
+                    Instant::now() + Duration::from_secs(60),
+                )
+                .await;
+                c.seq = seq;
+            }
+        }
+    });
+    Driven { ends, stop, task }
 }
