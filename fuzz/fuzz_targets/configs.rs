@@ -58,14 +58,22 @@ fn room(body: &[u8]) {
     let parsed = PongConfig::from_json(&config).expect("the game accepted this config");
     in_ranges(&parsed);
     let again = serde_json::to_value(&parsed).expect("config encodes");
-    assert_eq!(PongConfig::from_json(&again), Ok(parsed), "config round trip");
+    assert_eq!(
+        PongConfig::from_json(&again),
+        Ok(parsed),
+        "config round trip"
+    );
     let mut events = Vec::new();
     for _ in 0..3 {
         g.step(&mut events);
     }
     serde_json::from_str::<serde_json::Value>(g.snapshot().get()).expect("snapshot is JSON");
     let restored = rally::game::restore(&game, &g.save()).expect("a saved game restores");
-    assert_eq!(restored.state_hash(), g.state_hash(), "save/restore changed the state");
+    assert_eq!(
+        restored.state_hash(),
+        g.state_hash(),
+        "save/restore changed the state"
+    );
 }
 
 fn in_ranges(c: &PongConfig) {
@@ -97,7 +105,10 @@ fn tournament(body: &[u8]) {
         }
     };
     let chars = valid.name.chars().count();
-    assert!((1..=MAX_NAME_CHARS).contains(&chars), "name of {chars} characters");
+    assert!(
+        (1..=MAX_NAME_CHARS).contains(&chars),
+        "name of {chars} characters"
+    );
     assert_eq!(valid.name, valid.name.trim(), "name not trimmed");
     let max = if body.format == "round_robin" {
         assert!(!body.third_place);
@@ -115,6 +126,9 @@ fn tournament(body: &[u8]) {
     let config = valid.settings.game_config();
     let parsed = PongConfig::from_json(&config).expect("the game accepted these settings");
     in_ranges(&parsed);
-    assert_eq!(parsed.points_to_win, body.points_to_win.unwrap_or(POINTS_TO_WIN));
+    assert_eq!(
+        parsed.points_to_win,
+        body.points_to_win.unwrap_or(POINTS_TO_WIN)
+    );
     assert_eq!(parsed.tick_hz, body.tick_hz.unwrap_or(TICK_HZ));
 }

@@ -44,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
     let first = verify(&replay);
     assert_eq!(first, verify(&replay), "verification is not deterministic");
     if first.is_ok() {
-        assert_eq!(verify(&back), Ok(()), "the round-tripped replay no longer verifies");
+        assert_eq!(
+            verify(&back),
+            Ok(()),
+            "the round-tripped replay no longer verifies"
+        );
     }
     let simulated = simulate(
         &replay.game,

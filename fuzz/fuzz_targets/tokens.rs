@@ -55,7 +55,9 @@ fn base() -> &'static Base {
         let key = RootKey::from_hex(KEY_HEX).expect("test key");
         // Valid until 2100, whenever the fuzzer runs.
         let until = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
-        let ttl = until.duration_since(SystemTime::now()).expect("before 2100");
+        let ttl = until
+            .duration_since(SystemTime::now())
+            .expect("before 2100");
         let people = [
             ("01JGUEST00000000000000000G", Role::Guest, 0),
             ("01JPLAYER0000000000000000P", Role::Player, 3),
@@ -95,7 +97,9 @@ fn check(token: &str, op: Operation, from: Option<&Identity>) {
                 .iter()
                 .map(|(_, i)| i)
                 .find(|i| i.id == player_id && i.role == role && i.epoch == epoch)
-                .unwrap_or_else(|| panic!("verified as an identity never issued: {player_id} {role:?} {epoch}"));
+                .unwrap_or_else(|| {
+                    panic!("verified as an identity never issued: {player_id} {role:?} {epoch}")
+                });
             if let Some(from) = from {
                 assert_eq!(got, from, "a derived token verified as another identity");
             }
@@ -142,7 +146,11 @@ fn derived(token: &str, edits: &[u8], op: Operation, from: &Identity) {
         return;
     };
     mutate(&mut bytes, edits);
-    check(&base64::encode_config(&bytes, base64::URL_SAFE), op, Some(from));
+    check(
+        &base64::encode_config(&bytes, base64::URL_SAFE),
+        op,
+        Some(from),
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         let chunk = usize::from(mode & 0x7F) + 1;
         let cuts: Vec<usize> = std::iter::repeat_n(chunk, rest.len() / chunk + 1).collect();
         let chunked = decode(rest, &cuts);
-        assert_eq!(chunked, decode(rest, &[rest.len().max(1)]), "chunking changed the result");
+        assert_eq!(
+            chunked,
+            decode(rest, &[rest.len().max(1)]),
+            "chunking changed the result"
+        );
     } else {
         structured(rest);
     }
@@ -59,8 +63,10 @@ fn decode(bytes: &[u8], cuts: &[usize]) -> (Vec<Incoming>, Option<u16>) {
                 Incoming::Binary(b) => assert!(b.len() <= LIMITS.max_message),
                 Incoming::Ping(p) | Incoming::Pong(p) => assert!(p.len() <= MAX_CONTROL_PAYLOAD),
                 Incoming::Close(c) => {
-                    assert!(c.as_ref().is_none_or(|(code, r)| valid_close_code(*code)
-                        && r.len() + 2 <= MAX_CONTROL_PAYLOAD))
+                    assert!(c
+                        .as_ref()
+                        .is_none_or(|(code, r)| valid_close_code(*code)
+                            && r.len() + 2 <= MAX_CONTROL_PAYLOAD))
                 }
             }
             got.push(m);
@@ -173,7 +179,11 @@ fn structured(data: &[u8]) {
     let got = decode(&bytes, &cuts);
     let want = model(&frames);
     assert_eq!(got, want, "decoder and model disagree on {frames:?}");
-    assert_eq!(got, decode(&bytes, &[bytes.len().max(1)]), "chunking changed the result");
+    assert_eq!(
+        got,
+        decode(&bytes, &[bytes.len().max(1)]),
+        "chunking changed the result"
+    );
 }
 
 /// What RFC 6455 and the documented limits make of these frames: the messages delivered and the
