@@ -437,7 +437,10 @@ function route() {
       break;
     case 'join':
       if (args[0]) {
-        if (!send(msg.join({ code: args[0] }))) app.pending = msg.join({ code: args[0] });
+        // Following an invite link right after signing in: the game connection is still being
+        // opened, which is no error — the join goes out once it is up (`welcome`).
+        const join = msg.join({ code: args[0] });
+        if (app.conn?.status !== 'online' || !app.conn.send(join)) app.pending = join;
       }
       mount(view, pages.lobbyPage());
       break;

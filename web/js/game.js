@@ -333,6 +333,17 @@ export class GameView {
     return adaptiveDelayMs(this.jitter.percentile(DELAY_PERCENTILE), { hz: this.hz, snapshotEvery: this.snapshotEvery });
   }
 
+  /** Start the per-frame statistics afresh (a test measures a window of play). */
+  resetFeelStats() {
+    const s = this.stats;
+    for (const k of /** @type {const} */ (['frames', 'ownJumps', 'maxOwnJump', 'maxOwnUnexplained', 'ballJumps', 'maxBallJumpRatio',
+      'ballExtrapolatedFrames', 'ballFrozenFrames', 'corrections', 'maxCorrection', 'totalCorrection', 'lateInputs', 'maxLateTicks', 'inputs'])) {
+      s[k] = 0;
+    }
+    s.correctionsBySize = [0, 0, 0, 0];
+    hooks.frameLog = [];
+  }
+
   toggleNetOverlay() {
     this.netOverlayShown = !this.netOverlayShown;
     localStorage.setItem(NET_OVERLAY_KEY, this.netOverlayShown ? '1' : '0');
@@ -605,6 +616,8 @@ export class GameView {
       ownY = y;
       if (this.probe && this.probe.dyFirstFrame === null && this.frames > this.probe.frame) {
         this.probe.dyFirstFrame = y - this.probe.yBefore;
+        // The prediction alone (without the offset being worked off).
+        this.probe.predictionDy = (hooks.predictedY ?? y) - this.probe.predictedAtPress;
         hooks.keyProbes.push({ ...this.probe, framesToMove: this.frames - this.probe.frame });
         if (hooks.keyProbes.length > 50) hooks.keyProbes.shift();
         this.probe = null;

@@ -179,8 +179,9 @@ export class SnapshotBuffer {
     return {
       ball,
       paddles: [lerp(a.paddles[0], b.paddles[0], k), lerp(a.paddles[1], b.paddles[1], k)],
-      scores: k < 1 ? [a.scores[0], a.scores[1]] : [b.scores[0], b.scores[1]],
-      serving_in: a.serving_in,
+      // With a point in between, the score changes where the ball jumps to the centre.
+      scores: (teleport ? k < 0.5 : k < 1) ? [a.scores[0], a.scores[1]] : [b.scores[0], b.scores[1]],
+      serving_in: teleport && k >= 0.5 ? b.serving_in : a.serving_in,
       tick: t,
       mode: 'interpolated',
       speed: Math.max(Math.hypot(a.ball[2], a.ball[3]), Math.hypot(b.ball[2], b.ball[3])),
