@@ -8,6 +8,9 @@ import { TickClock, JitterMeter, SmoothTimeline, inputLeadTicks } from './clock.
 import { PaddlePredictor, OffsetSmoother } from './prediction.js';
 import { SnapshotBuffer, BallSmoother, adaptiveDelayMs } from './interpolation.js';
 import { explainedJump } from './feel.js';
+import { Sound, SOUND_KEY } from './sound.js';
+
+export { SOUND_KEY };
 
 /** @typedef {import('./protocol.js').ServerMsg} ServerMsg */
 /** @typedef {import('./protocol.js').Intent} Intent */
@@ -82,6 +85,17 @@ export class GameView {
     };
     this.ballSize = info.ball?.size ?? 240;
     this.pointsToWin = info.points_to_win ?? null;
+    /** Ticks the ball rests before a serve (the serve indicator's full ring). */
+    this.serveTicks = Math.max(1, Math.round(((info.serve_delay_ms ?? 1000) * this.hz) / 1000));
+    this.sound = new Sound();
+    /** @type {{tick:number, kind:'hit'|'score'|'serve', seat:number}[]} game events waiting for the render time to reach them */
+    this.effects = [];
+    /** Local time until which each paddle flashes (a hit). */
+    this.hitFlash = [0, 0];
+    /** Local time until which the field flashes on the side that conceded, and which side. */
+    this.pointFlash = { until: 0, seat: 0 };
+    /** The seat the next serve goes to: the one that conceded the last point (null: not known yet). */
+    this.serveTowards = /** @type {number|null} */ (null);
     /** A fixed render delay, or null (adaptive). */
     this.fixedDelayMs = renderDelaySetting();
     this.delayMs = this.fixedDelayMs ?? adaptiveDelayMs(0, { hz: this.hz });
@@ -173,6 +187,7 @@ export class GameView {
     /** @type {HTMLButtonElement} */ this.touchDown = unset;
     /** @type {HTMLButtonElement} */ this.resignBtn = unset;
     /** @type {HTMLButtonElement} */ this.leaveBtn = unset;
+    /** @type {HTMLButtonElement} */ this.soundBtn = unset;
     /** @type {HTMLElement} */ this.root = unset;
     /** @type {(() => void)|null} */ this.onBlur = null;
     this.buildDom();
@@ -184,6 +199,7 @@ export class GameView {
     Object.assign(hooks, {
       game: this, room: this.room, match: this.matchId, role: this.role, seat: this.seat, stateLog: [],
       keyProbes: [], stats: this.stats, delayMs: this.delayMs, frameLog: [],
+      effects: { hits: 0, points: 0, serves: 0 }, sounds: this.sound, serveIndicator: null,
     });
     this.netOverlayShown = localStorage.getItem(NET_OVERLAY_KEY) === '1';
     this.netEl.classList.toggle('hidden', !this.netOverlayShown);
@@ -227,6 +243,13 @@ export class GameView {
     const isPlayer = this.role === 'player';
     this.resignBtn = h('button', { type: 'button', class: 'danger', testid: 'resign', onclick: () => this.resign() }, 'Resign');
     this.leaveBtn = h('button', { type: 'button', testid: 'leave-room', onclick: () => this.leave() }, isPlayer ? 'Leave' : 'Stop watching');
+    this.soundBtn = h('button', { type: 'button', class: 'link', testid: 'sound-toggle', 'aria-pressed': String(this.sound.on) }, this.sound.on ? '🔊 sound on' : '🔈 sound off');
+    this.soundBtn.addEventListener('click', () => {
+      this.sound.set(!this.sound.on);
+      this.soundBtn.setAttribute('aria-pressed', String(this.sound.on));
+      this.soundBtn.textContent = this.sound.on ? '🔊 sound on' : '🔈 sound off';
+      this.soundBtn.blur();
+    });
     this.root = h('section', { class: 'game', testid: 'game-view', 'data-role': this.role },
       h('div', { class: 'hud' },
         h('span', { class: ['seat', 'seat0', this.seat === 0 && 'me'] }, this.nameEls[0]),
@@ -241,7 +264,7 @@ export class GameView {
       isPlayer ? h('div', { class: 'touch-controls' }, this.touchUp, this.touchDown) : null,
       h('div', { class: 'game-actions' },
         isPlayer ? h('span', { class: 'hint' }, 'W / S or ↑ / ↓ to move; on a phone, drag on the field or hold ▲ ▼. ` shows network figures.') : null,
-        isPlayer ? this.resignBtn : null, this.leaveBtn));
+        this.soundBtn, isPlayer ? this.resignBtn : null, this.leaveBtn));
   }
 
   /** @param {number} clientY */
@@ -455,8 +478,15 @@ export class GameView {
         this.scoreEl.textContent = `${s[0]} – ${s[1]}`;
         break;
       }
-      case 'event':
+      case 'event': {
+        const e = m.event || {};
+        const tick = typeof m.tick === 'number' ? m.tick : 0;
+        if (e.type === 'scored' && typeof e.seat === 'number') this.effects.push({ tick, kind: 'score', seat: e.seat });
+        else if (e.type === 'custom' && e.name === 'hit') this.effects.push({ tick, kind: 'hit', seat: Number(e.data?.seat ?? 0) });
+        else if (e.type === 'custom' && e.name === 'serve') this.effects.push({ tick, kind: 'serve', seat: Number(e.data?.towards ?? 0) });
+        if (this.effects.length > 64) this.effects.shift();
         break;
+      }
       case 'match_end':
         if (m.room !== this.room) return;
         this.end = m;
@@ -597,6 +627,7 @@ export class GameView {
       sample = l ? { ball: [l.ball[0], l.ball[1]], paddles: [l.paddles[0], l.paddles[1]], serving_in: l.serving_in } : null;
       if (sample) ball = [sample.ball[0], sample.ball[1]];
     }
+    this.fireEffects(now, playing ? this.renderClock.t : Infinity);
     const paddles = sample ? [sample.paddles[0], sample.paddles[1]] : [this.field.height / 2, this.field.height / 2];
     /** @type {number|null} */
     let ownY = null;
@@ -630,16 +661,89 @@ export class GameView {
     hooks.paddles = paddles;
     for (const seat of [0, 1]) {
       const x = this.paddle.x[seat];
-      ctx.fillStyle = seat === this.seat ? '#7dd3fc' : '#e5e7eb';
+      ctx.fillStyle = now < this.hitFlash[seat] ? '#ffffff' : seat === this.seat ? '#7dd3fc' : '#e5e7eb';
       ctx.fillRect((x - this.paddle.width / 2) * sx, (paddles[seat] - this.paddle.height / 2) * sy,
         this.paddle.width * sx, this.paddle.height * sy);
     }
+    if (now < this.pointFlash.until) {
+      // The side that conceded lights up briefly.
+      ctx.fillStyle = 'rgba(248, 113, 113, 0.18)';
+      ctx.fillRect(this.pointFlash.seat === 0 ? 0 : canvas.width / 2, 0, canvas.width / 2, canvas.height);
+    }
+    this.drawServeIndicator(sample, sx, sy);
     if (ball) {
       hooks.ball = ball;
       ctx.fillStyle = '#fbbf24';
       const b = this.ballSize;
       ctx.fillRect((ball[0] - b / 2) * sx, (ball[1] - b / 2) * sy, b * sx, b * sy);
     }
+  }
+
+  /**
+   * Play the game events whose tick the render time has reached (they are shown with the ball
+   * they belong to, not a render delay early): hit flash, point flash and score bump, sounds.
+   * @param {number} now
+   * @param {number} renderTick
+   */
+  fireEffects(now, renderTick) {
+    const fx = hooks.effects;
+    while (this.effects.length && this.effects[0].tick <= renderTick) {
+      const e = /** @type {{tick:number, kind:'hit'|'score'|'serve', seat:number}} */ (this.effects.shift());
+      if (e.kind === 'hit') {
+        this.hitFlash[e.seat] = now + 150;
+        fx.hits++;
+      } else if (e.kind === 'score') {
+        const conceded = 1 - e.seat;
+        this.pointFlash = { until: now + 400, seat: conceded };
+        this.serveTowards = conceded;
+        this.scoreEl.classList.remove('bump');
+        void this.scoreEl.offsetWidth; // restart the animation
+        this.scoreEl.classList.add('bump');
+        fx.points++;
+      } else {
+        this.serveTowards = e.seat;
+        fx.serves++;
+      }
+      this.sound.play(e.kind);
+    }
+  }
+
+  /**
+   * Before a serve: a ring around the resting ball that closes as the serve nears, and an arrow
+   * towards the side the ball will go (the seat that conceded the last point; unknown before the
+   * first serve, which goes to a random side).
+   * @param {{serving_in:number, ball:number[]}|null} sample
+   * @param {number} sx
+   * @param {number} sy
+   */
+  drawServeIndicator(sample, sx, sy) {
+    if (!sample || !(sample.serving_in > 0) || this.end) {
+      hooks.serveIndicator = null;
+      return;
+    }
+    const { ctx } = this;
+    const left = Math.min(1, sample.serving_in / this.serveTicks);
+    const cx = sample.ball[0] * sx;
+    const cy = sample.ball[1] * sy;
+    const r = 600 * sx;
+    ctx.strokeStyle = '#fbbf24';
+    ctx.lineWidth = Math.max(2, 60 * sx);
+    ctx.beginPath();
+    ctx.arc(cx, cy, r, -Math.PI / 2, -Math.PI / 2 + 2 * Math.PI * left);
+    ctx.stroke();
+    const towards = this.serveTowards;
+    if (towards !== null) {
+      const d = towards === 0 ? -1 : 1;
+      ctx.fillStyle = '#fbbf24';
+      ctx.beginPath();
+      ctx.moveTo(cx + d * (r + 500 * sx), cy);
+      ctx.lineTo(cx + d * (r + 150 * sx), cy - 220 * sy);
+      ctx.lineTo(cx + d * (r + 150 * sx), cy + 220 * sy);
+      ctx.closePath();
+      ctx.fill();
+    }
+    hooks.serveIndicator = { servingIn: sample.serving_in, towards };
+    hooks.effects.indicatorFrames = (hooks.effects.indicatorFrames || 0) + 1;
   }
 
   /**
