@@ -39,7 +39,12 @@ impl Seen {
     }
 
     /// Read snapshots on `c` until `until` holds for one; returns that one.
-    async fn read_until(&mut self, c: &mut Client, what: &str, until: impl Fn(&Value) -> bool) -> Value {
+    async fn read_until(
+        &mut self,
+        c: &mut Client,
+        what: &str,
+        until: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -54,7 +59,9 @@ impl Seen {
                         return v;
                     }
                 }
-                Event::Msg(v) if v["type"] == "error" => panic!("error while waiting for {what}: {v}"),
+                Event::Msg(v) if v["type"] == "error" => {
+                    panic!("error while waiting for {what}: {v}")
+                }
                 Event::Msg(_) => {}
                 Event::Closed(code) => panic!("closed ({code:?}) while waiting for {what}"),
             }
@@ -122,8 +129,15 @@ async fn inputs_take_effect_at_the_tick_they_name_late_ones_at_the_next_and_repl
     let y0 = seen.paddle(1, sa);
     // Up takes effect exactly at tick 5: the snapshot of tick 5 is the first that moved.
     for t in 1..5 {
-        assert_eq!(seen.paddle(t, sa), y0, "a's paddle moved before tick 5 (tick {t})");
-        assert_eq!(seen.snaps[&t]["acks"][sa], 0, "acked before tick 5 (tick {t})");
+        assert_eq!(
+            seen.paddle(t, sa),
+            y0,
+            "a's paddle moved before tick 5 (tick {t})"
+        );
+        assert_eq!(
+            seen.snaps[&t]["acks"][sa], 0,
+            "acked before tick 5 (tick {t})"
+        );
         assert_eq!(seen.snaps[&t]["ack_ticks"][sa], 0);
     }
     assert_eq!(seen.paddle(5, sa), y0 - STEP);
@@ -152,9 +166,20 @@ async fn inputs_take_effect_at_the_tick_they_name_late_ones_at_the_next_and_repl
         .read_until(&mut a, "the late input's ack", |v| v["acks"][sa] == 3)
         .await;
     let late = acked["ack_ticks"][sa].as_u64().unwrap();
-    assert!(late > before, "applied at {late}, before tick {before} was seen");
-    assert_eq!(late, acked["tick"].as_u64().unwrap(), "first acked in its own tick");
-    assert_eq!(seen.paddle(late - 1, sa), y0 - 5 * STEP, "moved before {late}");
+    assert!(
+        late > before,
+        "applied at {late}, before tick {before} was seen"
+    );
+    assert_eq!(
+        late,
+        acked["tick"].as_u64().unwrap(),
+        "first acked in its own tick"
+    );
+    assert_eq!(
+        seen.paddle(late - 1, sa),
+        y0 - 5 * STEP,
+        "moved before {late}"
+    );
     assert_eq!(seen.paddle(late, sa), y0 - 4 * STEP);
 
     // An input without a tick behaves as before the field existed: the next tick.
@@ -168,7 +193,11 @@ async fn inputs_take_effect_at_the_tick_they_name_late_ones_at_the_next_and_repl
     assert!(untimed > before);
     assert_eq!(untimed, acked["tick"].as_u64().unwrap());
     let stopped = seen.paddle(untimed, sa);
-    assert_eq!(stopped, seen.paddle(untimed - 1, sa), "stop applied at {untimed}");
+    assert_eq!(
+        stopped,
+        seen.paddle(untimed - 1, sa),
+        "stop applied at {untimed}"
+    );
 
     // The replay records the tick each input was actually applied at (the log's tick is
     // `game.tick()` before the step, so one less than the ack tick) and verifies.
@@ -265,5 +294,8 @@ async fn a_seat_cannot_hold_more_than_its_share_of_scheduled_inputs() {
         .metric("rally_inputs_total", &[("result", "dropped")])
         .await
         - dropped_before;
-    assert!(dropped >= 8.0, "the excess was not counted as dropped: {dropped}");
+    assert!(
+        dropped >= 8.0,
+        "the excess was not counted as dropped: {dropped}"
+    );
 }

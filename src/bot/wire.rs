@@ -447,8 +447,7 @@ mod tests {
     fn snapshots_take_either_path() {
         let state = RawValue::from_string(r#"{"tick":5,"ball":[1,2,3,4]}"#.into()).unwrap();
         let fast = snapshot_frame(5, &[3, 0], &[4, 0], &state);
-        let slow =
-            r#"{"tick":5,"type":"snapshot","state":{"tick":5,"ball":[1,2,3,4]},"acks":[3,0],"ack_ticks":[4,0]}"#;
+        let slow = r#"{"tick":5,"type":"snapshot","state":{"tick":5,"ball":[1,2,3,4]},"acks":[3,0],"ack_ticks":[4,0]}"#;
         for text in [fast.as_str(), slow] {
             match decode(text).unwrap() {
                 Incoming::Snapshot(s) => {

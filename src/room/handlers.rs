@@ -184,11 +184,7 @@ impl Handler<Input> for RoomActor {
             .session
             .as_ref()
             .is_some_and(|h| h.session_id == msg.session_id);
-        let newest = self
-            .pending
-            .iter()
-            .rev()
-            .find(|p| usize::from(p.seat) == i);
+        let newest = self.pending.iter().rev().find(|p| usize::from(p.seat) == i);
         let newest_seq = newest.map_or(slot.last_seq, |p| p.seq);
         if !current || msg.seq <= newest_seq || self.over() {
             m::engine().inputs_rejected.increment(1);

@@ -219,13 +219,8 @@ impl RoomActor {
         let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
         let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
         Some(
-            protocol::snapshot_frame(
-                self.game.tick(),
-                &acks,
-                &ack_ticks,
-                &self.game.snapshot(),
-            )
-            .into(),
+            protocol::snapshot_frame(self.game.tick(), &acks, &ack_ticks, &self.game.snapshot())
+                .into(),
         )
     }
 }

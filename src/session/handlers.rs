@@ -80,9 +80,7 @@ impl Session {
             }
             ClientMsg::Join { room, code } => self.join(principal, room, code, false, ctx),
             ClientMsg::Spectate { room, code } => self.join(principal, room, code, true, ctx),
-            ClientMsg::Input { seq, input, tick } => {
-                self.input(principal, seq, input, tick, ctx)
-            }
+            ClientMsg::Input { seq, input, tick } => self.input(principal, seq, input, tick, ctx),
             ClientMsg::Resign => self.resign(principal, ctx),
             ClientMsg::Leave => {
                 let Some((room, _)) = self.room.take() else {
