@@ -54,15 +54,26 @@ fn caller(o: &Organiser) -> Caller {
     }
 }
 
-/// `POST /api/v1/admin/tournaments` → 201 with the tournament view (its `id` included), in
-/// status `draft`.
-#[post("/admin/tournaments")]
-pub async fn create(
-    state: web::Data<AppState>,
-    org: Organiser,
-    body: Json<CreateTournament>,
-) -> AppResult<HttpResponse> {
-    let b = body.into_inner();
+/// A [`CreateTournament`] body that passed [`validate_create`]: the trimmed name and the
+/// settings of its matches (defaults filled in).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidTournament {
+    /// The name, trimmed: 1..=[`MAX_NAME_CHARS`] characters.
+    pub name: String,
+    /// Match settings; the game accepted their config.
+    pub settings: model::Settings,
+}
+
+/// Everything `POST /api/v1/admin/tournaments` checks about its body before touching the
+/// database (pure; fuzzed by `fuzz/fuzz_targets/configs.rs`): name, game, format, capacity,
+/// no-show window, registration times, and the game's own validation of the match config.
+/// `points_to_win` / `tick_hz` are the server's defaults for fields the body leaves out.
+/// Every refusal is a 400 `validation`.
+pub fn validate_create(
+    b: &CreateTournament,
+    points_to_win: u32,
+    tick_hz: u32,
+) -> AppResult<ValidTournament> {
     let name = b.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::validation(format!(
@@ -106,13 +117,31 @@ pub async fn create(
         }
     }
     let settings = model::Settings {
-        points_to_win: b.points_to_win.unwrap_or(state.engine.config.points_to_win),
-        tick_hz: b.tick_hz.unwrap_or(state.engine.config.tick_hz),
+        points_to_win: b.points_to_win.unwrap_or(points_to_win),
+        tick_hz: b.tick_hz.unwrap_or(tick_hz),
         no_show_timeout_ms: no_show,
     };
     // The game validates its own settings (ranges documented with the game).
     crate::game::create(&b.game, &settings.game_config(), 0)
         .map_err(|e| AppError::validation(e.to_string()))?;
+    Ok(ValidTournament { name, settings })
+}
+
+/// `POST /api/v1/admin/tournaments` → 201 with the tournament view (its `id` included), in
+/// status `draft`.
+#[post("/admin/tournaments")]
+pub async fn create(
+    state: web::Data<AppState>,
+    org: Organiser,
+    body: Json<CreateTournament>,
+) -> AppResult<HttpResponse> {
+    let b = body.into_inner();
+    let ValidTournament { name, settings } = validate_create(
+        &b,
+        state.engine.config.points_to_win,
+        state.engine.config.tick_hz,
+    )?;
+    let no_show = settings.no_show_timeout_ms;
     let id = TournamentId::generate();
     let row = TournamentRow {
         id: id.0.clone(),

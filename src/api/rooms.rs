@@ -30,15 +30,12 @@ fn default_game() -> String {
     "pong".into()
 }
 
-/// `POST /api/v1/rooms` → 201 `{"room","code","match"}`: a private room joined by code.
-#[post("/rooms")]
-pub async fn create(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: Json<CreateRoom>,
-) -> AppResult<HttpResponse> {
-    authenticate(&req, Operation::Play).await?;
-    let body = body.into_inner();
+/// The game kind and config of a private room from a [`CreateRoom`] body (pure; fuzzed by
+/// `fuzz/fuzz_targets/configs.rs`): the game must be known and `config` an object (or absent);
+/// a missing `tick_hz` is the server's `tick_hz`. The game itself validates the config's
+/// values when the room is created ([`crate::game::create`]); every refusal is a 400
+/// `validation`.
+pub fn room_config(body: CreateRoom, tick_hz: u32) -> AppResult<(String, serde_json::Value)> {
     if !crate::game::GAMES.contains(&body.game.as_str()) {
         return Err(AppError::validation(format!(
             "unknown game {:?}",
@@ -49,15 +46,28 @@ pub async fn create(
     let Some(obj) = config.as_object_mut() else {
         return Err(AppError::validation("config must be an object"));
     };
-    obj.entry("tick_hz")
-        .or_insert(json!(state.engine.config.tick_hz));
+    obj.entry("tick_hz").or_insert(json!(tick_hz));
+    Ok((body.game, config))
+}
+
+/// `POST /api/v1/rooms` → 201 `{"room","code","match"}`: a private room joined by code.
+#[post("/rooms")]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<CreateRoom>,
+) -> AppResult<HttpResponse> {
+    authenticate(&req, Operation::Play).await?;
+    let body = body.into_inner();
+    let rated = body.rated;
+    let (game, config) = room_config(body, state.engine.config.tick_hz)?;
     let created = state
         .engine
         .create_room(RoomSpec {
-            game: body.game,
+            game,
             config,
             mode: Mode::Private,
-            rated: body.rated,
+            rated,
             seats: None,
             private: true,
             requeue: None,
