@@ -49,6 +49,10 @@ export function measure(o) {
     ownJumps: 0, maxOwnJump: 0, maxOwnUnexplained: 0,
     ballJumps: 0, maxBallJumpRatio: 0, ballFrozenFrames: 0, ballExtrapolatedFrames: 0,
     frameMsP50: 0, frameMsMax: 0,
+    /** @type {any[]} the first presses that did not move the paddle, with the frames around them */
+    failed: [],
+    /** @type {any[]} the frames around the largest unexplained own-paddle move */
+    worstOwn: [],
   };
   const dts = [];
   for (let i = 1; i < frames.length; i++) {
@@ -62,10 +66,14 @@ export function measure(o) {
       for (const intent of [intentAt(a.t), intentAt(b.t)]) {
         const d = dir(intent);
         if (d === 0) continue;
-        const to = Math.min(paddle.max, Math.max(paddle.min, a.y + (d * paddle.speed * dt) / 1000));
-        unexplained = Math.min(unexplained, Math.abs(dy - (to - a.y)));
+        // Towards the key, up to paddle speed for the frame (a key during the frame: part of it).
+        const reach = Math.abs(Math.min(paddle.max, Math.max(paddle.min, a.y + (d * paddle.speed * dt) / 1000)) - a.y);
+        if (dy * d > 0) unexplained = Math.min(unexplained, Math.max(0, Math.abs(dy) - reach));
       }
       r.maxOwnJump = Math.max(r.maxOwnJump, Math.abs(dy));
+      if (unexplained > r.maxOwnUnexplained) {
+        r.worstOwn = frames.slice(Math.max(0, i - 2), i + 2).map((f) => ({ ...f, ball: null, t: +(f.t - b.t).toFixed(1) }));
+      }
       r.maxOwnUnexplained = Math.max(r.maxOwnUnexplained, unexplained);
       if (unexplained > 0.1 * paddle.height) r.ownJumps++;
     }
@@ -90,11 +98,19 @@ export function measure(o) {
     r.presses++;
     let i = frames.findIndex((f) => f.t > k.t);
     if (i <= 0 || frames[i].y === null || frames[i - 1].y === null) { r.pressesWithoutFrame++; continue; }
-    const before = /** @type {number} */ (frames[i - 1].y);
+    // Where the paddle was at the key event: the previous frame's position carried on with that
+    // frame's local intent until then (a frame can be long before the event on a busy machine;
+    // a change of keys releases one just before pressing the other).
+    const prev = frames[i - 1];
+    const dPrev = dir(intentAt(prev.t));
+    const before = Math.min(paddle.max, Math.max(paddle.min, /** @type {number} */ (prev.y) + (dPrev * paddle.speed * (k.t - prev.t)) / 1000));
     const after = /** @type {number} */ (frames[i].y);
     const atWall = dir(want) < 0 ? before <= paddle.min + 1 : before >= paddle.max - 1;
     if (atWall) r.pressesAtWall++;
     if (atWall || (after - before) * dir(want) > 0) r.pressesMovedNextFrame++;
+    else if (r.failed.length < 5) {
+      r.failed.push({ key: k, want, frames: frames.slice(Math.max(0, i - 2), i + 3).map((f) => ({ ...f, t: +(f.t - k.t).toFixed(1) })) });
+    }
   }
   dts.sort((x, y) => x - y);
   r.frameMsP50 = dts.length ? dts[dts.length >> 1] : 0;

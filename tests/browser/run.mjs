@@ -439,7 +439,7 @@ async function playFeel(net) {
         + `own: largest jump ${m.maxOwnJump.toFixed(0)}, largest unexplained ${m.maxOwnUnexplained.toFixed(0)}, unexplained > 10 % ${m.ownJumps}; `
         + `ball: jumps > 3× ${m.ballJumps} (max ${m.maxBallJumpRatio.toFixed(2)}×), frozen ${m.ballFrozenFrames}, extrapolated ${m.ballExtrapolatedFrames}; `
         + `client: rtt ${st.pingMs.toFixed(0)} ms, jitter p95 ${st.jitterMs.toFixed(0)} ms, render delay ${st.renderDelayMs.toFixed(0)} ms, `
-        + `corrections ${st.corrections} by size ${JSON.stringify(st.correctionsBySize)} (max ${st.maxCorrection.toFixed(0)}), late inputs ${st.lateInputs} (max ${st.maxLateTicks} ticks), inputs ${st.inputs}`);
+        + `clock snaps ${st.clockSnaps}, corrections ${st.corrections} by size ${JSON.stringify(st.correctionsBySize)} (max ${st.maxCorrection.toFixed(0)}), late inputs ${st.lateInputs} (max ${st.maxLateTicks} ticks), inputs ${st.inputs}`);
     }
     fs.writeFileSync(path.join(ART, `feel-${net}.json`), JSON.stringify({ net, proxy: proxy?.stats ?? null, rows: rows.map(({ client, ...r }) => ({ ...r, client })) }, null, 1));
     if (proxy) console.log(`  proxy: ${proxy.stats.chunks} chunks, ${proxy.stats.stalls} stalled, delay ${proxy.stats.minDelay.toFixed(0)}–${proxy.stats.maxDelay.toFixed(0)} ms`);
@@ -447,8 +447,8 @@ async function playFeel(net) {
       const answered = r.presses - r.pressesWithoutFrame;
       check(r.frames > 20 * seconds, `${r.page}: only ${r.frames} frames in ${seconds} s`);
       check(answered >= 20, `${r.page}: only ${answered} key presses`);
-      check(r.pressesMovedNextFrame >= FEEL.pressesMoved * answered, `${r.page}: ${answered - r.pressesMovedNextFrame} of ${answered} presses did not move the paddle on the next frame`);
-      check(r.ownJumps === 0, `${r.page}: ${r.ownJumps} drawn own-paddle jumps the local input does not explain (largest ${r.maxOwnUnexplained.toFixed(0)} units)`);
+      check(r.pressesMovedNextFrame >= FEEL.pressesMoved * answered, `${r.page}: ${answered - r.pressesMovedNextFrame} of ${answered} presses did not move the paddle on the next frame: ${JSON.stringify(r.failed)}`);
+      check(r.ownJumps === 0, `${r.page}: ${r.ownJumps} drawn own-paddle jumps the local input does not explain (largest ${r.maxOwnUnexplained.toFixed(0)} units): ${JSON.stringify(r.worstOwn)}`);
       check(r.ballJumps === 0, `${r.page}: ${r.ballJumps} ball jumps beyond 3× its per-frame travel (max ${r.maxBallJumpRatio.toFixed(2)}×)`);
       // The client's own statistics agree with what was measured here (same frames; its local
       // intent comes from its own key state, not from this test's key log).

@@ -205,11 +205,16 @@ export class JitterMeter {
  * two of them: the player's timeline and the render time of remote objects.
  */
 export class SmoothTimeline {
-  /** @param {{hz:number, maxFast?:number, maxSlow?:number, snapTicks?:number}} o */
+  /**
+   * @param {{hz:number, maxFast?:number, maxSlow?:number, maxStepTicks?:number, snapTicks?:number}} o
+   *   maxStepTicks: the largest correction in one call, whatever the time since the last (a slow
+   *   frame on a busy machine must not turn 10 % into a visible jump)
+   */
   constructor(o) {
     this.hz = o.hz;
     this.maxFast = o.maxFast ?? 0.1;
     this.maxSlow = o.maxSlow ?? 0.1;
+    this.maxStepTicks = o.maxStepTicks ?? 0.25;
     this.snapTicks = o.snapTicks ?? 30;
     /** Current value, ticks (NaN before the first call). */
     this.t = NaN;
@@ -238,7 +243,9 @@ export class SmoothTimeline {
     const dt = (Math.max(0, now - this.last) * this.hz) / 1000;
     this.last = now;
     const err = target - (this.t + dt);
-    this.t += dt + Math.max(-this.maxSlow * dt, Math.min(this.maxFast * dt, err));
+    const fast = Math.min(this.maxFast * dt, this.maxStepTicks);
+    const slow = Math.min(this.maxSlow * dt, this.maxStepTicks);
+    this.t += dt + Math.max(-slow, Math.min(fast, err));
     return this.t;
   }
 }

@@ -11,10 +11,10 @@ function dir(intent) {
 
 /**
  * The part of a single-frame move of the drawn own paddle that the local input does not explain,
- * units. A move is explained by standing still or by moving at paddle speed for `dtMs` (stopping
- * at the walls) in the direction of one of `intents` (the local intent of the previous and of this
- * frame: a press or release between two frames explains either); what remains of the move, for
- * the best of these explanations, is unexplained. Standing still is never a jump.
+ * units. A move in the direction of one of `intents` (the local intent of the previous and of this
+ * frame) is explained up to paddle speed × `dtMs` (stopping at the walls; a press or release
+ * during the frame explains a part of it); what goes beyond, or any move the other way, is
+ * unexplained. Standing still is never a jump.
  * @param {number} dy  the drawn move, units
  * @param {number} prevY  where the paddle was drawn before
  * @param {number} dtMs  frame time
@@ -26,8 +26,8 @@ export function explainedJump(dy, prevY, dtMs, intents, o) {
   for (const intent of intents) {
     const d = dir(intent);
     if (d === 0) continue;
-    const to = Math.min(o.max, Math.max(o.min, prevY + (d * o.speed * dtMs) / 1000));
-    best = Math.min(best, Math.abs(dy - (to - prevY)));
+    const reach = Math.abs(Math.min(o.max, Math.max(o.min, prevY + (d * o.speed * dtMs) / 1000)) - prevY);
+    if (dy * d > 0) best = Math.min(best, Math.max(0, Math.abs(dy) - reach));
   }
   return best;
 }

@@ -794,6 +794,7 @@ export class GameView {
       hooks.frameLog.push({
         t: now, y: ownY, ball, speed: sample?.speed ?? 0, serving: sample?.serving_in ?? 0,
         scores: sample?.scores ? [sample.scores[0], sample.scores[1]] : null, intent, mode: sample?.mode ?? '',
+        at: this.ownClock.t, offset: this.ownOffset.offset,
       });
     }
   }

@@ -145,7 +145,8 @@ test('explainedJump: moves at paddle speed in a local direction are explained, o
   assert.equal(explainedJump(0, 4500, f, ['down'], o), 0, 'standing still is not a jump');
   assert.equal(explainedJump(-200, 4500, f, ['down'], o), 200, 'the wrong way');
   assert.equal(explainedJump(300, 4500, f, ['stop'], o), 300);
-  assert.equal(explainedJump(-250, 4500, f, ['stop', 'up'], o), 50, 'a press between frames');
+  assert.equal(explainedJump(-250, 4500, f, ['stop', 'up'], o), 50, 'beyond the reach of a frame');
+  assert.equal(explainedJump(-120, 4500, f, ['stop', 'up'], o), 0, 'a press during the frame');
   assert.equal(explainedJump(100, 8000, f, ['down'], o), 0, 'stops at the wall');
 });
 
