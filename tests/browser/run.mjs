@@ -407,9 +407,9 @@ async function playFeel(net) {
           const coming = seat === 0 ? s.ball[0] < 9000 : s.ball[0] > 7000;
           const target = coming ? s.ball[1] : 4500;
           const d = target - s.own;
-          // Alternate keys of the same direction now and then, as people do.
-          const upKey = i % 7 === 0 ? 'ArrowUp' : 'KeyW';
-          const downKey = i % 7 === 0 ? 'ArrowDown' : 'KeyS';
+          // Arrows on one page, W/S on the other.
+          const upKey = seat === 0 ? 'KeyW' : 'ArrowUp';
+          const downKey = seat === 0 ? 'KeyS' : 'ArrowDown';
           await set(d < -300 ? upKey : d > 300 ? downKey : null);
         }
         i++;

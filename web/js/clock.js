@@ -83,6 +83,11 @@ export class ClockSync {
  * The game tick stops while a room counts down or is paused (snapshots repeat a tick, or stop);
  * a repeated tick or a jump backwards resets the window, so an estimate never spans a stall.
  */
+/** Consecutive snapshots that must all be late before the tick clock takes a new base. */
+const REBASE_SAMPLES = 20;
+/** How late (ms) those must be. */
+const REBASE_MS = 80;
+
 export class TickClock {
   /** @param {{hz:number, window?:number}} opts */
   constructor(opts) {
@@ -96,6 +101,8 @@ export class TickClock {
     this.lastTick = -1;
     /** Local time of the last observation. */
     this.lastArrival = 0;
+    /** Times the base moved because the server's tick numbering fell behind (a server stall). */
+    this.rebases = 0;
   }
 
   /** Milliseconds per tick. */
@@ -124,6 +131,16 @@ export class TickClock {
     if (this.candidates.length > this.window) this.candidates.shift();
     let base = Infinity;
     for (const x of this.candidates) base = Math.min(base, x);
+    // A server that stalled skips ticks without advancing game time: every snapshot after it is
+    // late by the stall for good. That is a new base, not jitter: when the last REBASE_SAMPLES
+    // all came REBASE_MS or more later than the base (a network stall delays a few snapshots,
+    // decreasingly, never that many), the window restarts from them.
+    const recent = this.candidates.slice(-REBASE_SAMPLES);
+    if (recent.length === REBASE_SAMPLES && recent.every((x) => x - base >= REBASE_MS)) {
+      this.candidates = recent;
+      this.rebases++;
+      base = Math.min(...recent);
+    }
     return c - base;
   }
 
@@ -206,9 +223,10 @@ export class JitterMeter {
  */
 export class SmoothTimeline {
   /**
-   * @param {{hz:number, maxFast?:number, maxSlow?:number, maxStepTicks?:number, snapTicks?:number}} o
+   * @param {{hz:number, maxFast?:number, maxSlow?:number, maxStepTicks?:number, snapTicks?:number, farTicks?:number, farRate?:number}} o
    *   maxStepTicks: the largest correction in one call, whatever the time since the last (a slow
-   *   frame on a busy machine must not turn 10 % into a visible jump)
+   *   frame on a busy machine must not turn 10 % into a visible jump); farTicks, farRate: further
+   *   off than farTicks, it may run up to farRate faster or slower (and twice maxStepTicks)
    */
   constructor(o) {
     this.hz = o.hz;
@@ -216,6 +234,8 @@ export class SmoothTimeline {
     this.maxSlow = o.maxSlow ?? 0.1;
     this.maxStepTicks = o.maxStepTicks ?? 0.25;
     this.snapTicks = o.snapTicks ?? 30;
+    this.farTicks = o.farTicks ?? Infinity;
+    this.farRate = o.farRate ?? this.maxFast;
     /** Current value, ticks (NaN before the first call). */
     this.t = NaN;
     this.last = 0;
@@ -243,8 +263,9 @@ export class SmoothTimeline {
     const dt = (Math.max(0, now - this.last) * this.hz) / 1000;
     this.last = now;
     const err = target - (this.t + dt);
-    const fast = Math.min(this.maxFast * dt, this.maxStepTicks);
-    const slow = Math.min(this.maxSlow * dt, this.maxStepTicks);
+    const far = Math.abs(err) > this.farTicks;
+    const fast = far ? Math.min(this.farRate * dt, 2 * this.maxStepTicks) : Math.min(this.maxFast * dt, this.maxStepTicks);
+    const slow = far ? Math.min(this.farRate * dt, 2 * this.maxStepTicks) : Math.min(this.maxSlow * dt, this.maxStepTicks);
     this.t += dt + Math.max(-slow, Math.min(fast, err));
     return this.t;
   }

@@ -116,7 +116,7 @@ export class GameView {
     /** The player's timeline (ticks): where inputs sent now land. */
     this.ownClock = new SmoothTimeline({ hz: this.hz, maxFast: 0.1, maxSlow: 0.1 });
     /** Render time of remote objects (ticks); slows down when snapshots stall. */
-    this.renderClock = new SmoothTimeline({ hz: this.hz, maxFast: 0.1, maxSlow: 0.25 });
+    this.renderClock = new SmoothTimeline({ hz: this.hz, maxFast: 0.1, maxSlow: 0.25, farTicks: 8, farRate: 0.5, snapTicks: 300 });
     this.ownOffset = new OffsetSmoother({ height: this.paddle.height, speed: this.paddle.speed });
     this.ballSmooth = new BallSmoother();
     /** @type {{t:number, ball:[number,number], scores:[number,number], serving:number}|null} last frame's raw ball sample */
@@ -347,7 +347,12 @@ export class GameView {
     const c = this.o.conn.clock;
     const lead = inputLeadTicks(c.minRtt, this.jitter.percentile(INPUT_MARGIN_PERCENTILE), this.hz);
     this.stats.inputMarginTicks = lead - (c.minRtt * this.hz) / 1000;
-    return this.ownClock.at(now, this.ticks.seen(now) + lead);
+    const before = this.ownClock.t;
+    const snaps = this.ownClock.snaps;
+    const t = this.ownClock.at(now, this.ticks.seen(now) + lead);
+    // Far off (a server stall moved the tick clock): the timeline jumps, what is drawn does not.
+    if (this.ownClock.snaps !== snaps && Number.isFinite(before)) this.ownOffset.add(this.predictor.yAt(before) - this.predictor.yAt(t));
+    return t;
   }
 
   /** The render delay to use now, ms: fixed when set, else from the measured jitter. */
