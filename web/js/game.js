@@ -639,9 +639,10 @@ export class GameView {
     if (this.role === 'player' && this.seat !== null && !this.firstSnapshot) {
       let y;
       if (playing && !this.end) {
+        const was = this.ownClock.t;
         const present = this.present(now);
-        this.ownOffset.frame(dt);
         const predicted = this.predictor.yAt(present);
+        this.ownOffset.frame(dt, Number.isFinite(was) ? predicted - this.predictor.yAt(was) : 0);
         y = this.predictor.clamp(predicted + this.ownOffset.offset);
         hooks.predictedY = predicted;
       } else {

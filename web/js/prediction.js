@@ -77,15 +77,20 @@ export class OffsetSmoother {
   }
 
   /**
-   * Advance by one frame of `dtMs`; returns how much the offset changed (units, ≥ 0).
+   * Advance by one frame of `dtMs`; returns how much the offset changed (units, ≥ 0). `motion` is
+   * how far the prediction itself moved this frame (signed): working the offset off never takes
+   * more than half of it back, so a press always shows in its direction on the next frame.
    * @param {number} dtMs
+   * @param {number} [motion]
    */
-  frame(dtMs) {
+  frame(dtMs, motion = 0) {
     const a = Math.abs(this.offset);
     if (a === 0) return 0;
     const dt = Math.max(0, Math.min(dtMs, 100));
     const want = Math.max(a * (1 - Math.exp(-dt / this.tauMs)), this.minRate * dt);
-    const d = Math.min(a, want, this.maxStep);
+    // Working the offset off moves what is drawn by −sign(offset).
+    const against = motion !== 0 && -Math.sign(this.offset) !== Math.sign(motion);
+    const d = Math.min(a, want, this.maxStep, against ? Math.abs(motion) / 2 : Infinity);
     this.offset -= Math.sign(this.offset) * d;
     if (Math.abs(this.offset) < 0.5) this.offset = 0;
     return d;

@@ -130,6 +130,11 @@ test('the offset smoother works a correction off without a jump', () => {
   // A slow frame does not make a bigger step.
   o.add(1000);
   assert.ok(o.frame(200) <= 0.065 * 1800 + 1e-9);
+  // Never takes back more than half of what the prediction moved this frame (a press shows).
+  const t = new OffsetSmoother({ height: 1800, speed: 12000 });
+  t.add(1000); // drawn below the prediction: working it off moves up
+  assert.equal(t.frame(1000 / 60, 200), 100, 'the prediction moved down 200: at most 100 back up');
+  assert.ok(t.frame(1000 / 60, -200) > 100, 'moving up anyway: no limit');
   // Small offsets vanish in a frame or two.
   const s = new OffsetSmoother({ height: 1800, speed: 12000 });
   s.add(80);
