@@ -53,6 +53,8 @@ export function measure(o) {
     failed: [],
     /** @type {any[]} the frames around the largest unexplained own-paddle move */
     worstOwn: [],
+    /** @type {any[]} the frames around the largest ball move */
+    worstBall: [],
   };
   const dts = [];
   for (let i = 1; i < frames.length; i++) {
@@ -81,6 +83,9 @@ export function measure(o) {
     if (a.ball && b.ball && b.serving === 0 && b.speed > 0 && same) {
       const moved = Math.hypot(b.ball[0] - a.ball[0], b.ball[1] - a.ball[1]);
       const ratio = moved / ((b.speed * Math.max(dt, 1)) / 1000);
+      if (ratio > r.maxBallJumpRatio) {
+        r.worstBall = frames.slice(Math.max(0, i - 3), i + 2).map((f) => ({ ...f, y: null, t: +(f.t - b.t).toFixed(1) }));
+      }
       r.maxBallJumpRatio = Math.max(r.maxBallJumpRatio, ratio);
       if (ratio > 3) r.ballJumps++;
       if (moved < 0.01) r.ballFrozenFrames++;

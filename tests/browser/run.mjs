@@ -449,7 +449,7 @@ async function playFeel(net) {
       check(answered >= 20, `${r.page}: only ${answered} key presses`);
       check(r.pressesMovedNextFrame >= FEEL.pressesMoved * answered, `${r.page}: ${answered - r.pressesMovedNextFrame} of ${answered} presses did not move the paddle on the next frame: ${JSON.stringify(r.failed)}`);
       check(r.ownJumps === 0, `${r.page}: ${r.ownJumps} drawn own-paddle jumps the local input does not explain (largest ${r.maxOwnUnexplained.toFixed(0)} units): ${JSON.stringify(r.worstOwn)}`);
-      check(r.ballJumps === 0, `${r.page}: ${r.ballJumps} ball jumps beyond 3× its per-frame travel (max ${r.maxBallJumpRatio.toFixed(2)}×)`);
+      check(r.ballJumps === 0, `${r.page}: ${r.ballJumps} ball jumps beyond 3× its per-frame travel (max ${r.maxBallJumpRatio.toFixed(2)}×): ${JSON.stringify(r.worstBall)}`);
       // The client's own statistics agree with what was measured here (same frames; its local
       // intent comes from its own key state, not from this test's key log).
       const c = r.client;

@@ -83,10 +83,13 @@ export class ClockSync {
  * The game tick stops while a room counts down or is paused (snapshots repeat a tick, or stop);
  * a repeated tick or a jump backwards resets the window, so an estimate never spans a stall.
  */
-/** Consecutive snapshots that must all be late before the tick clock takes a new base. */
-const REBASE_SAMPLES = 20;
+/**
+ * Consecutive snapshots that must all be late before the tick clock takes a new base: 0.75 s at
+ * 60 Hz, longer than what two network stalls of 200 ms close together delay.
+ */
+const REBASE_SAMPLES = 45;
 /** How late (ms) those must be. */
-const REBASE_MS = 80;
+const REBASE_MS = 100;
 
 export class TickClock {
   /** @param {{hz:number, window?:number}} opts */

@@ -644,6 +644,9 @@ export class GameView {
         const predicted = this.predictor.yAt(present);
         this.ownOffset.frame(dt, Number.isFinite(was) ? predicted - this.predictor.yAt(was) : 0);
         y = this.predictor.clamp(predicted + this.ownOffset.offset);
+        // What the wall hides of the offset is dropped: the offset is only ever what is seen, so
+        // a press at the wall moves the paddle at once.
+        this.ownOffset.offset = y - predicted;
         hooks.predictedY = predicted;
       } else {
         this.ownOffset.reset();
@@ -800,7 +803,7 @@ export class GameView {
       hooks.frameLog.push({
         t: now, y: ownY, ball, speed: sample?.speed ?? 0, serving: sample?.serving_in ?? 0,
         scores: sample?.scores ? [sample.scores[0], sample.scores[1]] : null, intent, mode: sample?.mode ?? '',
-        at: this.ownClock.t, offset: this.ownOffset.offset,
+        at: this.ownClock.t, offset: this.ownOffset.offset, rt: this.renderClock.t, latest: this.buffer.latest?.tick, boff: this.ballSmooth.offset,
       });
     }
   }

@@ -97,3 +97,17 @@ test('inputs carry the tick they are for when known', () => {
   assert.deepEqual(msg.input(3, 'up', 120), { type: 'input', seq: 3, input: 'up', tick: 120 });
   assert.deepEqual(msg.input(3, 'up'), { type: 'input', seq: 3, input: 'up' });
 });
+
+test('a server stall (ticks skipped for good) moves the tick base; network stalls do not', () => {
+  const period = 1000 / 60;
+  const c = new TickClock({ hz: 60 });
+  // A network stall: 12 snapshots delayed 200 ms down to 0, then on time again.
+  for (let t = 1; t <= 60; t++) c.observe(t, t * period);
+  for (let t = 61; t <= 72; t++) c.observe(t, 72 * period + 200 - (t - 61) * 1);
+  for (let t = 73; t <= 120; t++) c.observe(t, t * period);
+  assert.equal(c.rebases, 0);
+  // A server stall: from tick 121 on every snapshot comes 500 ms later than before.
+  for (let t = 121; t <= 240; t++) c.observe(t, t * period + 500);
+  assert.equal(c.rebases, 1);
+  assert.ok(Math.abs(c.seen(240 * period + 500) - 240) < 1e-6, 'seen follows the new base');
+});
