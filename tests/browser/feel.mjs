@@ -80,7 +80,7 @@ export function measure(o) {
       if (unexplained > 0.1 * paddle.height) r.ownJumps++;
     }
     const same = a.scores && b.scores && a.scores[0] === b.scores[0] && a.scores[1] === b.scores[1];
-    if (a.ball && b.ball && b.serving === 0 && b.speed > 0 && same) {
+    if (a.ball && b.ball && a.serving === 0 && b.serving === 0 && b.speed > 0 && same) {
       const moved = Math.hypot(b.ball[0] - a.ball[0], b.ball[1] - a.ball[1]);
       const ratio = moved / ((b.speed * Math.max(dt, 1)) / 1000);
       if (ratio > r.maxBallJumpRatio) {

@@ -121,6 +121,8 @@ export class GameView {
     this.ballSmooth = new BallSmoother();
     /** @type {{t:number, ball:[number,number], scores:[number,number], serving:number}|null} last frame's raw ball sample */
     this.prevSample = null;
+    /** serving_in of the last frame's sample (the first frame after a serve is not a jump) */
+    this.prevServing = 0;
     /** @type {{now:number, y:number|null, ball:[number,number]|null, live:boolean, intent:Intent}|null} last drawn frame */
     this.prevFrame = null;
     /** What the player sees, counted per frame (the figures of docs/web-client.md). */
@@ -778,7 +780,9 @@ export class GameView {
     hooks.delayMs = this.delayMs;
     if (!live || !prev || !prev.live) return;
     s.frames++;
-    const inPlay = !!sample && sample.serving_in === 0 && !!sample.speed;
+    // In play, and not the serve itself (the frame after the ball rested).
+    const inPlay = !!sample && sample.serving_in === 0 && !!sample.speed && this.prevServing === 0;
+    this.prevServing = sample ? sample.serving_in : 0;
     if (ownY !== null && prev.y !== null) {
       const dy = ownY - prev.y;
       const unexplained = explainedJump(dy, prev.y, dt, [prev.intent, intent], {
