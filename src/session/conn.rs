@@ -25,13 +25,16 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-/// Bytes read from the socket per read call (a stack buffer; complete frames are decoded
+/// Bytes read from the socket per read call (a per-thread buffer; complete frames are decoded
 /// straight from it, only an incomplete frame's bytes are kept).
 pub const READ_CHUNK: usize = 4096;
 /// Frames written per `writev` when flushing the queue.
 const MAX_IOVECS: usize = 32;
 
 thread_local! {
+    /// The read buffer of every connection on this thread: complete frames are decoded
+    /// straight from it, so no connection keeps one (and it is not zeroed per read).
+    static READ_BUF: RefCell<Box<[u8; READ_CHUNK]>> = RefCell::new(Box::new([0u8; READ_CHUNK]));
     static LEDGER: RefCell<StallLedger> = RefCell::new(StallLedger::default());
     static PULSING: Cell<bool> = const { Cell::new(false) };
 }
@@ -151,10 +154,19 @@ impl futures_util::Stream for Reader {
                 this.done = true;
                 continue;
             }
-            let mut buf = [0u8; READ_CHUNK];
-            match this.io.try_read(&mut buf) {
+            let read = READ_BUF.with(|b| {
+                let mut buf = b.borrow_mut();
+                let r = this.io.try_read(&mut buf[..]);
+                if let Ok(n) = r {
+                    if n > 0 {
+                        this.decode(&buf[..n], Instant::now());
+                    }
+                }
+                r
+            });
+            match read {
                 Ok(0) => this.done = true,
-                Ok(n) => this.decode(&buf[..n], Instant::now()),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "websocket read failed");
