@@ -86,3 +86,8 @@ ops-test:
 browser-test:
     cargo build
     RALLY_BIN=${CARGO_TARGET_DIR:-target}/debug/rally bash tests/browser/run.sh
+
+# Fuzz every cargo-fuzz target for 60 s each (fuzz/run.sh; needs nightly and cargo-fuzz):
+# `just fuzz`, `just fuzz 300 tokens`. Crashes land in fuzz/artifacts/<target>/.
+fuzz SECONDS="60" *TARGETS:
+    bash fuzz/run.sh -t {{SECONDS}} {{TARGETS}}

@@ -103,11 +103,12 @@ calls = 0
 for line in open(sys.argv[1], errors="replace"):
     if line.startswith(("summary:", "totals:")) and not ir:
         ir = int(line.split()[1])
-    m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+    m = re.match(r"(c?)fn=\((\d+)\)(?: (.*))?", line)
     if m:
-        if m.group(2):
-            names[m.group(1)] = m.group(2).strip()
-        target = names.get(m.group(1), "")
+        if m.group(3):
+            names[m.group(2)] = m.group(3).strip()
+        if m.group(1):
+            target = names.get(m.group(2), "")
         continue
     if line.startswith("calls=") and target is not None:
         if target == "rally::protocol::snapshot_frame":

@@ -45,8 +45,8 @@ impl Session {
                 return self.protocol_error(ctx, code::NOT_AUTHENTICATED, "send auth first")
             }
             // The hot path: no copy of the whole principal per input.
-            (Some(player), ClientMsg::Input { seq, input }) => {
-                return self.input(player, seq, input, ctx)
+            (Some(player), ClientMsg::Input { seq, input, tick }) => {
+                return self.input(player, seq, input, tick, ctx)
             }
             (Some(_), msg) => msg,
         };
@@ -89,7 +89,9 @@ impl Session {
             }
             ClientMsg::Join { room, code } => self.join(principal, room, code, false, ctx),
             ClientMsg::Spectate { room, code } => self.join(principal, room, code, true, ctx),
-            ClientMsg::Input { seq, input } => self.input(principal.player_id, seq, input, ctx),
+            ClientMsg::Input { seq, input, tick } => {
+                self.input(principal.player_id, seq, input, tick, ctx)
+            }
             ClientMsg::Resign => self.resign(principal, ctx),
             ClientMsg::Leave => {
                 let Some((room, _)) = self.room.take() else {
@@ -327,7 +329,14 @@ impl Session {
         }));
     }
 
-    fn input(&mut self, player: PlayerId, seq: u64, input: serde_json::Value, ctx: &mut Ctx) {
+    fn input(
+        &mut self,
+        player: PlayerId,
+        seq: u64,
+        input: serde_json::Value,
+        tick: Option<u64>,
+        ctx: &mut Ctx,
+    ) {
         let Some((room, role)) = &self.room else {
             if self.released {
                 m::engine().inputs_rejected.increment(1);
@@ -343,6 +352,7 @@ impl Session {
             session_id: self.id.clone(),
             seq,
             input,
+            tick,
         }) {
             Ok(()) => {}
             Err(Undelivered::Full) => {
