@@ -11,7 +11,9 @@
 #   benches/vs-floor.sh 200            # one point
 #
 # Settings (environment): DURATION (20s), RAMP (5s), SEED (1), OUT. Loopback only; bounded in
-# time by RAMP + DURATION per server and point. Run it on a quiet machine.
+# time by RAMP + DURATION per server and point (about 4 minutes for the four default points,
+# after the build). Run it on a quiet machine: the output starts with the load average, and the
+# table is Markdown, ready for docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,6 +74,7 @@ start() {
 
 RESULTS=$WORK/results
 : >"$RESULTS"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
 ramp_s=$(secs "$RAMP")
 dur_s=$(secs "$DURATION")
@@ -111,8 +114,8 @@ for n in "${ROOMS[@]}"; do
   done
 done
 
-python3 - "$RESULTS" "$WORK" <<'EOF'
-import json, sys
+python3 - "$RESULTS" "$WORK" "$LOAD0" <<'EOF'
+import json, os, sys
 rows = {}
 for line in open(sys.argv[1]):
     kind, n, c1, c2, t1, t2, r0, r2 = line.split()
@@ -121,12 +124,22 @@ for line in open(sys.argv[1]):
     cpu = (float(c2) - float(c1)) / (float(t2) - float(t1)) * 100
     kib_room = (int(r2) - int(r0)) / max(n, 1)
     lat = r["latency_ms"]
-    rows[(kind, n)] = (cpu, kib_room, lat["p50"], lat["p99"], r["errors"])
-print("%-6s %6s %8s %8s %10s %10s %7s" % ("server", "rooms", "p50_ms", "p99_ms", "cpu_%core", "KiB/room", "errors"))
-for (kind, n), (cpu, kib, p50, p99, err) in sorted(rows.items(), key=lambda x: (x[0][1], x[0][0])):
-    print("%-6s %6d %8.2f %8.2f %10.1f %10.1f %7d" % (kind, n, p50, p99, cpu, kib, err))
+    # Tick lateness: only rally exports it (the floor has no metrics).
+    late = None
+    if kind == "rally" and r.get("servers"):
+        late = r["servers"][0].get("tick_lateness_ms", {}).get("p99_le")
+    per_frame = r["bytes_in"] / r["frames_in"] if r.get("frames_in") else 0.0
+    rows[(kind, n)] = (cpu, kib_room, lat["p50"], lat["p99"], r["errors"], late, per_frame)
+load_end = os.getloadavg()
+print("load average at start %s, at end %.2f %.2f %.2f" % (sys.argv[3], *load_end))
 print()
-print("ratios rally / floor (CPU per room; below 1.0 rally does less work):")
+print("| server | rooms | p50 ms | p99 ms | tick lateness p99 | CPU % of a core | KiB/room | bytes/frame to clients | errors |")
+print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
+for (kind, n), (cpu, kib, p50, p99, err, late, per_frame) in sorted(rows.items(), key=lambda x: (x[0][1], x[0][0])):
+    lt = "–" if kind == "floor" else ("≤ %g ms" % late if late is not None else "> 50 ms")
+    print("| %s | %d | %.2f | %.2f | %s | %.1f | %.1f | %.0f | %d |" % (kind, n, p50, p99, lt, cpu, kib, per_frame, err))
+print()
+print("ratios rally / floor (below 1.0 rally does less):")
 for n in sorted({n for _, n in rows}):
     if ("rally", n) in rows and ("floor", n) in rows:
         r, f = rows[("rally", n)], rows[("floor", n)]

@@ -44,6 +44,99 @@ impl InputLog {
     }
 }
 
+/// The input log as a room keeps it while its match runs: each distinct input value is stored
+/// once and every entry is 16 bytes (`tick`, `seat`, index of the value), instead of a
+/// `(u64, Seat, Value)` of 48 bytes plus the value's own allocation. A game's inputs are few
+/// distinct intents ("up", "down", "stop"), so a long match costs a fraction of the plain log.
+/// Converted to an [`InputLog`] (the stored, replayable form; same JSON) for checkpoints and
+/// the result.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompactLog {
+    entries: Vec<CompactEntry>,
+    values: Vec<Value>,
+    /// The forced end, if the game did not end by itself.
+    pub end: Option<ForcedEnd>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CompactEntry {
+    tick: u64,
+    value: u32,
+    seat: Seat,
+}
+
+/// Distinct values looked up before a new one is stored: games with many distinct inputs
+/// (free-form values) pay a bounded search and store repeats past this many again.
+const MAX_INTERNED_LOOKUP: usize = 64;
+
+impl CompactLog {
+    /// Record an input that the game accepted at `tick` (`game.tick()` before the step).
+    pub fn record_input(&mut self, tick: u64, seat: Seat, input: Value) {
+        let found = self
+            .values
+            .iter()
+            .take(MAX_INTERNED_LOOKUP)
+            .position(|v| *v == input);
+        let value = match found {
+            Some(i) => i,
+            None => {
+                self.values.push(input);
+                self.values.len() - 1
+            }
+        };
+        self.entries.push(CompactEntry {
+            tick,
+            value: u32::try_from(value).unwrap_or(u32::MAX),
+            seat,
+        });
+    }
+
+    /// Entries recorded.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Heap bytes held (entries and distinct values, by capacity).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<CompactEntry>()
+            + self.values.capacity() * std::mem::size_of::<Value>()
+    }
+
+    /// The log in its stored form.
+    pub fn to_log(&self) -> InputLog {
+        InputLog {
+            inputs: self
+                .entries
+                .iter()
+                .map(|e| {
+                    let v = self
+                        .values
+                        .get(e.value as usize)
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    (e.tick, e.seat, v)
+                })
+                .collect(),
+            end: self.end.clone(),
+        }
+    }
+
+    /// A compact copy of a stored log (an adopted match goes on from its checkpoint).
+    pub fn from_log(log: &InputLog) -> CompactLog {
+        let mut c = CompactLog::default();
+        for (tick, seat, v) in &log.inputs {
+            c.record_input(*tick, *seat, v.clone());
+        }
+        c.end = log.end.clone();
+        c
+    }
+}
+
 /// A room-level end: [`Game::end_by_forfeit`] was called between ticks.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ForcedEnd {
@@ -379,6 +472,32 @@ mod tests {
             assert_eq!(outcome.reason, EndReason::Score);
             assert_eq!(g.tick(), r.ticks);
         }
+    }
+
+    #[test]
+    fn the_compact_log_keeps_every_entry_and_interns_values() {
+        let mut c = CompactLog::default();
+        let mut plain = InputLog::default();
+        for i in 0..1000u64 {
+            let v = serde_json::json!(["up", "down", "stop"][(i % 3) as usize]);
+            c.record_input(i / 2, (i % 2) as Seat, v.clone());
+            plain.record_input(i / 2, (i % 2) as Seat, v);
+        }
+        c.end = Some(ForcedEnd {
+            tick: 500,
+            loser: 1,
+            reason: EndReason::Resign,
+        });
+        plain.end = c.end.clone();
+        assert_eq!(c.to_log(), plain);
+        assert_eq!(c.len(), 1000);
+        assert_eq!(c.values.len(), 3);
+        assert_eq!(std::mem::size_of::<CompactEntry>(), 16);
+        assert_eq!(CompactLog::from_log(&plain), c);
+        assert_eq!(
+            serde_json::to_string(&c.to_log()).unwrap(),
+            serde_json::to_string(&plain).unwrap()
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 
 use super::cluster::Cluster;
 use super::messages::{
-    Conclude, Detach, ForfeitPlayer, HandOver, Input, Join, Leave, MatchReport, Resign,
-    SessionHandle, Subscribe, Unsubscribe,
+    Conclude, Detach, ForfeitPlayer, HandOver, InboxRefused, Input, InputInbox, Join, Leave,
+    MatchReport, Resign, SessionHandle, Subscribe, Unsubscribe,
 };
 use super::wire::{RoomMsg, WireCreated, WireSpec};
 use crate::ids::{InstanceId, RoomId, TournamentId};
@@ -21,8 +21,11 @@ use std::sync::Arc;
 pub struct RoomPort {
     /// Take a seat or watch (answered).
     pub join: Recipient<Join>,
-    /// Game inputs (bounded: `try_send`).
+    /// Game inputs as a message (unused by rally's own paths, which push into
+    /// [`Self::inputs`]; kept so every request a room takes has a recipient).
     pub input: Recipient<Input>,
+    /// Game inputs, drained by the room at each tick ([`RoomHandle::try_input`]).
+    pub inputs: Arc<InputInbox>,
     /// Leave the room.
     pub leave: Recipient<Leave>,
     /// Concede (answered).
@@ -155,6 +158,21 @@ impl RoomHandle {
         }
     }
 
+    /// Deliver a game input: into a local room's inbox (drained at its next tick), or into
+    /// the bounded queue towards the owning instance.
+    pub fn try_input(&self, input: Input) -> Result<(), Undelivered> {
+        match &self.target {
+            Target::Local(port) => port.inputs.push(input).map_err(|e| match e {
+                InboxRefused::Full => Undelivered::Full,
+                InboxRefused::Closed => Undelivered::Closed,
+            }),
+            Target::Remote { owner, cluster } => {
+                let (wire, session) = input.into_wire();
+                cluster.try_send_room(owner, &self.id, wire, session)
+            }
+        }
+    }
+
     /// The room's port, when the room runs here (tournament orders, hand-over).
     pub fn port(&self) -> Option<&RoomPort> {
         match &self.target {
@@ -166,7 +184,7 @@ impl RoomHandle {
     /// Whether the room is (as far as this instance knows) still running.
     pub fn connected(&self) -> bool {
         match &self.target {
-            Target::Local(port) => port.join.connected(),
+            Target::Local(port) => port.join.connected() && !port.inputs.is_closed(),
             Target::Remote { .. } => true,
         }
     }

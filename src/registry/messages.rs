@@ -11,8 +11,10 @@
 use crate::game::{EndReason, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId, TournamentId};
 use actix::prelude::*;
+use bytes::Bytes;
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A live session of a player, as rooms, tournaments and presence know it.
 #[derive(Clone)]
@@ -23,6 +25,96 @@ pub struct SessionHandle {
     pub outbound: Recipient<Outbound>,
     /// Control events (match found, kick): always delivered.
     pub events: Recipient<SessionEvent>,
+    /// The session's socket itself, for a room on this instance: frames written straight
+    /// from the room's thread (one `writev` per session and tick), no mailbox hop and no
+    /// wake-up of the session's thread. `None` for a session on another instance (its frames
+    /// go through [`Self::outbound`] to the proxy).
+    pub direct: Option<Arc<dyn FrameSink>>,
+}
+
+/// Why a [`FrameSink`] did not take frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkRefused {
+    /// The frames were queued, but the queue of what the kernel did not take passed its
+    /// bounds: the client does not read fast enough (the room drops it, close 4011).
+    Slow,
+    /// The connection is closing or broken (the session detaches itself as it stops).
+    Closed,
+}
+
+/// A session's socket as a room on the same instance writes to it. The room writes every
+/// frame it sends the session this way while it is attached (snapshots, events, room states,
+/// errors), so they reach the client in the order the room sent them; control events that
+/// change the session's own state (release, kick) go through [`SessionHandle::events`].
+pub trait FrameSink: Send + Sync + 'static {
+    /// Write these text frames (whole JSON messages) to the client in one `writev`; what the
+    /// kernel does not take is queued and flushed by the session's thread.
+    fn write_text(&self, frames: &[&Bytes]) -> Result<(), SinkRefused>;
+}
+
+/// A room's inbox of game inputs: sessions (and the cross-instance router) push, the room
+/// drains it once per tick. A mutex-protected vector instead of one actor message per input:
+/// no mailbox envelope, no wake-up of the room's thread per input (the room looks at its
+/// inbox when its tick timer fires). Bounded: a full inbox refuses (`Full`), like a full
+/// mailbox did.
+pub struct InputInbox {
+    queue: parking_lot::Mutex<Vec<Input>>,
+    capacity: usize,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl InputInbox {
+    /// An empty inbox holding at most `capacity` inputs between two ticks.
+    pub fn new(capacity: usize) -> InputInbox {
+        InputInbox {
+            queue: parking_lot::Mutex::new(Vec::new()),
+            capacity: capacity.max(1),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Queue an input for the room's next tick.
+    pub fn push(&self, input: Input) -> Result<(), InboxRefused> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(InboxRefused::Closed);
+        }
+        let mut q = self.queue.lock();
+        if q.len() >= self.capacity {
+            return Err(InboxRefused::Full);
+        }
+        q.push(input);
+        Ok(())
+    }
+
+    /// Move every queued input into `into` (which the caller keeps and reuses, so draining
+    /// allocates nothing once warm).
+    pub fn drain_into(&self, into: &mut Vec<Input>) {
+        let mut q = self.queue.lock();
+        if !q.is_empty() {
+            std::mem::swap(&mut *q, into);
+        }
+    }
+
+    /// The room stopped: refuse everything from now on.
+    pub fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.queue.lock().clear();
+    }
+
+    /// Whether the room stopped.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Why an [`InputInbox`] refused an input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InboxRefused {
+    /// Full until the room's next tick.
+    Full,
+    /// The room stopped.
+    Closed,
 }
 
 /// One pre-encoded frame for a session. Rooms `try_send` these into the session's bounded

@@ -108,6 +108,7 @@ impl Proxy {
             session_id,
             outbound: addr.clone().recipient(),
             events: addr.recipient(),
+            direct: None,
         }
     }
 

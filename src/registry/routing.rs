@@ -222,7 +222,7 @@ fn on_room(
                 lose_route(cluster, &from, input.session_id, room);
                 return;
             }
-            if handle.try_send(input).is_err() {
+            if handle.try_input(input).is_err() {
                 crate::metrics::engine().inputs_dropped.increment(1);
             }
         }

@@ -384,6 +384,8 @@ impl Engine {
         let engine = self.clone();
         let capacity = self.config.room_queue;
         let rec = record.clone();
+        let inbox = Arc::new(crate::registry::messages::InputInbox::new(capacity));
+        let room_inbox = inbox.clone();
         let addr = RoomActor::start_in_arbiter(&self.pick_arbiter(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             RoomActor::new(
@@ -395,10 +397,11 @@ impl Engine {
                     checkpoint,
                     requeue,
                     tournament,
+                    inbox: room_inbox,
                 },
             )
         });
-        let handle = RoomHandle::local(record.id.clone(), super::port(&addr));
+        let handle = RoomHandle::local(record.id.clone(), super::port(&addr, inbox));
         self.rooms.lock().insert(record.id.clone(), addr.clone());
         if let Some(c) = self.registry.cluster() {
             c.hold(&Resource::room(&record.id), addr.recipient());

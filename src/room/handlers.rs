@@ -115,7 +115,8 @@ impl Handler<Join> for RoomActor {
                 .insert(msg.session_id.clone(), session.clone());
             self.publish_summary();
             let frame = self.room_state_frame();
-            session.events.do_send(SessionEvent::Frame(frame));
+            // Held by the session until its `joined` is out.
+            self.deliver(&session, &frame);
             return Ok(accepted(None, self));
         }
         if self.over() {
@@ -176,6 +177,24 @@ impl Handler<Input> for RoomActor {
     type Result = ();
 
     fn handle(&mut self, msg: Input, _: &mut Context<Self>) {
+        self.accept_input(msg);
+    }
+}
+
+impl RoomActor {
+    /// Take the inputs sessions queued since the last wake-up.
+    pub(super) fn drain_inbox(&mut self) {
+        let mut drained = std::mem::take(&mut self.drained);
+        self.inbox.drain_into(&mut drained);
+        for input in drained.drain(..) {
+            self.accept_input(input);
+        }
+        self.drained = drained;
+    }
+
+    /// Check an input (current session of a seat, newer than what is pending) and keep it
+    /// for the next tick.
+    pub(super) fn accept_input(&mut self, msg: Input) {
         let Some(i) = self.seat_of(&msg.player) else {
             return;
         };

@@ -24,12 +24,12 @@ use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, SeatView, ServerMsg};
-use crate::registry::messages::{MatchReport, MatchReportKind};
+use crate::registry::messages::{InputInbox, MatchReport, MatchReportKind, SinkRefused};
 use crate::registry::{
     Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomPort, RoomRecord, RoomSummary,
     SessionHandle,
 };
-use crate::replay::{ForcedEnd, InputLog};
+use crate::replay::{CompactLog, ForcedEnd};
 use actix::prelude::*;
 use bytestring::ByteString;
 use messages::*;
@@ -139,7 +139,8 @@ pub struct RoomActor {
     deadline: Option<Instant>,
     /// Inputs received and not yet applied, in arrival order (a seat's `at` never decreases).
     pending: VecDeque<PendingInput>,
-    log: InputLog,
+    /// The replay's input log, interned (see [`CompactLog`]).
+    log: CompactLog,
     period: Duration,
     next_deadline: Instant,
     created_ms: i64,
@@ -154,6 +155,16 @@ pub struct RoomActor {
     /// Set when this instance no longer owns the room (lease lost, fenced off, handed over):
     /// it writes nothing more and leaves the directory entries to the new owner.
     moved: bool,
+    /// Game inputs from sessions, drained at each timer wake-up.
+    inbox: Arc<InputInbox>,
+    /// The drained inputs (kept to reuse its allocation).
+    drained: Vec<Input>,
+    /// The frames of one tick (snapshot and events), kept to reuse its allocation.
+    tick_frames: Vec<ByteString>,
+    /// The match end was announced: seated sessions were released through their mailbox,
+    /// so whatever follows goes through the mailbox too (after the `match_end`), not
+    /// straight to the socket.
+    announced: bool,
 }
 
 /// What a room starts from: a new match, or an adopted one (failover).
@@ -170,6 +181,8 @@ pub struct RoomInit {
     pub requeue: Option<Recipient<Requeue>>,
     /// The tournament this match belongs to (its rooms run where the tournament runs).
     pub tournament: Option<TournamentLink>,
+    /// The inbox sessions push inputs into (shared with the room's port).
+    pub inbox: Arc<InputInbox>,
 }
 
 impl RoomActor {
@@ -181,6 +194,7 @@ impl RoomActor {
             checkpoint,
             requeue,
             tournament,
+            inbox,
         } = init;
         let n = game.seats() as usize;
         let assigned = record.seats.is_some();
@@ -225,7 +239,7 @@ impl RoomActor {
                 engine.config.room_idle_timeout
             },
         );
-        let mut log = InputLog::default();
+        let mut log = CompactLog::default();
         let mut started = None;
         let mut started_ms = None;
         if let Some(cp) = &checkpoint {
@@ -235,7 +249,7 @@ impl RoomActor {
                 }
                 slot.last_seq = cp.last_seq.get(i).copied().unwrap_or(0);
             }
-            log = cp.log.clone();
+            log = CompactLog::from_log(&cp.log);
             started = cp
                 .played_ms
                 .map(|ms| now.checked_sub(Duration::from_millis(ms)).unwrap_or(now));
@@ -278,6 +292,10 @@ impl RoomActor {
             events: Vec::new(),
             ticks_since_snapshot: 0,
             moved: false,
+            inbox,
+            drained: Vec::new(),
+            tick_frames: Vec::new(),
+            announced: false,
             engine,
             id: record.id,
             match_id: record.match_id,
@@ -291,7 +309,7 @@ impl RoomActor {
             epoch: self.epoch,
             state: self.state.as_str().to_string(),
             game: self.game.save(),
-            log: self.log.clone(),
+            log: self.log.to_log(),
             seats: self.seats.iter().map(|s| s.player.clone()).collect(),
             last_seq: self.seats.iter().map(|s| s.last_seq).collect(),
             played_ms: self.started.map(|s| s.elapsed().as_millis() as u64),
@@ -393,14 +411,35 @@ impl RoomActor {
         .into()
     }
 
-    /// Frames that must arrive (state changes, results) go through the control channel.
-    fn broadcast_reliable(&self, frame: ByteString) {
+    /// Frames that must arrive (state changes, results): straight to the socket of a local
+    /// session while the room is attached to it, through the control channel otherwise.
+    fn broadcast_reliable(&mut self, frame: ByteString) {
+        let mut slow: Vec<String> = Vec::new();
         for s in self.sessions() {
-            s.events.do_send(SessionEvent::Frame(frame.clone()));
+            if !self.deliver(s, &frame) {
+                slow.push(s.session_id.clone());
+            }
+        }
+        for sid in slow {
+            self.drop_session(&sid, true);
         }
     }
 
-    fn broadcast_room_state(&self) {
+    /// Send one frame that must not be dropped to a session. False: the session is too slow
+    /// (the caller drops it).
+    fn deliver(&self, s: &SessionHandle, frame: &ByteString) -> bool {
+        match &s.direct {
+            Some(d) if !self.announced => {
+                d.write_text(&[frame.as_bytes()]) != Err(SinkRefused::Slow)
+            }
+            _ => {
+                s.events.do_send(SessionEvent::Frame(frame.clone()));
+                true
+            }
+        }
+    }
+
+    fn broadcast_room_state(&mut self) {
         self.broadcast_reliable(self.room_state_frame());
     }
 
@@ -411,16 +450,31 @@ impl RoomActor {
             .chain(self.spectators.values())
     }
 
-    /// Fan one pre-encoded frame out to everyone, dropping slow clients.
-    fn fan_out(&mut self, frame: &ByteString) {
+    /// Fan pre-encoded frames (a tick's snapshot and events, encoded once) out to everyone,
+    /// dropping slow clients: local sessions get them in one write, straight from this thread.
+    fn fan_out(&mut self, frames: &[ByteString]) {
+        let Some(first) = frames.first() else {
+            return;
+        };
+        let refs: Vec<&bytes::Bytes>;
+        let one = [first.as_bytes()];
+        let parts: &[&bytes::Bytes] = if frames.len() == 1 {
+            &one
+        } else {
+            refs = frames.iter().map(|f| f.as_bytes()).collect();
+            &refs
+        };
         let mut slow: Vec<String> = Vec::new();
         for s in self.sessions() {
-            match s.outbound.try_send(Outbound {
-                frame: frame.clone(),
-            }) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => slow.push(s.session_id.clone()),
-                Err(SendError::Closed(_)) => slow.push(s.session_id.clone()),
+            let taken = match &s.direct {
+                // Closed: the session is closing and detaches itself as it stops.
+                Some(d) if !self.announced => d.write_text(parts) != Err(SinkRefused::Slow),
+                _ => frames
+                    .iter()
+                    .all(|f| s.outbound.try_send(Outbound { frame: f.clone() }).is_ok()),
+            };
+            if !taken {
+                slow.push(s.session_id.clone());
             }
         }
         for sid in slow {
@@ -569,7 +623,8 @@ impl RoomActor {
     /// session is free again *before* it writes `match_end`, so a client that queues the
     /// moment it reads it is never told it is still seated); spectators get the frame and stay
     /// until the room stops. Presence forgets the seats.
-    fn announce_end(&self, outcome: &Outcome) {
+    fn announce_end(&mut self, outcome: &Outcome) {
+        self.announced = true;
         let frame: ByteString = ServerMsg::MatchEnd {
             room: &self.id.0,
             r#match: &self.match_id.0,
@@ -604,7 +659,7 @@ impl RoomActor {
         if forced {
             // A forced end happens between ticks: show the final state once.
             if let Some(f) = self.snapshot_frame(true) {
-                self.fan_out(&f);
+                self.fan_out(&[f]);
             }
         }
         self.ending = true;
@@ -618,7 +673,7 @@ impl RoomActor {
             ],
             winner_seat: outcome.winner,
             end_reason: outcome.reason.as_str().to_string(),
-            input_log: serde_json::to_string(&self.log).unwrap_or_default(),
+            input_log: serde_json::to_string(&self.log.to_log()).unwrap_or_default(),
             final_hash: self.game.state_hash(),
             ticks: self.game.tick() as i64,
             duration_ms: self
@@ -693,10 +748,11 @@ fn kick_slow(h: &SessionHandle) {
 
 /// The room's port: what the registry (and through it sessions, tournaments and the shutdown)
 /// may send it.
-fn port(addr: &Addr<RoomActor>) -> RoomPort {
+fn port(addr: &Addr<RoomActor>, inbox: Arc<InputInbox>) -> RoomPort {
     RoomPort {
         join: addr.clone().recipient(),
         input: addr.clone().recipient(),
+        inputs: inbox,
         leave: addr.clone().recipient(),
         resign: addr.clone().recipient(),
         detach: addr.clone().recipient(),
@@ -740,6 +796,7 @@ impl Actor for RoomActor {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.inbox.close();
         metrics::gauge!("rally_rooms", "state" => self.state.as_str()).decrement(1.0);
         self.engine.actor_stopped(&self.id, &ctx.address());
         for h in self.spectators.values() {

@@ -21,6 +21,7 @@ impl RoomActor {
         }
         let metrics = m::engine();
         let now = Instant::now();
+        self.drain_inbox();
         metrics.tick_lateness.record(
             now.saturating_duration_since(self.next_deadline)
                 .as_secs_f64(),
@@ -132,7 +133,10 @@ impl RoomActor {
                             message: &e.to_string(),
                         }
                         .encode();
-                        h.events.do_send(SessionEvent::Frame(frame.into()));
+                        let (frame, h) = (frame.into(), h.clone());
+                        if !self.deliver(&h, &frame) {
+                            self.drop_session(&h.session_id, true);
+                        }
                     }
                 }
             }
@@ -151,28 +155,20 @@ impl RoomActor {
                 .is_some_and(|s| s.elapsed() >= self.engine.config.max_match_duration);
         let t3 = Instant::now();
         // 4. encode snapshot (once for everyone) and events
-        let snapshot = self.snapshot_frame(outcome.is_some());
-        let events: Vec<ByteString> = self
-            .events
-            .iter()
-            .filter(|e| !matches!(e, GameEvent::Ended { .. }))
-            .map(|e| {
-                ServerMsg::Event {
-                    tick: self.game.tick(),
-                    event: e,
-                }
-                .encode()
-                .into()
-            })
-            .collect();
+        let mut frames = std::mem::take(&mut self.tick_frames);
+        frames.extend(self.snapshot_frame(outcome.is_some()));
+        let tick = self.game.tick();
+        frames.extend(
+            self.events
+                .iter()
+                .filter(|e| !matches!(e, GameEvent::Ended { .. }))
+                .map(|e| ServerMsg::Event { tick, event: e }.encode().into()),
+        );
         let t4 = Instant::now();
-        // 5. fan out
-        if let Some(f) = &snapshot {
-            self.fan_out(f);
-        }
-        for f in &events {
-            self.fan_out(f);
-        }
+        // 5. fan out (snapshot and events in one write per session)
+        self.fan_out(&frames);
+        frames.clear();
+        self.tick_frames = frames;
         let scored = self
             .events
             .iter()
@@ -204,7 +200,7 @@ impl RoomActor {
 
     pub(super) fn maybe_snapshot(&mut self, countdown: bool) {
         if let Some(f) = self.snapshot_frame(countdown) {
-            self.fan_out(&f);
+            self.fan_out(&[f]);
         }
     }
 

@@ -41,7 +41,7 @@ pub struct Session {
     /// The token presented at auth, re-checked for each join/spectate (attenuation).
     pub(super) token: Option<String>,
     /// Frames out.
-    outlet: Outlet,
+    pub(super) outlet: Outlet,
     /// This connection's place among those not authenticated yet (given back at auth).
     ticket: Option<Ticket>,
     /// Last time anything arrived from the peer (heartbeat).
@@ -126,6 +126,13 @@ impl Session {
                     ctx.stop();
                 }
             }
+        }
+    }
+
+    /// Write what rooms wrote to this socket while the session held it (`joined` first).
+    pub(super) fn release_held(&mut self, ctx: &mut Ctx) {
+        if self.outlet.release() == Err(Refused::Slow) {
+            self.slow_reader(ctx, "outbound queue overflowed", false);
         }
     }
 

@@ -12,6 +12,7 @@
 
 use super::frame::{self, Decoder, Incoming, Limits, Opcode, Violation};
 use super::pacing::{StallLedger, PULSE};
+use crate::registry::messages::{FrameSink, SinkRefused};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::cell::{Cell, RefCell};
@@ -24,13 +25,16 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-/// Bytes read from the socket per read call (a stack buffer; complete frames are decoded
+/// Bytes read from the socket per read call (a per-thread buffer; complete frames are decoded
 /// straight from it, only an incomplete frame's bytes are kept).
 pub const READ_CHUNK: usize = 4096;
 /// Frames written per `writev` when flushing the queue.
 const MAX_IOVECS: usize = 32;
 
 thread_local! {
+    /// The read buffer of every connection on this thread: complete frames are decoded
+    /// straight from it, so no connection keeps one (and it is not zeroed per read).
+    static READ_BUF: RefCell<Box<[u8; READ_CHUNK]>> = RefCell::new(Box::new([0u8; READ_CHUNK]));
     static LEDGER: RefCell<StallLedger> = RefCell::new(StallLedger::default());
     static PULSING: Cell<bool> = const { Cell::new(false) };
 }
@@ -150,10 +154,19 @@ impl futures_util::Stream for Reader {
                 this.done = true;
                 continue;
             }
-            let mut buf = [0u8; READ_CHUNK];
-            match this.io.try_read(&mut buf) {
+            let read = READ_BUF.with(|b| {
+                let mut buf = b.borrow_mut();
+                let r = this.io.try_read(&mut buf[..]);
+                if let Ok(n) = r {
+                    if n > 0 {
+                        this.decode(&buf[..n], Instant::now());
+                    }
+                }
+                r
+            });
+            match read {
                 Ok(0) => this.done = true,
-                Ok(n) => this.decode(&buf[..n], Instant::now()),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "websocket read failed");
@@ -182,6 +195,7 @@ pub enum Refused {
     Closed,
 }
 
+#[derive(Default)]
 struct Queued {
     header: [u8; 10],
     header_len: u8,
@@ -230,6 +244,11 @@ struct OutState {
     broken: bool,
     /// The session is gone: the flusher ends.
     abandoned: bool,
+    /// Frames written through the sink are held back (see [`Outlet::hold`]).
+    hold: bool,
+    /// The frames held back, and their bytes.
+    held: Vec<Queued>,
+    held_bytes: usize,
 }
 
 struct Shared {
@@ -279,29 +298,38 @@ impl Outlet {
 
     /// Send a frame: written at once when nothing is queued and the socket takes it, queued
     /// otherwise. `Slow` when the queue is past its bounds (the frame is queued anyway; the
-    /// caller drops the client).
+    /// caller drops the client). The session's own frames are never held (see [`Self::hold`]).
     pub fn send(&mut self, opcode: Opcode, payload: Bytes) -> Result<(), Refused> {
         let q = Queued::new(opcode, payload);
         self.bytes_out += q.len() as u64;
         let s = &self.shared;
         let mut st = s.state.lock();
-        if st.closing || st.broken {
-            return Err(Refused::Closed);
+        s.send_all(&mut st, &mut [q])
+    }
+
+    /// The socket as a room on this instance writes to it ([`FrameSink`]).
+    pub fn sink(&self) -> Arc<dyn FrameSink> {
+        self.shared.clone()
+    }
+
+    /// Hold back what rooms write through the sink (the session is about to write an answer
+    /// that must come first: `joined` before the room's first frames) until
+    /// [`Self::release`].
+    pub fn hold(&mut self) {
+        self.shared.state.lock().hold = true;
+    }
+
+    /// Write what was held back, after what the session wrote meanwhile.
+    pub fn release(&mut self) -> Result<(), Refused> {
+        let s = &self.shared;
+        let mut st = s.state.lock();
+        st.hold = false;
+        if st.held.is_empty() {
+            return Ok(());
         }
-        if st.queue.is_empty() {
-            let [a, b] = q.slices();
-            match s.io.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)]) {
-                Ok(n) if n == q.len() => return Ok(()),
-                Ok(n) => return s.enqueue(&mut st, Queued { written: n, ..q }),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "websocket write failed");
-                    st.broken = true;
-                    return Err(Refused::Closed);
-                }
-            }
-        }
-        s.enqueue(&mut st, q)
+        let mut held = std::mem::take(&mut st.held);
+        st.held_bytes = 0;
+        s.send_all(&mut st, &mut held)
     }
 
     /// Since when frames have been waiting for the socket (None: nothing waits).
@@ -361,7 +389,114 @@ impl Drop for Outlet {
     }
 }
 
+impl FrameSink for Shared {
+    fn write_text(&self, frames: &[&Bytes]) -> Result<(), SinkRefused> {
+        let engine = crate::metrics::engine();
+        let mut st = self.state.lock();
+        if st.abandoned {
+            return Err(SinkRefused::Closed);
+        }
+        let bytes: usize = frames.iter().map(|f| f.len()).sum();
+        engine.frames_out.increment(frames.len() as u64);
+        engine.bytes_out.increment(bytes as u64);
+        // A tick's frames (snapshot and events) on the stack; more only in unusual cases.
+        let mut on_stack: [Queued; STACK_FRAMES] = Default::default();
+        let mut on_heap: Vec<Queued>;
+        let queued: &mut [Queued] = if frames.len() <= STACK_FRAMES {
+            for (q, f) in on_stack.iter_mut().zip(frames) {
+                *q = Queued::new(Opcode::Text, Bytes::clone(f));
+            }
+            &mut on_stack[..frames.len()]
+        } else {
+            on_heap = frames
+                .iter()
+                .map(|f| Queued::new(Opcode::Text, Bytes::clone(f)))
+                .collect();
+            &mut on_heap
+        };
+        let r = if st.hold {
+            if st.closing || st.broken {
+                return Err(SinkRefused::Closed);
+            }
+            st.held_bytes += queued.iter().map(Queued::len).sum::<usize>();
+            st.held.extend(queued.iter_mut().map(std::mem::take));
+            if st.held.len() > self.bounds.frames || st.held_bytes > self.bounds.bytes {
+                Err(Refused::Slow)
+            } else {
+                Ok(())
+            }
+        } else {
+            self.send_all(&mut st, queued)
+        };
+        r.map_err(|e| match e {
+            Refused::Slow => SinkRefused::Slow,
+            Refused::Closed => SinkRefused::Closed,
+        })
+    }
+}
+
+/// IoSlices of up to this many frames are built on the stack.
+const STACK_FRAMES: usize = 4;
+
 impl Shared {
+    /// Write `frames` in order: in one `writev` when nothing is queued (whatever the kernel
+    /// does not take is queued), queued behind the rest otherwise.
+    fn send_all(&self, st: &mut OutState, frames: &mut [Queued]) -> Result<(), Refused> {
+        if st.closing || st.broken {
+            return Err(Refused::Closed);
+        }
+        let mut written = 0;
+        if st.queue.is_empty() {
+            let total: usize = frames.iter().map(Queued::len).sum();
+            let r = if frames.len() <= STACK_FRAMES {
+                let mut slices = [IoSlice::new(&[]); 2 * STACK_FRAMES];
+                let mut n = 0;
+                for q in frames.iter() {
+                    for part in q.slices() {
+                        slices[n] = IoSlice::new(part);
+                        n += 1;
+                    }
+                }
+                self.io.try_write_vectored(&slices[..n])
+            } else {
+                let slices: Vec<IoSlice<'_>> = frames
+                    .iter()
+                    .flat_map(|q| q.slices())
+                    .map(IoSlice::new)
+                    .collect();
+                self.io.try_write_vectored(&slices)
+            };
+            match r {
+                Ok(n) if n == total => return Ok(()),
+                Ok(n) => written = n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "websocket write failed");
+                    st.broken = true;
+                    return Err(Refused::Closed);
+                }
+            }
+        }
+        let mut result = Ok(());
+        for q in frames.iter_mut() {
+            let len = q.len();
+            if written >= len {
+                written -= len;
+                continue;
+            }
+            let q = Queued {
+                written,
+                payload: std::mem::take(&mut q.payload),
+                ..*q
+            };
+            written = 0;
+            if let Err(e) = self.enqueue(st, q) {
+                result = Err(e);
+            }
+        }
+        result
+    }
+
     fn enqueue(&self, st: &mut OutState, q: Queued) -> Result<(), Refused> {
         let was_empty = st.queue.is_empty();
         st.queued_bytes += q.len() - q.written;

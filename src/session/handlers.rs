@@ -5,7 +5,7 @@
 use super::actor::{Ctx, Session};
 use crate::auth::{self, Operation, Principal};
 use crate::error::ErrorKind;
-use crate::ids::RoomId;
+use crate::ids::{PlayerId, RoomId};
 use crate::matchmaking::queue::{Cancel, Enqueue};
 use crate::metrics as m;
 use crate::protocol::{self, close, code, ClientMsg, ServerMsg};
@@ -38,11 +38,20 @@ impl Session {
             Ok(m) => m,
             Err((c, message)) => return self.protocol_error(ctx, c, &message),
         };
+        let player = self.principal.as_ref().map(|p| p.player_id.clone());
+        let msg = match (player, msg) {
+            (None, ClientMsg::Auth { token }) => return self.authenticate(token, ctx),
+            (None, _) => {
+                return self.protocol_error(ctx, code::NOT_AUTHENTICATED, "send auth first")
+            }
+            // The hot path: no copy of the whole principal per input.
+            (Some(player), ClientMsg::Input { seq, input, tick }) => {
+                return self.input(player, seq, input, tick, ctx)
+            }
+            (Some(_), msg) => msg,
+        };
         let Some(principal) = self.principal.clone() else {
-            return match msg {
-                ClientMsg::Auth { token } => self.authenticate(token, ctx),
-                _ => self.protocol_error(ctx, code::NOT_AUTHENTICATED, "send auth first"),
-            };
+            return;
         };
         match msg {
             ClientMsg::Auth { .. } => {
@@ -80,7 +89,9 @@ impl Session {
             }
             ClientMsg::Join { room, code } => self.join(principal, room, code, false, ctx),
             ClientMsg::Spectate { room, code } => self.join(principal, room, code, true, ctx),
-            ClientMsg::Input { seq, input, tick } => self.input(principal, seq, input, tick, ctx),
+            ClientMsg::Input { seq, input, tick } => {
+                self.input(principal.player_id, seq, input, tick, ctx)
+            }
             ClientMsg::Resign => self.resign(principal, ctx),
             ClientMsg::Leave => {
                 let Some((room, _)) = self.room.take() else {
@@ -129,6 +140,7 @@ impl Session {
             session_id: self.id.clone(),
             outbound: ctx.address().recipient(),
             events: ctx.address().recipient(),
+            direct: None,
         };
         if let Some(old) = self.engine.registry.session_connected(&p.player_id, handle) {
             m::engine().takeovers.increment(1);
@@ -249,7 +261,10 @@ impl Session {
             session_id: self.id.clone(),
             outbound: ctx.address().recipient(),
             events: ctx.address().recipient(),
+            direct: Some(self.outlet.sink()),
         };
+        // What the room writes to the socket waits until `joined` is out.
+        self.outlet.hold();
         let join = Join {
             player: Self::player_info(&p),
             session_id: self.id.clone(),
@@ -305,14 +320,18 @@ impl Session {
                         tick_hz: a.tick_hz,
                     },
                 );
+                act.release_held(ctx);
             }
-            Err(r) => act.error(ctx, &r.code, &r.message),
+            Err(r) => {
+                act.error(ctx, &r.code, &r.message);
+                act.release_held(ctx);
+            }
         }));
     }
 
     fn input(
         &mut self,
-        p: Principal,
+        player: PlayerId,
         seq: u64,
         input: serde_json::Value,
         tick: Option<u64>,
@@ -328,8 +347,8 @@ impl Session {
         if *role != JoinRole::Player {
             return self.error(ctx, code::NOT_A_PLAYER, "spectators cannot send inputs");
         }
-        match room.try_send(Input {
-            player: p.player_id,
+        match room.try_input(Input {
+            player,
             session_id: self.id.clone(),
             seq,
             input,

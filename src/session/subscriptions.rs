@@ -30,6 +30,7 @@ impl Session {
             session_id: self.id.clone(),
             outbound: ctx.address().recipient(),
             events: ctx.address().recipient(),
+            direct: None,
         };
         let tid = id.clone();
         let fut = async move {

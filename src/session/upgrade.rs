@@ -14,6 +14,7 @@ use crate::protocol;
 use actix::Actor;
 use actix_codec::Framed;
 use actix_http::{h1, HttpMessage, Request};
+use bytes::BytesMut;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -62,8 +63,13 @@ impl Upgrades {
     }
 
     async fn upgrade(&self, req: Request, framed: Framed<HttpIo, h1::Codec>) {
-        let parts = framed.into_parts();
-        let (mut io, early) = (parts.io.into_inner(), parts.read_buf);
+        // Only the socket and the bytes read past the request head are kept: the rest of the
+        // dispatcher's state (its read and write buffers, the codec) is dropped here, not
+        // held for the life of the connection.
+        let (mut io, early) = {
+            let parts = framed.into_parts();
+            (parts.io.into_inner(), parts.read_buf)
+        };
         let started = std::time::Instant::now();
         let status = match self.admit(&req) {
             Err(answer) => {
@@ -80,7 +86,9 @@ impl Upgrades {
                 if !matches!(written, Ok(Ok(()))) {
                     return;
                 }
-                self.run(io, &early, ticket).await;
+                // The request head is not needed any more (nor kept for the connection's life).
+                drop(req);
+                self.run(io, early, ticket).await;
                 return;
             }
         };
@@ -161,7 +169,7 @@ impl Upgrades {
     }
 
     /// Run the session on the upgraded socket until it ends.
-    async fn run(&self, io: TcpStream, early: &[u8], ticket: super::admission::Ticket) {
+    async fn run(&self, io: TcpStream, early: BytesMut, ticket: super::admission::Ticket) {
         conn::ensure_pulse();
         let cfg = &self.app.engine.config;
         let io = Arc::new(io);
@@ -173,7 +181,8 @@ impl Upgrades {
             frames: cfg.session_queue,
             bytes: cfg.ws_max_queued_bytes,
         };
-        let reader = Reader::new(io.clone(), limits, early);
+        let reader = Reader::new(io.clone(), limits, &early);
+        drop(early);
         let outlet = Outlet::new(io, bounds);
         let (done, ended) = tokio::sync::oneshot::channel();
         let app = self.app.clone();
