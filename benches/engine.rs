@@ -39,7 +39,12 @@ fn bench_snapshot_encode(c: &mut Criterion) {
     c.bench_function("snapshot_encode", |b| {
         b.iter(|| {
             let state = g.snapshot();
-            black_box(protocol::snapshot_frame(g.tick(), &[12, 7], &state))
+            black_box(protocol::snapshot_frame(
+                g.tick(),
+                &[12, 7],
+                &[g.tick(), 0],
+                &state,
+            ))
         })
     });
 }
@@ -92,7 +97,7 @@ fn bench_room_tick(c: &mut Criterion) {
             g.step(&mut events);
             let state = g.snapshot();
             let frame: bytestring::ByteString =
-                protocol::snapshot_frame(g.tick(), &[seq, 0], &state).into();
+                protocol::snapshot_frame(g.tick(), &[seq, 0], &[g.tick(), 0], &state).into();
             for s in &sinks {
                 let _ = s.try_send(Outbound {
                     frame: frame.clone(),

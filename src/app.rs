@@ -3,7 +3,7 @@
 //! [`run`] is what `main` and the tests call: it takes a bound listener (tests bind
 //! `127.0.0.1:0`), the validated config and a shutdown future.
 
-use crate::auth::ratelimit::AuthLimiter;
+use crate::auth::ratelimit::{AuthLimiter, RoomLimiter};
 use crate::auth::RootKey;
 use crate::config::Config;
 use crate::db::Db;
@@ -23,6 +23,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa_actix_web::AppExt;
 
 /// State shared by every handler and actor of one server.
 pub struct AppState {
@@ -34,6 +35,8 @@ pub struct AppState {
     pub key: RootKey,
     /// Login/register/guest limiter.
     pub auth_limiter: AuthLimiter,
+    /// Private room creation limiter, per player.
+    pub room_limiter: RoomLimiter,
     /// Redis pool when several instances share a registry.
     pub redis: Option<deadpool_redis::Pool>,
     /// Prometheus handle for `/metrics`.
@@ -151,6 +154,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tournaments,
         matchmaker,
         auth_limiter: AuthLimiter::new(config.auth_rate_per_minute),
+        room_limiter: RoomLimiter::new(config.private_rooms_per_minute),
         config,
         db,
         key,
@@ -220,7 +224,9 @@ pub async fn run(
                 .wrap(from_fn(metrics::http_metrics))
                 .wrap(from_fn(crate::telemetry::access::log_requests))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .into_utoipa_app()
                 .configure(api::configure)
+                .into_app()
                 .route(
                     crate::session::WS_PATH,
                     web::get().to(crate::session::upgrade::plain_request),
@@ -420,6 +426,7 @@ fn spawn_upkeep(state: web::Data<AppState>) {
         loop {
             tick.tick().await;
             state.auth_limiter.purge();
+            state.room_limiter.purge();
             if let Err(e) = state
                 .db
                 .run(crate::db::players::purge_expired_revocations)

@@ -286,6 +286,10 @@ pub struct Settings {
     /// Login/register/guest attempts allowed per client address per minute.
     #[arg(long, env = "RALLY_AUTH_RATE_PER_MINUTE", default_value = "20")]
     pub auth_rate_per_minute: String,
+    /// Private rooms a player may create per minute (429 past it); with
+    /// RALLY_ROOM_IDLE_TIMEOUT this bounds the empty private rooms one player can hold open.
+    #[arg(long, env = "RALLY_PRIVATE_ROOMS_PER_MINUTE", default_value = "10")]
+    pub private_rooms_per_minute: String,
     /// Largest accepted HTTP JSON body, in bytes.
     #[arg(long, env = "RALLY_MAX_BODY_BYTES", default_value = "16384")]
     pub max_body_bytes: String,

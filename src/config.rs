@@ -126,6 +126,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Auth attempts per client address per minute.
     pub auth_rate_per_minute: u32,
+    /// Private rooms a player may create per minute (and at once).
+    pub private_rooms_per_minute: u32,
     /// Largest HTTP JSON body.
     pub max_body_bytes: usize,
     /// How long the first request head of a connection may take (408 `request_timeout` after).
@@ -314,6 +316,13 @@ impl Config {
         if auth_rate_per_minute == 0 {
             bail!("RALLY_AUTH_RATE_PER_MINUTE: must be at least 1");
         }
+        let private_rooms_per_minute: u32 = number(
+            "RALLY_PRIVATE_ROOMS_PER_MINUTE",
+            &s.private_rooms_per_minute,
+        )?;
+        if private_rooms_per_minute == 0 {
+            bail!("RALLY_PRIVATE_ROOMS_PER_MINUTE: must be at least 1");
+        }
         let max_body_bytes: usize = number("RALLY_MAX_BODY_BYTES", &s.max_body_bytes)?;
         if max_body_bytes < 1024 {
             bail!("RALLY_MAX_BODY_BYTES: must be at least 1024");
@@ -444,6 +453,7 @@ impl Config {
             token_ttl,
             trusted_proxies,
             auth_rate_per_minute,
+            private_rooms_per_minute,
             max_body_bytes,
             http_head_timeout,
             http_body_timeout,

@@ -13,7 +13,7 @@ use std::fmt;
 
 /// What went wrong, as clients see it. The `code` strings are part of the API contract
 /// (documented in README.md and docs/protocol.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The request body is not valid JSON or does not have the expected shape.
@@ -225,17 +225,19 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-/// The JSON error body: `{"error":{"code":…,"message":…}}`.
-#[derive(Serialize)]
+/// The JSON error body: `{"error":{"code":…,"message":…}}` — every error answer of the API
+/// (the `ErrorBody` schema of the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// The envelope.
     pub error: ErrorDetail<'a>,
 }
 
 /// Code and message.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
     /// Machine-readable code.
+    #[schema(value_type = ErrorKind)]
     pub code: &'a str,
     /// Human-readable message.
     pub message: &'a str,

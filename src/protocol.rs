@@ -145,12 +145,17 @@ pub enum ClientMsg {
         #[serde(default)]
         code: Option<String>,
     },
-    /// A game input (an intent, e.g. `"up"`), applied at the next tick.
+    /// A game input (an intent, e.g. `"up"`), applied at the tick it names when it arrives in
+    /// time, otherwise at the next tick (`docs/protocol.md` §9).
     Input {
         /// Client sequence number, strictly increasing; acked in snapshots.
         seq: u64,
         /// Game-specific input value.
         input: serde_json::Value,
+        /// The tick the input is for: the first snapshot tick that should reflect it. None:
+        /// the next tick (as before this field existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tick: Option<u64>,
     },
     /// Concede the current match (the opponent wins).
     Resign,
@@ -446,20 +451,24 @@ impl ServerMsg<'_> {
     }
 }
 
-/// Encode a snapshot frame once per tick: `{"type":"snapshot","tick":T,"acks":[…],"state":…}`.
-/// `acks[seat]` is the last input sequence applied for that seat (0 before any).
-pub fn snapshot_frame(tick: u64, acks: &[u64], state: &RawValue) -> String {
+/// Encode a snapshot frame once per tick:
+/// `{"type":"snapshot","tick":T,"acks":[…],"ack_ticks":[…],"state":…}`. `acks[seat]` is the
+/// last input sequence applied for that seat (0 before any), `ack_ticks[seat]` the tick that
+/// input took effect at (the first snapshot tick reflecting it; 0 before any).
+pub fn snapshot_frame(tick: u64, acks: &[u64], ack_ticks: &[u64], state: &RawValue) -> String {
     #[derive(Serialize)]
     struct Snapshot<'a> {
         r#type: &'static str,
         tick: u64,
         acks: &'a [u64],
+        ack_ticks: &'a [u64],
         state: &'a RawValue,
     }
     serde_json::to_string(&Snapshot {
         r#type: "snapshot",
         tick,
         acks,
+        ack_ticks,
         state,
     })
     .unwrap_or_default()
@@ -556,6 +565,15 @@ mod tests {
                 ClientMsg::Input {
                     seq: 7,
                     input: serde_json::json!("up"),
+                    tick: None,
+                },
+            ),
+            (
+                r#"{"type":"input","seq":8,"input":"stop","tick":312}"#,
+                ClientMsg::Input {
+                    seq: 8,
+                    input: serde_json::json!("stop"),
+                    tick: Some(312),
                 },
             ),
             (r#"{"type":"resign"}"#, ClientMsg::Resign),
@@ -635,10 +653,10 @@ mod tests {
     #[test]
     fn snapshot_frame_embeds_raw_state() {
         let state = RawValue::from_string(r#"{"ball":[1,2]}"#.into()).unwrap();
-        let f = snapshot_frame(9, &[3, 0], &state);
+        let f = snapshot_frame(9, &[3, 0], &[7, 0], &state);
         assert_eq!(
             f,
-            r#"{"type":"snapshot","tick":9,"acks":[3,0],"state":{"ball":[1,2]}}"#
+            r#"{"type":"snapshot","tick":9,"acks":[3,0],"ack_ticks":[7,0],"state":{"ball":[1,2]}}"#
         );
     }
 }

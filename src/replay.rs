@@ -56,25 +56,30 @@ pub struct ForcedEnd {
 }
 
 /// What `GET /api/v1/matches/{id}/replay` serves and `rally replay verify FILE` reads.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Replay {
     /// Match id.
+    #[serde(rename = "match")]
     pub r#match: String,
     /// Game kind.
     pub game: String,
     /// The game seed.
     pub seed: u64,
     /// The game config (as stored; `null` means the game's defaults).
+    #[schema(value_type = Option<Object>)]
     pub config: Value,
     /// The final `game.tick()`.
     pub ticks: u64,
-    /// The inputs and the forced end.
+    /// The inputs and the forced end: `{"inputs":[[tick,seat,input]…],"end"}`.
+    #[schema(value_type = Object)]
     pub log: InputLog,
     /// Lower-case hex SHA-256 of the final state ([`Game::state_hash`]).
     pub final_hash: String,
     /// Player ids by seat.
+    #[schema(value_type = Vec<Option<String>>, min_items = 2, max_items = 2)]
     pub players: [Option<String>; 2],
     /// Final scores by seat.
+    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
     pub scores: [i64; 2],
 }
 

@@ -390,3 +390,48 @@ async fn a_405_through_a_client_library() {
     let (st, b) = s.post("/api/v1/auth/guest", None, json!([1])).await;
     assert_error(st, &b, 400, "invalid_json");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_room_creation_is_bounded_per_player() {
+    let s = TestServer::start(Backend::Sqlite, &["--private-rooms-per-minute", "2"])
+        .await
+        .expect("SQLite server");
+    let alice = s.guest().await;
+    for _ in 0..2 {
+        let (st, b) = s.post("/api/v1/rooms", Some(&alice), json!({})).await;
+        assert_eq!(st, 201, "{b}");
+    }
+    let resp = s
+        .http
+        .post(s.url("/api/v1/rooms"))
+        .bearer_auth(&alice)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    let (st, b) = TestServer::read(resp).await;
+    assert_error(st, &b, 429, "rate_limited");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("RALLY_PRIVATE_ROOMS_PER_MINUTE"),
+        "{b}"
+    );
+    // A request the API refuses anyway is not counted, and the bound is per player.
+    let bob = s.guest().await;
+    let (st, b) = s
+        .post("/api/v1/rooms", Some(&bob), json!({"game": "chess"}))
+        .await;
+    assert_error(st, &b, 400, "validation");
+    for _ in 0..2 {
+        let (st, b) = s.post("/api/v1/rooms", Some(&bob), json!({})).await;
+        assert_eq!(st, 201, "{b}");
+    }
+}

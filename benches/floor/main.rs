@@ -261,7 +261,7 @@ async fn session(server: Arc<Server>, ws: WebSocketStream<TcpStream>) {
                     room = Some((found, seat));
                 }
             }
-            ClientMsg::Input { seq, input } => {
+            ClientMsg::Input { seq, input, .. } => {
                 if let Some((r, seat)) = &room {
                     let _ = r.tx.send(ToRoom::Input {
                         seat: *seat,
@@ -289,6 +289,8 @@ struct Seat {
     name: String,
     out: Out,
     last_seq: u64,
+    /// The tick `last_seq` took effect at (the snapshot's `ack_ticks`, as rally sends it).
+    ack_tick: u64,
 }
 
 /// A room: waits for two players, counts down, ticks Pong at 60 Hz until someone wins or
@@ -353,6 +355,7 @@ async fn run_room(server: Arc<Server>, id: String, mut rx: mpsc::UnboundedReceiv
                     name,
                     out,
                     last_seq: 0,
+                    ack_tick: 0,
                 });
                 broadcast(&seats, &room_msg(&seats, "waiting"));
             }
@@ -371,6 +374,7 @@ async fn run_room(server: Arc<Server>, id: String, mut rx: mpsc::UnboundedReceiv
                 ToRoom::Input { seat, seq, input } => {
                     if game.apply_input(seat as u8, &input).is_ok() {
                         seats[seat].last_seq = seq;
+                        seats[seat].ack_tick = game.tick() + 1;
                     }
                 }
                 ToRoom::Leave { seat } => ended_by = Some(seat),
@@ -380,7 +384,8 @@ async fn run_room(server: Arc<Server>, id: String, mut rx: mpsc::UnboundedReceiv
         events.clear();
         game.step(&mut events);
         let acks: Vec<u64> = seats.iter().map(|s| s.last_seq).collect();
-        let snap = protocol::snapshot_frame(game.tick(), &acks, &game.snapshot());
+        let ack_ticks: Vec<u64> = seats.iter().map(|s| s.ack_tick).collect();
+        let snap = protocol::snapshot_frame(game.tick(), &acks, &ack_ticks, &game.snapshot());
         broadcast(&seats, &snap);
         for e in events
             .iter()

@@ -6,10 +6,11 @@ use crate::auth::extract::Player;
 use crate::auth::ratelimit::client_ip;
 use crate::auth::{self, password};
 use crate::db::players::{self, PlayerRow, PlayerView, Role};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Shortest player name.
 pub const MIN_NAME_LEN: usize = 3;
@@ -36,23 +37,26 @@ pub fn validate_name(name: &str) -> AppResult<()> {
 }
 
 /// Body of register, login and upgrade.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
-    /// Player name.
+    /// Player name: 3–20 characters of `[A-Za-z0-9_-]`, unique ignoring case.
+    #[schema(min_length = 3, max_length = 20, pattern = "^[A-Za-z0-9_-]{3,20}$")]
     pub name: String,
-    /// Password.
+    /// Password: 8–128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
 /// Body of guest creation.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 pub struct GuestBody {
-    /// Optional display name; generated when absent.
+    /// Optional display name (the rules of [`Credentials::name`]); generated when absent.
+    #[schema(min_length = 3, max_length = 20, pattern = "^[A-Za-z0-9_-]{3,20}$")]
     pub name: Option<String>,
 }
 
 /// Answer of every call that issues a token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The biscuit token (base64). Send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -81,6 +85,15 @@ async fn hash_password(password: String) -> AppResult<String> {
 }
 
 /// `POST /api/v1/auth/register` `{"name","password"}` → 201 `{"token","player"}`.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Registered; a token for the new player", body = TokenResponse),
+        (status = 409, description = "`conflict`: the name is taken (ignoring case)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per address; `Retry-After`)", body = ErrorBody),
+    )
+)]
 #[post("/auth/register")]
 pub async fn register(
     state: web::Data<AppState>,
@@ -105,6 +118,15 @@ pub async fn register(
 
 /// `POST /api/v1/auth/login` → 200 `{"token","player"}`; 401 with the same answer whether
 /// or not the name exists.
+#[utoipa::path(
+    tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A token", body = TokenResponse),
+        (status = 401, description = "`unauthorized`: the same answer whether or not the name exists", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per address; `Retry-After`)", body = ErrorBody),
+    )
+)]
 #[post("/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
@@ -148,6 +170,15 @@ fn guest_name() -> String {
 
 /// `POST /api/v1/auth/guest` `{"name"?}` → 201 `{"token","player"}`. Guests are real player
 /// rows (match history, rating) and can be upgraded later.
+#[utoipa::path(
+    tag = "accounts",
+    request_body(content = Option<GuestBody>, description = "Optional: no body (or an empty one) is a guest with a generated name"),
+    responses(
+        (status = 201, description = "A guest account and its token", body = TokenResponse),
+        (status = 409, description = "`conflict`: the name is taken (ignoring case)", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per address; `Retry-After`)", body = ErrorBody),
+    )
+)]
 #[post("/auth/guest")]
 pub async fn guest(
     state: web::Data<AppState>,
@@ -195,6 +226,11 @@ async fn revoke_presented(state: &AppState, player: &auth::Principal) -> AppResu
 }
 
 /// `POST /api/v1/auth/logout`: revoke the presented token. 204.
+#[utoipa::path(
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 204, description = "The presented token is revoked"))
+)]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, player: Player) -> AppResult<HttpResponse> {
     revoke_presented(&state, &player.0).await?;
@@ -203,6 +239,11 @@ pub async fn logout(state: web::Data<AppState>, player: Player) -> AppResult<Htt
 
 /// `POST /api/v1/auth/refresh`: exchange a valid token for a fresh one (same rights, new
 /// expiry); the presented token is revoked.
+#[utoipa::path(
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 200, description = "A fresh token; the presented one is revoked", body = TokenResponse))
+)]
 #[post("/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, player: Player) -> AppResult<HttpResponse> {
     let pid = player.0.player_id.0.clone();
@@ -222,6 +263,15 @@ pub async fn refresh(state: web::Data<AppState>, player: Player) -> AppResult<Ht
 /// `POST /api/v1/auth/upgrade` `{"name","password"}` with a guest token: the guest becomes a
 /// registered player, keeping id, rating and history. 200 `{"token","player"}`; the guest
 /// token stops working.
+#[utoipa::path(
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "The guest is now a registered player (same id)", body = TokenResponse),
+        (status = 409, description = "`conflict`: not a guest token, or the name is taken", body = ErrorBody),
+    )
+)]
 #[post("/auth/upgrade")]
 pub async fn upgrade(
     state: web::Data<AppState>,
@@ -250,6 +300,11 @@ pub async fn upgrade(
 }
 
 /// `GET /api/v1/me`: the caller.
+#[utoipa::path(
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The caller", body = PlayerView))
+)]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, player: Player) -> AppResult<HttpResponse> {
     let pid = player.0.player_id.0.clone();

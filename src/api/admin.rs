@@ -3,12 +3,12 @@
 //! Refused transitions are 409 (state) or 400 (input) and change nothing.
 
 use crate::api::body::Json;
-use crate::api::page::PageQuery;
-use crate::api::tournaments::{ask, live, render};
+use crate::api::page::{CountedPage, PageQuery};
+use crate::api::tournaments::{ask, live, render, TournamentView};
 use crate::app::AppState;
 use crate::auth::extract::Organiser;
 use crate::db::tournaments::{self, AuditEntry, Loaded, TournamentRow};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::ids::{MatchId, PlayerId, TournamentId};
 use crate::tournament::actor::TournamentActor;
 use crate::tournament::bracket::{Format, MAX_ELIMINATION_ENTRANTS, MAX_ROUND_ROBIN_ENTRANTS};
@@ -17,33 +17,41 @@ use crate::tournament::model::{
     self, parse_format, Status, MAX_NAME_CHARS, MAX_NO_SHOW_MS, MIN_NO_SHOW_MS,
 };
 use actix_web::{get, post, put, web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of `POST /api/v1/admin/tournaments`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTournament {
-    /// Display name, 1–80 characters.
+    /// Display name, 1–80 characters (trimmed).
+    #[schema(min_length = 1, max_length = 80, pattern = "\\S")]
     pub name: String,
     /// Game kind (`pong`).
+    #[schema(pattern = "^pong$")]
     pub game: String,
     /// `single_elimination` or `round_robin`.
+    #[schema(pattern = "^(single_elimination|round_robin)$")]
     pub format: String,
     /// Most entrants: 2..=1024 (single elimination), 2..=128 (round robin).
+    #[schema(minimum = 2, maximum = 1024)]
     pub capacity: u32,
     /// Single elimination: play a third-place match.
     #[serde(default)]
     pub third_place: bool,
     /// Open registration by itself at this Unix ms (else `/open`).
     pub registration_opens_at: Option<i64>,
-    /// Close registration by itself at this Unix ms (else `/close`).
+    /// Close registration by itself at this Unix ms (else `/close`); after the opening.
     pub registration_closes_at: Option<i64>,
-    /// Points to win each match (default: the server's `RALLY_POINTS_TO_WIN`).
+    /// Points to win each match, 1–21 (default: the server's `RALLY_POINTS_TO_WIN`).
+    #[schema(minimum = 1, maximum = 21)]
     pub points_to_win: Option<u32>,
-    /// Tick rate of the match rooms (default: the server's `RALLY_TICK_HZ`).
+    /// Tick rate of the match rooms, 10–240 (default: the server's `RALLY_TICK_HZ`).
+    #[schema(minimum = 10, maximum = 240)]
     pub tick_hz: Option<u32>,
-    /// How long players have to join a ready match, ms (default 60000).
+    /// How long players have to join a ready match, ms: 100–3600000 (default 60000).
+    #[schema(minimum = 100, maximum = 3600000)]
     pub no_show_timeout_ms: Option<u64>,
 }
 
@@ -129,6 +137,15 @@ pub fn validate_create(
 
 /// `POST /api/v1/admin/tournaments` → 201 with the tournament view (its `id` included), in
 /// status `draft`.
+#[utoipa::path(
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body = CreateTournament,
+    responses(
+        (status = 201, description = "Created, in status `draft`", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments")]
 pub async fn create(
     state: web::Data<AppState>,
@@ -221,6 +238,16 @@ async fn act(
 }
 
 /// `POST /api/v1/admin/tournaments/{id}/open`: open registration (from `draft`, or reopen).
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Registration opens; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: registration is already open, or the tournament started or is over", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/open")]
 pub async fn open(
     state: web::Data<AppState>,
@@ -231,6 +258,16 @@ pub async fn open(
 }
 
 /// `POST /api/v1/admin/tournaments/{id}/close`: close registration.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Registration closes; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: registration is not open", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/close")]
 pub async fn close(
     state: web::Data<AppState>,
@@ -241,6 +278,16 @@ pub async fn close(
 }
 
 /// `POST /api/v1/admin/tournaments/{id}/start`: seed and start (409 below 2 entrants).
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Seeded and started; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: fewer than 2 entrants, or not in registration", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/start")]
 pub async fn start(
     state: web::Data<AppState>,
@@ -251,6 +298,16 @@ pub async fn start(
 }
 
 /// `POST /api/v1/admin/tournaments/{id}/cancel`: stop for good; live matches end unrecorded.
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled for good; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: the tournament is already over", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
@@ -261,15 +318,27 @@ pub async fn cancel(
 }
 
 /// Body of `PUT …/seeding`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedingBody {
     /// Entrant ids, seed 1 first; entrants not listed follow by rating.
+    #[schema(max_items = 1024)]
     pub players: Vec<String>,
 }
 
 /// `PUT /api/v1/admin/tournaments/{id}/seeding`: explicit seeding (400 for ids that are not
 /// entrants, or listed twice).
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    request_body = SeedingBody,
+    responses(
+        (status = 200, description = "Seeds set; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: the tournament started or is over", body = ErrorBody),
+    )
+)]
 #[put("/admin/tournaments/{id}/seeding")]
 pub async fn seeding(
     state: web::Data<AppState>,
@@ -288,6 +357,16 @@ pub async fn seeding(
 
 /// `POST /api/v1/admin/tournaments/{id}/players/{pid}/disqualify`: the player's pending or
 /// current match is forfeited, and every later one (409 when not entered).
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), ("pid" = String, Path, description = "The entrant's player id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Disqualified; the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: not entered, or the tournament is over", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/players/{pid}/disqualify")]
 pub async fn disqualify(
     state: web::Data<AppState>,
@@ -302,12 +381,13 @@ pub async fn disqualify(
 }
 
 /// Body of `POST …/matches/{mid}/result`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettleBody {
     /// The winner's player id.
     pub winner: String,
     /// Points by seat (default 0–0).
+    #[schema(value_type = Option<Vec<u32>>, min_items = 2, max_items = 2)]
     pub scores: Option<[u32; 2]>,
     /// The loser did not play it out.
     #[serde(default)]
@@ -317,6 +397,17 @@ pub struct SettleBody {
 /// `POST /api/v1/admin/tournaments/{id}/matches/{mid}/result`: settle an unfinished match by
 /// hand (audited). Its room, if any, ends without recording; a finished match keeps its
 /// result (409 for a different one).
+#[utoipa::path(
+    tag = "admin",
+    params(("id" = String, Path, description = "Tournament id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), ("mid" = String, Path, description = "Match id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    security(("bearer" = [])),
+    request_body = SettleBody,
+    responses(
+        (status = 200, description = "Settled (the same result again is 200 too); the view", body = TournamentView),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+        (status = 409, description = "`conflict`: a different result for a finished match, or the tournament is over", body = ErrorBody),
+    )
+)]
 #[post("/admin/tournaments/{id}/matches/{mid}/result")]
 pub async fn settle(
     state: web::Data<AppState>,
@@ -336,18 +427,53 @@ pub async fn settle(
 }
 
 /// `?tournament=&limit=&offset=`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this tournament's entries.
     pub tournament: Option<String>,
-    /// Items per page (capped at 100).
+    /// Items per page, `1..` (capped at 100; 20 when absent).
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
-    /// Items to skip.
+    /// Items to skip, `0..`.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
+}
+
+/// A line of the audit log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditItem {
+    /// Entry id.
+    pub id: String,
+    /// Unix ms.
+    pub at: i64,
+    /// Who acted (`system` for scheduled registration changes).
+    pub actor_id: String,
+    /// Their name then.
+    pub actor_name: String,
+    /// `tournament.create`, `.open`, `.close`, `.start`, `.cancel`, `.seeding`,
+    /// `.disqualify`, `.settle_match`.
+    pub action: String,
+    /// The tournament acted on.
+    pub tournament_id: Option<String>,
+    /// The player or match acted on.
+    pub target: Option<String>,
+    /// What was done (JSON).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
 }
 
 /// `GET /api/v1/admin/audit` → `{"items":[{id,at,actor_id,actor_name,action,tournament_id,
 /// target,detail}],"limit","offset","total"}`, newest first.
+#[utoipa::path(
+    tag = "admin",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Organiser actions, newest first", body = CountedPage<AuditItem>),
+        (status = 403, description = "`forbidden`: not an organiser", body = ErrorBody),
+    )
+)]
 #[get("/admin/audit")]
 pub async fn audit(
     state: web::Data<AppState>,
@@ -365,19 +491,18 @@ pub async fn audit(
         .db
         .run(move |c| tournaments::audit_list(c, q.tournament.as_deref(), limit, offset))
         .await?;
-    let items: Vec<serde_json::Value> = rows
+    let items: Vec<AuditItem> = rows
         .into_iter()
-        .map(|r| {
-            let detail: serde_json::Value =
-                serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail));
-            json!({
-                "id": r.id, "at": r.at, "actor_id": r.actor_id, "actor_name": r.actor_name,
-                "action": r.action, "tournament_id": r.tournament_id, "target": r.target,
-                "detail": detail,
-            })
+        .map(|r| AuditItem {
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail)),
+            id: r.id,
+            at: r.at,
+            actor_id: r.actor_id,
+            actor_name: r.actor_name,
+            action: r.action,
+            tournament_id: r.tournament_id,
+            target: r.target,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "items": items, "limit": limit, "offset": offset, "total": total,
-    })))
+    Ok(HttpResponse::Ok().json(CountedPage::new(items, page, total)))
 }

@@ -11,13 +11,15 @@ use super::page::{Page, PageQuery};
 use crate::app::AppState;
 use crate::db::matches::{self, LeaderboardRow, MatchRow};
 use crate::db::players;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::replay::Replay;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// A player's line in a match view.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MatchPlayer {
     /// Player id.
     pub id: String,
@@ -34,7 +36,7 @@ pub struct MatchPlayer {
 }
 
 /// What clients see of a match.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MatchView {
     /// Match id.
     pub id: String,
@@ -114,7 +116,7 @@ impl MatchView {
 }
 
 /// A leaderboard line.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LeaderboardEntry {
     /// 1-based position in the whole leaderboard (`offset` + index + 1).
     pub rank: i64,
@@ -137,6 +139,11 @@ fn views(c: &mut crate::db::AnyConnection, rows: Vec<MatchRow>) -> AppResult<Vec
 }
 
 /// `GET /api/v1/matches?limit=&offset=`: finished matches, the most recently finished first.
+#[utoipa::path(
+    tag = "matches",
+    params(PageQuery),
+    responses((status = 200, description = "Finished matches, most recently finished first", body = Page<MatchView>))
+)]
 #[get("/matches")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -154,6 +161,11 @@ pub async fn list(
 }
 
 /// `GET /api/v1/matches/{id}`: one match, in any status. 404 when unknown.
+#[utoipa::path(
+    tag = "matches",
+    params(("id" = String, Path, description = "Match id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses((status = 200, description = "The match, in any status", body = MatchView))
+)]
 #[get("/matches/{id}")]
 pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> AppResult<HttpResponse> {
     let id = id.into_inner();
@@ -170,6 +182,14 @@ pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> AppResul
 
 /// `GET /api/v1/matches/{id}/replay`: the [`crate::replay::Replay`] of a finished match. 404
 /// when unknown or not finished, 409 when it was finished without a replay.
+#[utoipa::path(
+    tag = "matches",
+    params(("id" = String, Path, description = "Match id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")),
+    responses(
+        (status = 200, description = "The replay of a finished match", body = Replay),
+        (status = 409, description = "`conflict`: the match finished without a replay", body = ErrorBody),
+    )
+)]
 #[get("/matches/{id}/replay")]
 pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppResult<HttpResponse> {
     let id = id.into_inner();
@@ -185,15 +205,40 @@ pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppRes
 }
 
 /// `?every=N` for replay frames.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FramesQuery {
-    /// Keep every N-th tick (default 1).
+    /// Keep every N-th tick (default 1); at most 20,000 frames are served.
+    #[param(minimum = 1)]
     pub every: Option<u64>,
+}
+
+/// Answer of `GET /api/v1/matches/{id}/replay/frames`.
+#[derive(Serialize, ToSchema)]
+pub struct ReplayFrames {
+    /// Match id.
+    #[serde(rename = "match")]
+    pub match_id: String,
+    /// Tick rate of the match.
+    pub tick_hz: u64,
+    /// Every N-th tick is a frame.
+    pub every: u64,
+    /// Snapshots, as the WebSocket `snapshot` message's `state` (docs/protocol.md).
+    #[schema(value_type = Vec<Object>)]
+    pub frames: Vec<Box<serde_json::value::RawValue>>,
 }
 
 /// `GET /api/v1/matches/{id}/replay/frames?every=N`: the replay re-simulated on the server,
 /// as `{"match","tick_hz","every","frames":[snapshot…]}` — what a viewer needs to draw the ball.
 /// 400 when more than `MAX_REPLAY_FRAMES` frames would be returned (raise `every`).
+#[utoipa::path(
+    tag = "matches",
+    params(("id" = String, Path, description = "Match id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), FramesQuery),
+    responses(
+        (status = 200, description = "The replay re-simulated on the server", body = ReplayFrames),
+        (status = 409, description = "`conflict`: the match finished without a replay, or its replay does not re-simulate", body = ErrorBody),
+    )
+)]
 #[get("/matches/{id}/replay/frames")]
 pub async fn replay_frames(
     state: web::Data<AppState>,
@@ -225,9 +270,12 @@ pub async fn replay_frames(
                 .get("tick_hz")
                 .and_then(|v| v.as_u64())
                 .unwrap_or(60);
-            Ok(serde_json::json!({
-                "match": rep.r#match, "tick_hz": tick_hz, "every": every, "frames": frames,
-            }))
+            Ok(ReplayFrames {
+                match_id: rep.r#match,
+                tick_hz,
+                every,
+                frames,
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -235,6 +283,11 @@ pub async fn replay_frames(
 
 /// `GET /api/v1/players/{id}/matches?limit=&offset=`: every match the player has a seat in,
 /// the most recently created first. 404 for an unknown player.
+#[utoipa::path(
+    tag = "matches",
+    params(("id" = String, Path, description = "Player id (a ULID)", min_length = 26, max_length = 26, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"), PageQuery),
+    responses((status = 200, description = "The player's matches in any status, newest first", body = Page<MatchView>))
+)]
 #[get("/players/{id}/matches")]
 pub async fn for_player(
     state: web::Data<AppState>,
@@ -258,6 +311,11 @@ pub async fn for_player(
 
 /// `GET /api/v1/leaderboard?limit=&offset=`: registered players with at least one rated game,
 /// by rating, then games played, then name. Guests are rated but never listed.
+#[utoipa::path(
+    tag = "matches",
+    params(PageQuery),
+    responses((status = 200, description = "Registered players with a rated game, by rating", body = Page<LeaderboardEntry>))
+)]
 #[get("/leaderboard")]
 pub async fn leaderboard(
     state: web::Data<AppState>,

@@ -6,6 +6,7 @@ pub mod body;
 pub mod forward;
 pub mod health;
 pub mod matches;
+pub mod openapi;
 pub mod page;
 pub mod rooms;
 pub mod routes;
@@ -15,13 +16,22 @@ pub mod wire;
 
 use crate::error;
 use actix_web::web;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-/// Register every route under the app. The web client's catch-all is added by [`crate::app`].
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Register every route under the app. The web client's catch-all, `/ws` and `/metrics` are
+/// added by [`crate::app`].
+///
+/// Every handler goes through `utoipa-actix-web`'s `service`, which mounts it and adds its
+/// `#[utoipa::path]` to the OpenAPI document in the same call (a handler without one does not
+/// compile here): register a route anywhere else and it is neither documented nor answered
+/// 405 by [`routes::unmatched`] — `tests/http_openapi.rs` looks for such routes.
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(
-            web::scope("/api/v1")
+            scope("/api/v1")
+                .service(openapi::openapi_json)
                 .service(accounts::register)
                 .service(accounts::login)
                 .service(accounts::guest)
@@ -54,7 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         // Any other version or path under /api (`/api/v2/me`, `/api/nope`): a JSON 404, never
         // the web client's page.
-        .service(web::scope("/api").default_service(web::to(routes::unmatched)));
+        .service(scope("/api").default_service(web::to(routes::unmatched)));
 }
 
 /// Extractor configs that turn actix's errors into our JSON body.

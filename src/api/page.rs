@@ -3,6 +3,7 @@
 
 use crate::error::{AppError, AppResult};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -13,11 +14,14 @@ pub const MAX_LIMIT: u32 = 100;
 
 /// The query string of a list endpoint. Non-numeric values are refused by the query extractor
 /// (400 `validation`).
-#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Items per page, `1..`; capped at [`MAX_LIMIT`]; [`DEFAULT_LIMIT`] when absent.
+    /// Items per page, `1..`; capped at 100; 20 when absent.
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// Items to skip, `0..`; 0 when absent.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -51,7 +55,7 @@ impl PageQuery {
 
 /// One page of a list: `{"items":[…],"limit":20,"offset":0}`. `limit` is the size actually
 /// used (after capping); fewer than `limit` items means the last page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -68,6 +72,32 @@ impl<T> Page<T> {
             items,
             limit: request.limit,
             offset: request.offset,
+        }
+    }
+}
+
+/// A [`Page`] that also says how many items there are in all: `{"items","limit","offset",
+/// "total"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountedPage<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Page size used.
+    pub limit: i64,
+    /// Items skipped.
+    pub offset: i64,
+    /// Items in all.
+    pub total: i64,
+}
+
+impl<T> CountedPage<T> {
+    /// Wrap `items` fetched for `request` out of `total`.
+    pub fn new(items: Vec<T>, request: PageRequest, total: i64) -> Self {
+        Self {
+            items,
+            limit: request.limit,
+            offset: request.offset,
+            total,
         }
     }
 }

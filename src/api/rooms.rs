@@ -1,29 +1,46 @@
 //! Rooms: create a private room (join code), list public live rooms.
 
-use super::page::PageQuery;
+use super::page::{CountedPage, PageQuery};
 use crate::api::body::Json;
 use crate::app::AppState;
 use crate::auth::extract::authenticate;
 use crate::auth::Operation;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::registry::RoomSummary;
 use crate::room::{Mode, RoomSpec};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// Body of `POST /api/v1/rooms`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
-    /// Game kind (`pong`).
+    /// Game kind (`pong`, the default).
     #[serde(default = "default_game")]
+    #[schema(pattern = "^pong$")]
     pub game: String,
     /// Whether the match changes ratings.
     #[serde(default)]
     pub rated: bool,
-    /// Game settings (e.g. `{"points_to_win": 3}`); validated by the game.
+    /// Game settings (e.g. `{"points_to_win": 3}`); validated by the game (pong:
+    /// `points_to_win` 1–21, `tick_hz` 10–240; docs/protocol.md).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub config: Option<serde_json::Value>,
+}
+
+/// Answer of `POST /api/v1/rooms`.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedRoomView {
+    /// Room id (spectate or join it over the WebSocket).
+    pub room: String,
+    /// The 6-character join code.
+    pub code: Option<String>,
+    /// The match row of the room.
+    #[serde(rename = "match")]
+    pub match_id: String,
 }
 
 fn default_game() -> String {
@@ -51,16 +68,29 @@ pub fn room_config(body: CreateRoom, tick_hz: u32) -> AppResult<(String, serde_j
 }
 
 /// `POST /api/v1/rooms` → 201 `{"room","code","match"}`: a private room joined by code.
+#[utoipa::path(
+    tag = "rooms",
+    security(("bearer" = [])),
+    request_body = CreateRoom,
+    responses(
+        (status = 201, description = "A private room, joined by its code", body = CreatedRoomView),
+        (status = 403, description = "`forbidden`: the token may not play", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: more than RALLY_PRIVATE_ROOMS_PER_MINUTE rooms (`Retry-After`)", body = ErrorBody),
+    )
+)]
 #[post("/rooms")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: Json<CreateRoom>,
 ) -> AppResult<HttpResponse> {
-    authenticate(&req, Operation::Play).await?;
+    let player = authenticate(&req, Operation::Play).await?;
     let body = body.into_inner();
     let rated = body.rated;
     let (game, config) = room_config(body, state.engine.config.tick_hz)?;
+    // Counted once the request is valid as far as the API can tell (the game checks its
+    // config when the room is created).
+    state.room_limiter.check(&player.player_id.0)?;
     let created = state
         .engine
         .create_room(RoomSpec {
@@ -74,15 +104,20 @@ pub async fn create(
             tournament: None,
         })
         .await?;
-    Ok(HttpResponse::Created().json(json!({
-        "room": created.room,
-        "code": created.code,
-        "match": created.match_id,
-    })))
+    Ok(HttpResponse::Created().json(CreatedRoomView {
+        room: created.room.0,
+        code: created.code,
+        match_id: created.match_id.0,
+    }))
 }
 
 /// `GET /api/v1/rooms` → `{"items":[…],"limit","offset","total"}`: public live rooms (private
 /// rooms are never listed).
+#[utoipa::path(
+    tag = "rooms",
+    params(PageQuery),
+    responses((status = 200, description = "Public live rooms", body = CountedPage<RoomSummary>))
+)]
 #[get("/rooms")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -94,7 +129,5 @@ pub async fn list(
         .registry
         .list_rooms(page.offset as usize, page.limit as usize)
         .await;
-    Ok(HttpResponse::Ok().json(json!({
-        "items": items, "limit": page.limit, "offset": page.offset, "total": total,
-    })))
+    Ok(HttpResponse::Ok().json(CountedPage::new(items, page, total as i64)))
 }

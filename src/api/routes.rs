@@ -1,58 +1,19 @@
 //! What the API answers for a request no route took: 405 `method_not_allowed` with `Allow`
-//! when the path is one of [`ROUTES`] under another method, 404 `not_found` otherwise — both
-//! in the JSON error shape, for every path under `/api`.
+//! when the path is a route of the API (a path of its OpenAPI document) under another method,
+//! 404 `not_found` otherwise — both in the JSON error shape, for every path under `/api`.
 
 use crate::error::{AppError, AppResult};
 use actix_web::dev::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse};
 use std::sync::LazyLock;
 
-/// Every API route, as `(method, path pattern)`: the routes [`super::configure`] registers
-/// (tests check the two agree, and that the OpenAPI document has each).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/healthz"),
-    ("GET", "/readyz"),
-    ("POST", "/api/v1/auth/register"),
-    ("POST", "/api/v1/auth/login"),
-    ("POST", "/api/v1/auth/guest"),
-    ("POST", "/api/v1/auth/logout"),
-    ("POST", "/api/v1/auth/refresh"),
-    ("POST", "/api/v1/auth/upgrade"),
-    ("GET", "/api/v1/me"),
-    ("POST", "/api/v1/rooms"),
-    ("GET", "/api/v1/rooms"),
-    ("GET", "/api/v1/matches"),
-    ("GET", "/api/v1/matches/{id}"),
-    ("GET", "/api/v1/matches/{id}/replay/frames"),
-    ("GET", "/api/v1/matches/{id}/replay"),
-    ("GET", "/api/v1/players/{id}/matches"),
-    ("GET", "/api/v1/leaderboard"),
-    ("GET", "/api/v1/tournaments"),
-    ("GET", "/api/v1/tournaments/{id}"),
-    ("POST", "/api/v1/tournaments/{id}/join"),
-    ("POST", "/api/v1/tournaments/{id}/leave"),
-    ("POST", "/api/v1/admin/tournaments"),
-    ("POST", "/api/v1/admin/tournaments/{id}/open"),
-    ("POST", "/api/v1/admin/tournaments/{id}/close"),
-    ("POST", "/api/v1/admin/tournaments/{id}/start"),
-    ("POST", "/api/v1/admin/tournaments/{id}/cancel"),
-    ("PUT", "/api/v1/admin/tournaments/{id}/seeding"),
-    (
-        "POST",
-        "/api/v1/admin/tournaments/{id}/players/{pid}/disqualify",
-    ),
-    (
-        "POST",
-        "/api/v1/admin/tournaments/{id}/matches/{mid}/result",
-    ),
-    ("GET", "/api/v1/admin/audit"),
-];
-
-/// [`ROUTES`] with their patterns compiled once.
+/// Every API route, as `(method, path pattern)`, compiled once: the paths of the OpenAPI
+/// document, which [`super::configure`] collects while it registers the handlers (one table
+/// for routing, documentation and this answer).
 static COMPILED: LazyLock<Vec<(&'static str, ResourceDef)>> = LazyLock::new(|| {
-    ROUTES
-        .iter()
-        .map(|(m, p)| (*m, ResourceDef::new(*p)))
+    super::openapi::routes()
+        .into_iter()
+        .map(|(m, p)| (m, ResourceDef::new(p)))
         .collect()
 });
 

@@ -44,6 +44,52 @@ impl AuthLimiter {
     }
 }
 
+/// Keyed limiter for private room creation, per player: a player creates at most `per_minute`
+/// private rooms a minute (at once too). An empty private room closes after
+/// `RALLY_ROOM_IDLE_TIMEOUT`, so one player holds at most about `per_minute` × that many
+/// minutes (+ `per_minute`) empty rooms open on an instance, whatever they send.
+#[derive(Clone)]
+pub struct RoomLimiter {
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    per_minute: u32,
+}
+
+impl RoomLimiter {
+    /// `per_minute` rooms per player, with the same burst.
+    pub fn new(per_minute: u32) -> Self {
+        let n = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
+            per_minute: n.get(),
+        }
+    }
+
+    /// Count one room created by `player`; 429 `rate_limited` with `Retry-After` past the
+    /// limit.
+    pub fn check(&self, player: &str) -> Result<(), AppError> {
+        match self.limiter.check_key(&player.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let secs = not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs()
+                    + 1;
+                let mut e = AppError::rate_limited(secs);
+                e.message = format!(
+                    "too many private rooms: at most {} a minute (RALLY_PRIVATE_ROOMS_PER_MINUTE)",
+                    self.per_minute
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// Drop state for players who are back to full quota (called periodically).
+    pub fn purge(&self) {
+        self.limiter.retain_recent();
+    }
+}
+
 /// The client's address: the peer, or — when the peer is a trusted proxy — the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {

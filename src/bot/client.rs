@@ -262,7 +262,12 @@ impl BotClient {
 
     /// Sends an `input` with sequence `seq` and the game-specific value `input`.
     pub async fn send_input(&mut self, seq: u64, input: serde_json::Value) -> BotResult<()> {
-        self.send(&ClientMsg::Input { seq, input }).await
+        self.send(&ClientMsg::Input {
+            seq,
+            input,
+            tick: None,
+        })
+        .await
     }
 
     /// The next message, waiting at most `timeout`. A server `error` message is returned as

@@ -95,6 +95,10 @@ pub struct Snapshot {
     /// Last input sequence applied per seat (0 before any).
     #[serde(default)]
     pub acks: Vec<u64>,
+    /// The tick each seat's acked input took effect at (0 before any; absent from servers
+    /// before this field existed).
+    #[serde(default)]
+    pub ack_ticks: Vec<u64>,
     /// The game's snapshot, left undecoded (Pong: [`super::brain::PongState`]).
     pub state: Box<RawValue>,
 }
@@ -442,14 +446,14 @@ mod tests {
     #[test]
     fn snapshots_take_either_path() {
         let state = RawValue::from_string(r#"{"tick":5,"ball":[1,2,3,4]}"#.into()).unwrap();
-        let fast = snapshot_frame(5, &[3, 0], &state);
-        let slow =
-            r#"{"tick":5,"type":"snapshot","state":{"tick":5,"ball":[1,2,3,4]},"acks":[3,0]}"#;
+        let fast = snapshot_frame(5, &[3, 0], &[4, 0], &state);
+        let slow = r#"{"tick":5,"type":"snapshot","state":{"tick":5,"ball":[1,2,3,4]},"acks":[3,0],"ack_ticks":[4,0]}"#;
         for text in [fast.as_str(), slow] {
             match decode(text).unwrap() {
                 Incoming::Snapshot(s) => {
                     assert_eq!(s.tick, 5);
                     assert_eq!(s.acks, vec![3, 0]);
+                    assert_eq!(s.ack_ticks, vec![4, 0]);
                     assert_eq!(s.state.get(), state.get());
                 }
                 other => panic!("{other:?}"),

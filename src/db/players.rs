@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 /// A player's role. Stored as text; carried inside tokens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Can play and spectate; cannot join tournaments; not on the leaderboard.
@@ -71,7 +71,7 @@ pub struct PlayerRow {
 }
 
 /// What clients see of a player.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PlayerView {
     /// Player id.
     pub id: String,

@@ -169,6 +169,10 @@ pub struct Input {
     pub seq: u64,
     /// Game-specific input.
     pub input: serde_json::Value,
+    /// The tick the client wants it applied at (None: the next tick). The room clamps it
+    /// between its next tick and [`crate::room::MAX_INPUT_LEAD_TICKS`] beyond.
+    #[serde(default)]
+    pub tick: Option<u64>,
 }
 
 /// Concede.

@@ -52,7 +52,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// What `GET /api/v1/rooms` shows of a room.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RoomSummary {
     /// Room id.
     pub id: String,

@@ -141,7 +141,10 @@ impl std::fmt::Debug for Join {
 
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Input").field("seq", &self.seq).finish()
+        f.debug_struct("Input")
+            .field("seq", &self.seq)
+            .field("tick", &self.tick)
+            .finish()
     }
 }
 
@@ -370,6 +373,7 @@ mod tests {
                     session_id: "S".into(),
                     seq: 3,
                     input: serde_json::json!("up"),
+                    tick: Some(12),
                 }),
             },
         };
@@ -380,7 +384,10 @@ mod tests {
                 corr: Some(7),
                 msg: RoomMsg::Input(i),
                 ..
-            } => assert_eq!((i.seq, i.input), (3, serde_json::json!("up"))),
+            } => assert_eq!(
+                (i.seq, i.input, i.tick),
+                (3, serde_json::json!("up"), Some(12))
+            ),
             other => panic!("{other:?}"),
         }
     }

@@ -184,22 +184,38 @@ impl Handler<Input> for RoomActor {
             .session
             .as_ref()
             .is_some_and(|h| h.session_id == msg.session_id);
-        let newest_seq = self
-            .pending
-            .iter()
-            .rev()
-            .find(|(s, _, _)| usize::from(*s) == i)
-            .map(|(_, q, _)| *q)
-            .unwrap_or(slot.last_seq);
+        let newest = self.pending.iter().rev().find(|p| usize::from(p.seat) == i);
+        let newest_seq = newest.map_or(slot.last_seq, |p| p.seq);
         if !current || msg.seq <= newest_seq || self.over() {
             m::engine().inputs_rejected.increment(1);
             return;
         }
-        if self.pending.len() >= MAX_PENDING_INPUTS {
+        // Bounded per room, and per seat to a fair share of it: inputs held for a later tick
+        // must not crowd out the other seats' inputs.
+        let share = MAX_PENDING_INPUTS / self.seats.len().max(1);
+        let held = self
+            .pending
+            .iter()
+            .filter(|p| usize::from(p.seat) == i)
+            .count();
+        if self.pending.len() >= MAX_PENDING_INPUTS || held >= share {
             m::engine().inputs_dropped.increment(1);
             return;
         }
-        self.pending.push_back((i as Seat, msg.seq, msg.input));
+        // The named tick when it is still to come (bounded ahead), else the next tick; never
+        // before an earlier input of the same seat, so a seat's inputs keep their order.
+        let next = self.game.tick() + 1;
+        let at = msg
+            .tick
+            .unwrap_or(next)
+            .clamp(next, next + MAX_INPUT_LEAD_TICKS)
+            .max(newest.map_or(0, |p| p.at));
+        self.pending.push_back(PendingInput {
+            seat: i as Seat,
+            seq: msg.seq,
+            at,
+            input: msg.input,
+        });
     }
 }
 

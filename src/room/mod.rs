@@ -41,9 +41,25 @@ use std::time::{Duration, Instant};
 /// Ticks a room may run back to back to catch up after a late wake-up; beyond that it skips
 /// ticks (counted in `rally_ticks_skipped_total`) instead of spiralling.
 pub const MAX_CATCHUP_TICKS: u32 = 3;
-/// Inputs buffered in a room between two ticks; a client sends at most ~2 per tick, so 64
-/// only overflows on a flood (excess inputs are dropped and counted).
+/// Inputs buffered in a room waiting for their tick, and at most this divided by the seats per
+/// seat; a client sends at most ~2 per tick, so 64 only overflows on a flood (excess inputs are
+/// dropped and counted).
 pub const MAX_PENDING_INPUTS: usize = 64;
+/// How far beyond its next tick a room holds an input that names a later tick (`input.tick`):
+/// half a second at 60 Hz — far more than a client that stamps its arrival estimate needs
+/// (a tick or two of clock error), small enough that held inputs cannot pile up. A tick named
+/// further ahead is applied at this bound.
+pub const MAX_INPUT_LEAD_TICKS: u64 = 30;
+
+/// An input waiting in the room for the tick it takes effect at.
+struct PendingInput {
+    seat: Seat,
+    seq: u64,
+    /// The tick it is applied at: the first snapshot tick that reflects it (the drain before
+    /// the step that makes `game.tick()` equal to it). Never decreases within a seat.
+    at: u64,
+    input: serde_json::Value,
+}
 
 /// Room lifecycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +93,8 @@ struct SeatSlot {
     player: Option<PlayerInfo>,
     session: Option<SessionHandle>,
     last_seq: u64,
+    /// The tick the input acked as `last_seq` took effect at (0 before any): `ack_ticks`.
+    ack_tick: u64,
     /// The last input applied for this seat (games whose inputs are intents: a repeat is
     /// acked without being applied again).
     last_input: Option<serde_json::Value>,
@@ -119,7 +137,8 @@ pub struct RoomActor {
     state: RoomState,
     /// Countdown end, grace end, or join deadline, depending on the state.
     deadline: Option<Instant>,
-    pending: VecDeque<(Seat, u64, serde_json::Value)>,
+    /// Inputs received and not yet applied, in arrival order (a seat's `at` never decreases).
+    pending: VecDeque<PendingInput>,
     log: InputLog,
     period: Duration,
     next_deadline: Instant,
@@ -172,6 +191,7 @@ impl RoomActor {
                 player: record.seats.as_ref().and_then(|s| s.get(i).cloned()),
                 session: None,
                 last_seq: 0,
+                ack_tick: 0,
                 last_input: None,
                 away_since: None,
                 joined_once: false,

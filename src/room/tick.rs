@@ -82,13 +82,34 @@ impl RoomActor {
     pub(super) fn play_tick(&mut self, ctx: &mut Context<Self>) {
         let metrics = m::engine();
         let t0 = Instant::now();
-        // 1. drain inputs
+        // 1. drain inputs: those due at this tick (the step below makes it `tick + 1`), in
+        // arrival order; inputs named for a later tick stay queued, in order.
         let tick = self.game.tick();
+        let at = tick + 1;
         let intents = self.game.inputs_are_intents();
-        while let Some((seat, seq, input)) = self.pending.pop_front() {
+        for _ in 0..self.pending.len() {
+            let Some(PendingInput {
+                seat,
+                seq,
+                at: due,
+                input,
+            }) = self.pending.pop_front()
+            else {
+                break;
+            };
+            if due > at {
+                self.pending.push_back(PendingInput {
+                    seat,
+                    seq,
+                    at: due,
+                    input,
+                });
+                continue;
+            }
             let slot = &mut self.seats[seat as usize];
             if intents && slot.last_input.as_ref() == Some(&input) {
                 slot.last_seq = seq;
+                slot.ack_tick = at;
                 metrics.inputs_repeated.increment(1);
                 continue;
             }
@@ -96,6 +117,7 @@ impl RoomActor {
                 Ok(()) => {
                     let slot = &mut self.seats[seat as usize];
                     slot.last_seq = seq;
+                    slot.ack_tick = at;
                     if intents {
                         slot.last_input = Some(input.clone());
                     }
@@ -195,7 +217,11 @@ impl RoomActor {
         }
         self.ticks_since_snapshot = 0;
         let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
-        Some(protocol::snapshot_frame(self.game.tick(), &acks, &self.game.snapshot()).into())
+        let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
+        Some(
+            protocol::snapshot_frame(self.game.tick(), &acks, &ack_ticks, &self.game.snapshot())
+                .into(),
+        )
     }
 }
 

@@ -432,7 +432,37 @@ impl Handler<Outbound> for Session {
     }
 }
 
+/// How the `ratings` frame starts (`ServerMsg::Ratings`): the one frame a session reads back.
+const RATINGS_PREFIX: &str = r#"{"type":"ratings","#;
+
 impl Session {
+    /// A `ratings` frame on its way to the client carries this player's new rating: keep it, so
+    /// the next match (the queue's pairing, the rating shown in `room`) uses it rather than the
+    /// rating read when the session authenticated.
+    fn note_rating(&mut self, frame: &bytestring::ByteString) {
+        if !frame.starts_with(RATINGS_PREFIX) {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Change {
+            player: String,
+            after: i64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Ratings {
+            changes: Vec<Change>,
+        }
+        let (Some(p), Ok(r)) = (
+            self.principal.as_mut(),
+            serde_json::from_str::<Ratings>(frame),
+        ) else {
+            return;
+        };
+        if let Some(c) = r.changes.iter().find(|c| c.player == p.player_id.0) {
+            p.rating = c.after as f64;
+        }
+    }
+
     /// The room let this session go (match over, replaced, slow).
     fn let_go(&mut self, room: RoomId) {
         if self.room.as_ref().is_some_and(|(r, _)| r.id == room) {
@@ -447,7 +477,10 @@ impl Handler<SessionEvent> for Session {
     type Result = ();
     fn handle(&mut self, msg: SessionEvent, ctx: &mut Ctx) {
         match msg {
-            SessionEvent::Frame(f) => self.write(ctx, f.into_bytes()),
+            SessionEvent::Frame(f) => {
+                self.note_rating(&f);
+                self.write(ctx, f.into_bytes())
+            }
             SessionEvent::Account(change) => self.account_changed(change, ctx),
             SessionEvent::MatchFound {
                 room,

@@ -80,7 +80,7 @@ impl Session {
             }
             ClientMsg::Join { room, code } => self.join(principal, room, code, false, ctx),
             ClientMsg::Spectate { room, code } => self.join(principal, room, code, true, ctx),
-            ClientMsg::Input { seq, input } => self.input(principal, seq, input, ctx),
+            ClientMsg::Input { seq, input, tick } => self.input(principal, seq, input, tick, ctx),
             ClientMsg::Resign => self.resign(principal, ctx),
             ClientMsg::Leave => {
                 let Some((room, _)) = self.room.take() else {
@@ -310,7 +310,14 @@ impl Session {
         }));
     }
 
-    fn input(&mut self, p: Principal, seq: u64, input: serde_json::Value, ctx: &mut Ctx) {
+    fn input(
+        &mut self,
+        p: Principal,
+        seq: u64,
+        input: serde_json::Value,
+        tick: Option<u64>,
+        ctx: &mut Ctx,
+    ) {
         let Some((room, role)) = &self.room else {
             if self.released {
                 m::engine().inputs_rejected.increment(1);
@@ -326,6 +333,7 @@ impl Session {
             session_id: self.id.clone(),
             seq,
             input,
+            tick,
         }) {
             Ok(()) => {}
             Err(Undelivered::Full) => {

@@ -31,6 +31,7 @@ impl Binary {
             )
             .env("RALLY_ROOT_KEY_FILE", dir.path().join("root.key"))
             .env("RALLY_AUTH_RATE_PER_MINUTE", "10000")
+            .env("RALLY_PRIVATE_ROOMS_PER_MINUTE", "10000")
             .env(
                 "RALLY_LOG",
                 std::env::var("RALLY_TEST_LOG").unwrap_or_else(|_| "warn".into()),

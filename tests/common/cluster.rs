@@ -110,6 +110,7 @@ impl TestCluster {
             .env("RALLY_ROOT_KEY_FILE", self.dir.path().join("root.key"))
             .env("RALLY_LEASE_TTL", format!("{}ms", self.ttl.as_millis()))
             .env("RALLY_AUTH_RATE_PER_MINUTE", "10000")
+            .env("RALLY_PRIVATE_ROOMS_PER_MINUTE", "10000")
             .env(
                 "RALLY_LOG",
                 std::env::var("RALLY_TEST_LOG").unwrap_or_else(|_| "warn,rally=info".into()),

@@ -121,6 +121,8 @@ impl TestServer {
             dir.path().join("outbox.jsonl").display().to_string(),
             "--auth-rate-per-minute".into(),
             "10000".into(),
+            "--private-rooms-per-minute".into(),
+            "10000".into(),
             "--log".into(),
             std::env::var("RALLY_TEST_LOG").unwrap_or_else(|_| "error".into()),
         ];

@@ -37,13 +37,15 @@ export const auth = { token: null, onUnauthorized: null };
  * @param {'GET'|'POST'|'PUT'|'DELETE'} method
  * @param {string} path  e.g. "/api/v1/me"
  * @param {any} [body]
+ * @param {string} [token]  another token than the session's (checking a stored one)
  * @returns {Promise<any>} the parsed JSON, or null for an empty answer
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, token) {
   /** @type {Record<string,string>} */
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  const bearer = token ?? auth.token;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   let res;
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -68,7 +70,7 @@ export async function api(method, path, body) {
     const after = res.headers.get('Retry-After');
     if (after) message += ` Try again in ${after} s.`;
   }
-  if (res.status === 401 && auth.token && auth.onUnauthorized && !path.startsWith('/api/v1/auth/')) auth.onUnauthorized();
+  if (res.status === 401 && !token && auth.token && auth.onUnauthorized && !path.startsWith('/api/v1/auth/')) auth.onUnauthorized();
   throw new ApiError(res.status, code, message);
 }
 

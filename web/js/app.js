@@ -20,6 +20,26 @@ import * as tournaments from './tournaments.js';
 const TOKEN_KEY = 'rally.token';
 const PLAYER_KEY = 'rally.player';
 const SPECTATE_KEY = 'rally.spectating';
+/**
+ * localStorage: the last guest's token and player, so a guest who closed the tab can come back on
+ * this browser ("Continue as …" on the sign-in page; never used silently, so tabs stay separate
+ * sessions). Forgotten on logout, on registering, and when the token no longer works.
+ */
+const GUEST_KEY = 'rally.guest';
+
+/** The guest who played last on this browser, if any. @returns {{token:string, player:Player}|null} */
+export function storedGuest() {
+  try {
+    const v = JSON.parse(localStorage.getItem(GUEST_KEY) || 'null');
+    return v && typeof v.token === 'string' && v.player && typeof v.player.name === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export function forgetGuest() {
+  localStorage.removeItem(GUEST_KEY);
+}
 
 /** Test and debug hooks (tests/browser reads them). */
 const hooks = /** @type {Record<string, any>} */ (/** @type {any} */ (window).__rally || ((/** @type {any} */ (window)).__rally = {}));
@@ -98,6 +118,8 @@ export async function act(btn, fn) {
 export function signedIn(token, player) {
   sessionStorage.setItem(TOKEN_KEY, token);
   sessionStorage.setItem(PLAYER_KEY, JSON.stringify(player));
+  if (player.guest) localStorage.setItem(GUEST_KEY, JSON.stringify({ token, player }));
+  else if (storedGuest()?.player.id === player.id) forgetGuest();
   auth.token = token;
   app.player = player;
   renderChrome();
@@ -123,6 +145,7 @@ export function signedOut(why) {
 }
 
 export async function logout() {
+  if (storedGuest()?.player.id === app.player?.id) forgetGuest();
   try {
     await api('POST', '/api/v1/auth/logout');
   } catch (e) {
@@ -437,7 +460,10 @@ function route() {
       break;
     case 'join':
       if (args[0]) {
-        if (!send(msg.join({ code: args[0] }))) app.pending = msg.join({ code: args[0] });
+        // Following an invite link right after signing in: the game connection is still being
+        // opened, which is no error — the join goes out once it is up (`welcome`).
+        const join = msg.join({ code: args[0] });
+        if (app.conn?.status !== 'online' || !app.conn.send(join)) app.pending = join;
       }
       mount(view, pages.lobbyPage());
       break;
@@ -476,7 +502,10 @@ function route() {
 }
 
 function boot() {
-  auth.onUnauthorized = () => signedOut('Your session has expired; please sign in again.');
+  auth.onUnauthorized = () => {
+    if (storedGuest()?.token === auth.token) forgetGuest();
+    signedOut('Your session has expired; please sign in again.');
+  };
   $('#logout').addEventListener('click', () => logout());
   const token = sessionStorage.getItem(TOKEN_KEY);
   const player = sessionStorage.getItem(PLAYER_KEY);

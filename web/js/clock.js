@@ -83,6 +83,11 @@ export class ClockSync {
  * The game tick stops while a room counts down or is paused (snapshots repeat a tick, or stop);
  * a repeated tick or a jump backwards resets the window, so an estimate never spans a stall.
  */
+/** Consecutive snapshots that must all be late before the tick clock takes a new base. */
+const REBASE_SAMPLES = 20;
+/** How late (ms) those must be. */
+const REBASE_MS = 80;
+
 export class TickClock {
   /** @param {{hz:number, window?:number}} opts */
   constructor(opts) {
@@ -96,6 +101,8 @@ export class TickClock {
     this.lastTick = -1;
     /** Local time of the last observation. */
     this.lastArrival = 0;
+    /** Times the base moved because the server's tick numbering fell behind (a server stall). */
+    this.rebases = 0;
   }
 
   /** Milliseconds per tick. */
@@ -110,7 +117,8 @@ export class TickClock {
   }
 
   /**
-   * Observe a snapshot of `tick` arriving at local time `now`.
+   * Observe a snapshot of `tick` arriving at local time `now`. Returns how late it came compared
+   * with the least-delayed path of the window (ms, ≥ 0): its arrival jitter.
    * @param {number} tick
    * @param {number} now
    */
@@ -118,8 +126,22 @@ export class TickClock {
     if (tick <= this.lastTick) this.candidates = [];
     this.lastTick = tick;
     this.lastArrival = now;
-    this.candidates.push(now - tick * this.period);
+    const c = now - tick * this.period;
+    this.candidates.push(c);
     if (this.candidates.length > this.window) this.candidates.shift();
+    let base = Infinity;
+    for (const x of this.candidates) base = Math.min(base, x);
+    // A server that stalled skips ticks without advancing game time: every snapshot after it is
+    // late by the stall for good. That is a new base, not jitter: when the last REBASE_SAMPLES
+    // all came REBASE_MS or more later than the base (a network stall delays a few snapshots,
+    // decreasingly, never that many), the window restarts from them.
+    const recent = this.candidates.slice(-REBASE_SAMPLES);
+    if (recent.length === REBASE_SAMPLES && recent.every((x) => x - base >= REBASE_MS)) {
+      this.candidates = recent;
+      this.rebases++;
+      base = Math.min(...recent);
+    }
+    return c - base;
   }
 
   /** Whether `seen` can be asked. */
@@ -150,4 +172,119 @@ export class TickClock {
   present(now, rttMs, minRttMs = rttMs) {
     return this.seen(now) + (minRttMs / 2 + rttMs / 2) / this.period;
   }
+}
+
+/**
+ * Snapshot arrival jitter over a sliding window: how much later than the least-delayed path each
+ * snapshot arrived (TickClock.observe). Its high percentile sets the render delay (a snapshot
+ * needed for interpolation has then arrived in that share of cases) and the margin added to the
+ * tick an input is stamped for.
+ */
+export class JitterMeter {
+  /** @param {{window?:number}} [o] */
+  constructor(o = {}) {
+    /** Samples kept: three seconds of snapshots at 60 Hz. */
+    this.window = o.window ?? 180;
+    /** @type {number[]} */
+    this.samples = [];
+    /** @type {number[]|null} sorted copy, rebuilt lazily */
+    this.sorted = null;
+  }
+
+  /** @param {number} ms */
+  add(ms) {
+    this.samples.push(ms);
+    if (this.samples.length > this.window) this.samples.shift();
+    this.sorted = null;
+  }
+
+  clear() {
+    this.samples = [];
+    this.sorted = null;
+  }
+
+  /**
+   * The `q` quantile (0..1) of the window, ms (0 before any sample).
+   * @param {number} q
+   */
+  percentile(q) {
+    if (this.samples.length === 0) return 0;
+    if (!this.sorted) this.sorted = [...this.samples].sort((a, b) => a - b);
+    const i = Math.min(this.sorted.length - 1, Math.max(0, Math.ceil(q * this.sorted.length) - 1));
+    return this.sorted[i];
+  }
+}
+
+/**
+ * A clock in ticks that follows a target without jumping: it runs at real speed, a little faster
+ * (`maxFast`) when behind its target, a little slower (`maxSlow`) when ahead, and snaps only when
+ * it is more than `snapTicks` away (a new room, the end of a pause). The view of the game runs on
+ * two of them: the player's timeline and the render time of remote objects.
+ */
+export class SmoothTimeline {
+  /**
+   * @param {{hz:number, maxFast?:number, maxSlow?:number, maxStepTicks?:number, snapTicks?:number, farTicks?:number, farRate?:number}} o
+   *   maxStepTicks: the largest correction in one call, whatever the time since the last (a slow
+   *   frame on a busy machine must not turn 10 % into a visible jump); farTicks, farRate: further
+   *   off than farTicks, it may run up to farRate faster or slower (and twice maxStepTicks)
+   */
+  constructor(o) {
+    this.hz = o.hz;
+    this.maxFast = o.maxFast ?? 0.1;
+    this.maxSlow = o.maxSlow ?? 0.1;
+    this.maxStepTicks = o.maxStepTicks ?? 0.25;
+    this.snapTicks = o.snapTicks ?? 30;
+    this.farTicks = o.farTicks ?? Infinity;
+    this.farRate = o.farRate ?? this.maxFast;
+    /** Current value, ticks (NaN before the first call). */
+    this.t = NaN;
+    this.last = 0;
+    /** Jumps made (snaps), for the statistics. */
+    this.snaps = 0;
+  }
+
+  reset() {
+    this.t = NaN;
+  }
+
+  /**
+   * Advance to local time `now` towards `target` (ticks); returns the new value. Calling it
+   * twice at the same `now` returns the same value.
+   * @param {number} now  local ms
+   * @param {number} target
+   */
+  at(now, target) {
+    if (!Number.isFinite(this.t) || Math.abs(target - this.t) > this.snapTicks) {
+      if (Number.isFinite(this.t)) this.snaps++;
+      this.t = target;
+      this.last = now;
+      return this.t;
+    }
+    const dt = (Math.max(0, now - this.last) * this.hz) / 1000;
+    this.last = now;
+    const err = target - (this.t + dt);
+    const far = Math.abs(err) > this.farTicks;
+    const fast = far ? Math.min(this.farRate * dt, 2 * this.maxStepTicks) : Math.min(this.maxFast * dt, this.maxStepTicks);
+    const slow = far ? Math.min(this.farRate * dt, 2 * this.maxStepTicks) : Math.min(this.maxSlow * dt, this.maxStepTicks);
+    this.t += dt + Math.max(-slow, Math.min(fast, err));
+    return this.t;
+  }
+}
+
+/** The bound of the jitter margin added to input ticks, ticks: beyond it a late input is cheaper than more lag. */
+export const MAX_INPUT_MARGIN_TICKS = 4;
+
+/**
+ * How far ahead of the tick seen on the fastest path (TickClock.seen) an input sent now should be
+ * stamped, ticks: the fastest round trip (the server is half of it ahead of what we see, and the
+ * input takes the other half) plus a margin for the jitter of the way up (`jitterMs`, a high
+ * percentile of the snapshot jitter, bounded by MAX_INPUT_MARGIN_TICKS). Stamped too early, an
+ * input only waits in the room; too late, it is applied at the next tick and corrected.
+ * @param {number} minRttMs
+ * @param {number} jitterMs
+ * @param {number} hz
+ */
+export function inputLeadTicks(minRttMs, jitterMs, hz) {
+  const period = 1000 / hz;
+  return minRttMs / period + Math.min(MAX_INPUT_MARGIN_TICKS, jitterMs / period);
 }

@@ -5,8 +5,20 @@ import { h, mount, formValues, when } from './dom.js';
 import { api, exists, ApiError } from './api.js';
 import { msg, endReasonText } from './protocol.js';
 import { paddleTrack, tickTime, framesEvery, readFrames, sampleFrames, pointTicks, PONG_GEOMETRY } from './replay.js';
-import { DELAY_KEY, renderDelaySetting } from './game.js';
-import { app, toast, act, describe, signedIn, send, go } from './app.js';
+import { DELAY_KEY, renderDelaySetting, SOUND_KEY } from './game.js';
+import { app, toast, act, describe, signedIn, send, go, storedGuest, forgetGuest } from './app.js';
+
+/** The short "how to play" of the landing page and the lobby. */
+export function howToPlay() {
+  return h('details', { class: 'card how-to', testid: 'how-to-play', open: !app.player },
+    h('summary', null, 'How to play'),
+    h('ul', null,
+      h('li', null, 'Move your paddle with W / S or ↑ / ↓; on a phone, drag on the field or hold ▲ ▼.'),
+      h('li', null, 'Return the ball past your opponent: a ball that crosses a goal line is a point for the other side. First to the match length wins.'),
+      h('li', null, 'Where the ball hits your paddle sets its angle (steeper near the edges), and every hit makes it faster.'),
+      h('li', null, 'Before each serve the ball rests in the middle; the ring shows when it leaves, the arrow where it goes.'),
+      h('li', null, 'Sound is off by default: turn it on in the game. The ` key shows network figures (ping, jitter, delay).')));
+}
 
 /** @typedef {import('./app.js').Player} Player */
 
@@ -82,10 +94,31 @@ export function authPage() {
     h('label', null, 'Password ', h('input', { name: 'password', type: 'password', testid: 'register-password', autocomplete: 'new-password', required: true, minlength: 8 })),
     h('button', { type: 'submit', testid: 'register-submit' }, 'Create account'));
   register.addEventListener('submit', submit('/api/v1/auth/register', register, (v) => ({ name: v.name, password: v.password })));
+  // A guest who closed the tab comes back on the same browser.
+  const back = storedGuest();
+  /** @type {HTMLElement|null} */
+  let resume = null;
+  if (back) {
+    const btn = h('button', { type: 'button', class: 'primary', testid: 'guest-resume' }, `Continue as ${back.player.name}`);
+    btn.addEventListener('click', () => act(btn, async () => {
+      try {
+        const me = await api('GET', '/api/v1/me', undefined, back.token);
+        signedIn(back.token, me);
+      } catch (x) {
+        forgetGuest();
+        resume?.remove();
+        err.textContent = x instanceof ApiError && x.status === 401 ? 'That guest session has expired; play as a new guest.' : describe(x);
+      }
+    }));
+    resume = h('div', { class: 'card', testid: 'guest-welcome-back' },
+      h('h2', null, 'Welcome back'),
+      h('p', { class: 'muted' }, `You played here as the guest ${back.player.name}.`), btn);
+  }
   return h('section', { class: 'page auth', testid: 'auth-page' },
     h('h1', null, 'rally: realtime Pong'),
     err,
-    h('div', { class: 'cards' }, guest, login, register));
+    h('div', { class: 'cards' }, resume, guest, login, register),
+    howToPlay());
 }
 
 // ---------------------------------------------------------------- lobby
@@ -142,25 +175,35 @@ export function lobbyPage() {
     if (!code) { toast('Type the code your friend gave you.'); return; }
     send(msg.join({ code }));
   });
-  const delay = h('input', { type: 'range', min: 0, max: 250, step: 10, value: renderDelaySetting(), testid: 'render-delay' });
-  const delayLabel = h('span', null, `${renderDelaySetting()} ms`);
-  delay.addEventListener('input', () => {
-    localStorage.setItem(DELAY_KEY, delay.value);
-    delayLabel.textContent = `${delay.value} ms`;
-  });
+  const fixed = renderDelaySetting();
+  const delay = h('input', { type: 'range', min: 0, max: 250, step: 10, value: fixed ?? 80, testid: 'render-delay', disabled: fixed === null });
+  const delayAuto = h('input', { type: 'checkbox', testid: 'render-delay-auto', checked: fixed === null });
+  const delayLabel = h('span', null, fixed === null ? 'adaptive' : `${fixed} ms`);
+  const saveDelay = () => {
+    delay.disabled = delayAuto.checked;
+    localStorage.setItem(DELAY_KEY, delayAuto.checked ? 'auto' : delay.value);
+    delayLabel.textContent = delayAuto.checked ? 'adaptive' : `${delay.value} ms`;
+  };
+  delay.addEventListener('input', saveDelay);
+  delayAuto.addEventListener('change', saveDelay);
+  const sound = h('input', { type: 'checkbox', testid: 'sound-setting', checked: localStorage.getItem(SOUND_KEY) === '1' });
+  sound.addEventListener('change', () => localStorage.setItem(SOUND_KEY, sound.checked ? '1' : '0'));
   return h('section', { class: 'page lobby', testid: 'lobby' },
     returnBox,
     h('h1', null, `Hello, ${p.name}`),
     h('p', { class: 'muted', testid: 'my-rating' }, `Rating ${p.rating}${p.games_played !== undefined ? ` · ${p.games_played} rated games` : ''}${p.guest ? ' · guest (' : ''}`,
-      p.guest ? h('a', { href: '#/account', testid: 'upgrade-link' }, 'register to keep it') : null, p.guest ? ')' : ''),
+      p.guest ? h('a', { href: '#/account', testid: 'upgrade-link' }, 'keep this name — register') : null, p.guest ? ')' : ''),
     h('div', { class: 'cards' },
       h('div', { class: 'card' }, h('h2', null, 'Quick match'), h('p', { class: 'muted' }, 'Play the next player of about your rating.'), queueBox),
       h('div', { class: 'card' }, h('h2', null, 'Private room'), h('p', { class: 'muted' }, 'Play a friend: you get a code and a link to share.'),
         h('label', null, 'Length ', points), h('label', { class: 'check' }, rated, ' rated'), createBtn),
       h('div', { class: 'card' }, h('h2', null, 'Join by code'), joinForm)),
     h('details', { class: 'settings' }, h('summary', null, 'Settings'),
-      h('label', null, 'Render delay for the ball and opponent ', delay, ' ', delayLabel),
-      h('p', { class: 'muted' }, 'Higher is smoother on a jittery connection, lower shows the ball sooner. Applies to the next match.')));
+      h('label', { class: 'check' }, delayAuto, ' adapt the render delay to the connection (recommended)'),
+      h('label', null, 'Fixed render delay for the ball and opponent ', delay, ' ', delayLabel),
+      h('p', { class: 'muted' }, 'Higher is smoother on a jittery connection, lower shows the ball sooner. Applies to the next match.'),
+      h('label', { class: 'check' }, sound, ' sound effects')),
+    howToPlay());
 }
 
 // ---------------------------------------------------------------- live rooms
@@ -432,9 +475,9 @@ export function accountPage() {
   }
   const err = h('p', { class: 'form-error', testid: 'upgrade-error', role: 'alert' });
   const form = h('form', { class: 'card', testid: 'upgrade-form' },
-    h('h2', null, 'Register this guest'),
-    h('p', { class: 'muted' }, 'Keep your rating and history under a name and password.'),
-    h('label', null, 'Name ', h('input', { name: 'name', testid: 'upgrade-name', required: true, minlength: 3, maxlength: 20 })),
+    h('h2', null, 'Keep this name — register'),
+    h('p', { class: 'muted' }, 'Keep your rating and history under a name and password (this one, or another).'),
+    h('label', null, 'Name ', h('input', { name: 'name', testid: 'upgrade-name', required: true, minlength: 3, maxlength: 20, value: p.name })),
     h('label', null, 'Password ', h('input', { name: 'password', type: 'password', testid: 'upgrade-password', required: true, minlength: 8, autocomplete: 'new-password' })),
     h('button', { type: 'submit', class: 'primary', testid: 'upgrade-submit' }, 'Register'));
   form.addEventListener('submit', async (e) => {

@@ -1,18 +1,27 @@
-// Client-side prediction of the player's own paddle, reconciled with the server by acknowledged
-// input sequence. Pure: ticks and times are arguments. Unit-tested in web/test/prediction.test.js.
+// Client-side prediction of the player's own paddle, reconciled with the server through the
+// ticks the server acknowledges. Pure: ticks and times are arguments. Unit-tested in
+// web/test/prediction.test.js.
 //
-// Model (mirrors src/game/pong): an input is an intent held until the next one. The room applies
-// queued inputs at the start of a tick, then steps; a snapshot of tick T shows the paddle after
-// step T and acks, per seat, the last input sequence applied. The paddle moves
-// floor(speed·256/hz)/256 units per tick and stays inside the field.
+// Model (mirrors src/game/pong and src/room): an input is an intent held until the next one. Each
+// input is stamped with the tick it is for (`input.tick`, docs/protocol.md §9): the room applies
+// it at the start of that tick when it arrives in time, at the next tick otherwise, and every
+// snapshot tells (`acks`, `ack_ticks`) which input took effect at which tick. A snapshot of tick T
+// shows the paddle after step T; the paddle moves floor(speed·256/hz)/256 units per tick and stays
+// inside the field.
 //
-// The client runs "in the present": the tick at which an input sent now will be applied
-// (TickClock.present + 1). Each input remembers the tick it is predicted to apply at. The
-// displayed paddle is the last authoritative position (snapshot tick T, acked intent) stepped
-// forward tick by tick to the present, switching intent at each pending input's apply tick. When
-// a snapshot arrives, the prediction for tick T is compared with the server's position: any
-// difference above `epsilon` is a correction, counted (number, largest, sum) for tests and the
-// debug overlay, and hidden on screen by a short exponential blend.
+// The own paddle is shown on the player's timeline: the (fractional) tick at which an input sent
+// now would arrive at the server (`present`, see clock.js). A press at present P is stamped
+// floor(P) + 1. The predicted paddle is the server's position at the last tick both timelines
+// agree on, stepped forward with the player's own intents at their stamped ticks — an input whose
+// stamped tick the server has already simulated without it (it is late, or its ack is still on the
+// way) is still shown as if it had been applied on time, so a stalled input never freezes the
+// paddle; when its ack reveals a later tick, that difference is a real disagreement.
+//
+// What is drawn never jumps: every discontinuity of the prediction (a correction when a snapshot
+// arrives, the sub-tick shift of a press or release) goes into a visual offset that is worked off
+// at a bounded speed per frame (`OffsetSmoother`), fast for small offsets, and at most
+// `maxStepFrac` of the paddle height per frame for large ones (a real disagreement converges in
+// ~100 ms for up to half a paddle, longer beyond, but never as a visible jump).
 
 /** @typedef {import('./protocol.js').Intent} Intent */
 
@@ -28,8 +37,7 @@ function dir(intent) {
  * @typedef {object} PendingInput
  * @property {number} seq
  * @property {Intent} intent
- * @property {number} applyTick  tick whose step it is predicted to affect first
- * @property {number} firstGuess  the apply tick predicted when it was sent
+ * @property {number} tick  the tick it is stamped for (sent as `input.tick`)
  */
 
 /**
@@ -39,9 +47,59 @@ function dir(intent) {
  * @property {number} height  paddle height, units
  * @property {number} fieldHeight  field height, units
  * @property {number} [epsilon]  differences up to this many units are rounding, not corrections
- * @property {number} [smoothMs]  time constant of the blend that hides corrections (0 = snap)
  * @property {number} [maxAheadTicks]  never predict further than this past the last snapshot
  */
+
+/** Correction size buckets (units) counted in `stats.correctionsBySize`. */
+export const CORRECTION_BUCKETS = [50, 200, 600];
+
+/**
+ * Visual offset between what is drawn and the prediction, worked off at a bounded speed.
+ */
+export class OffsetSmoother {
+  /**
+   * @param {{height:number, speed:number, tauMs?:number, maxStepFrac?:number}} o
+   *   height: paddle height (units); speed: paddle speed (units/s)
+   */
+  constructor(o) {
+    /** Time constant of the exponential part, ms. */
+    this.tauMs = o.tauMs ?? 35;
+    /** Largest decay in one frame, units, whatever the frame time (a slow frame must not jump). */
+    this.maxStep = (o.maxStepFrac ?? 0.065) * o.height;
+    /** Smallest decay speed, units per ms: small offsets vanish within a frame or two. */
+    this.minRate = o.speed / 2000;
+    this.offset = 0;
+  }
+
+  /** @param {number} delta  added to the offset (before − after of a discontinuity) */
+  add(delta) {
+    this.offset += delta;
+  }
+
+  /**
+   * Advance by one frame of `dtMs`; returns how much the offset changed (units, ≥ 0). `motion` is
+   * how far the prediction itself moved this frame (signed): working the offset off never takes
+   * more than half of it back, so a press always shows in its direction on the next frame.
+   * @param {number} dtMs
+   * @param {number} [motion]
+   */
+  frame(dtMs, motion = 0) {
+    const a = Math.abs(this.offset);
+    if (a === 0) return 0;
+    const dt = Math.max(0, Math.min(dtMs, 100));
+    const want = Math.max(a * (1 - Math.exp(-dt / this.tauMs)), this.minRate * dt);
+    // Working the offset off moves what is drawn by −sign(offset).
+    const against = motion !== 0 && -Math.sign(this.offset) !== Math.sign(motion);
+    const d = Math.min(a, want, this.maxStep, against ? Math.abs(motion) / 2 : Infinity);
+    this.offset -= Math.sign(this.offset) * d;
+    if (Math.abs(this.offset) < 0.5) this.offset = 0;
+    return d;
+  }
+
+  reset() {
+    this.offset = 0;
+  }
+}
 
 export class PaddlePredictor {
   /** @param {PredictorOptions} o */
@@ -52,19 +110,16 @@ export class PaddlePredictor {
     this.min = o.height / 2;
     this.max = o.fieldHeight - o.height / 2;
     this.epsilon = o.epsilon ?? 1;
-    this.smoothMs = o.smoothMs ?? 60;
     this.maxAheadTicks = o.maxAheadTicks ?? Math.ceil(o.hz * 2);
     /** Last authoritative state: position after step `tick`, with the acked intent. */
-    this.base = { tick: 0, y: o.fieldHeight / 2, intent: /** @type {Intent} */ ('stop'), ack: 0 };
+    this.base = { tick: 0, y: o.fieldHeight / 2, intent: /** @type {Intent} */ ('stop'), ack: 0, ackTick: 0 };
     /** Whether a snapshot has set `base`. */
     this.synced = false;
     /** @type {PendingInput[]} sent, not yet acked, in sequence order */
     this.pending = [];
     this.nextSeq = 1;
-    /** Learned correction (ticks) to the predicted apply tick; see `reconcile`. */
-    this.bias = 0;
-    /** Visual offset blending out the last corrections. */
-    this.blend = { offset: 0, at: 0 };
+    /** @type {Map<number, number>} server paddle position by tick (the last two seconds) */
+    this.history = new Map();
     this.stats = {
       /** Snapshots reconciled. */
       reconciliations: 0,
@@ -74,8 +129,14 @@ export class PaddlePredictor {
       maxCorrection: 0,
       /** Sum of corrections, units. */
       totalCorrection: 0,
+      /** Corrections by size: < 50, < 200, < 600, ≥ 600 units. */
+      correctionsBySize: [0, 0, 0, 0],
       /** Inputs sent. */
       inputs: 0,
+      /** Acked inputs the server applied later than their stamped tick. */
+      lateInputs: 0,
+      /** Largest lateness of an acked input, ticks. */
+      maxLateTicks: 0,
       /** Inputs dropped because the server never acked them. */
       lost: 0,
     };
@@ -101,35 +162,50 @@ export class PaddlePredictor {
   }
 
   /**
-   * The player asks for `intent` at the (fractional) present tick. Returns the input to send, or
-   * null when it changes nothing.
+   * The player asks for `intent` at the (fractional) present tick. Returns the input to send
+   * (with the tick it is for), or null when it changes nothing.
    * @param {Intent} intent
-   * @param {number} present  TickClock.present(now, rtt)
+   * @param {number} present  the player's timeline (GameView.present)
    * @param {boolean} [force]  send even when it changes nothing (to state the intent after a rejoin)
-   * @returns {{seq:number, intent:Intent} | null}
+   * @returns {{seq:number, intent:Intent, tick:number} | null}
    */
   press(intent, present, force = false) {
     if (intent === this.intent && !force) return null;
     const last = this.pending[this.pending.length - 1];
-    const guess = Math.floor(present + this.bias) + 1;
-    const applyTick = Math.max(guess, this.base.tick + 1, last ? last.applyTick : 0);
+    const tick = Math.max(Math.floor(present) + 1, last ? last.tick : 0);
     const seq = this.nextSeq++;
-    this.pending.push({ seq, intent, applyTick, firstGuess: applyTick });
+    this.pending.push({ seq, intent, tick });
     this.stats.inputs++;
-    return { seq, intent };
+    return { seq, intent, tick };
   }
 
   /**
-   * The intent that drives step `k`.
+   * The intent that drives step `k` on the player's timeline.
    * @param {number} k
    */
   intentAt(k) {
     let intent = this.base.intent;
     for (const p of this.pending) {
-      if (p.applyTick <= k) intent = p.intent;
+      if (p.tick <= k) intent = p.intent;
       else break;
     }
     return intent;
+  }
+
+  /**
+   * Where the prediction starts: the server's position after tick `from − 1`. Normally the last
+   * snapshot; when an unacked input is stamped at or before it (late, or its ack is on the way),
+   * the server's position just before that stamp, so the input is shown as applied on time.
+   * @returns {{from:number, y:number}}
+   */
+  anchor() {
+    const b = this.base;
+    const first = this.pending[0];
+    if (first && first.tick <= b.tick) {
+      const y = this.history.get(first.tick - 1);
+      if (y !== undefined) return { from: first.tick, y };
+    }
+    return { from: b.tick + 1, y: b.y };
   }
 
   /**
@@ -137,124 +213,91 @@ export class PaddlePredictor {
    * @param {number} t
    */
   yAt(t) {
-    const b = this.base;
-    if (t <= b.tick) return b.y;
-    const end = Math.min(t, b.tick + this.maxAheadTicks);
+    const { from, y: y0 } = this.anchor();
+    if (t < from - 1) return this.history.get(Math.floor(t)) ?? y0;
+    const end = Math.min(t, this.base.tick + this.maxAheadTicks);
     const whole = Math.floor(end);
-    let y = b.y;
-    for (let k = b.tick + 1; k <= whole; k++) y = this.clamp(y + dir(this.intentAt(k)) * this.step);
+    let y = y0;
+    for (let k = from; k <= whole; k++) y = this.clamp(y + dir(this.intentAt(k)) * this.step);
     const frac = end - whole;
-    if (frac > 0) y = this.clamp(y + dir(this.intentAt(whole + 1)) * this.step * frac);
+    if (frac > 0 && whole + 1 >= from) y = this.clamp(y + dir(this.intentAt(whole + 1)) * this.step * frac);
     return y;
   }
 
   /**
-   * What to draw: the prediction at the present plus the fading correction blend.
-   * @param {number} present
-   * @param {number} now  local ms
-   */
-  displayY(present, now) {
-    return this.clamp(this.yAt(present) + this.blendOffset(now));
-  }
-
-  /** @param {number} now */
-  blendOffset(now) {
-    if (!this.smoothMs || this.blend.offset === 0) return 0;
-    const k = Math.exp(-(now - this.blend.at) / this.smoothMs);
-    return Math.abs(this.blend.offset * k) < 0.5 ? 0 : this.blend.offset * k;
-  }
-
-  /**
-   * A snapshot of tick `tick` says the paddle is at `y` and the last applied input is `ack`.
-   * Returns the correction in units (0 when the prediction was right).
+   * A snapshot of tick `tick` says the paddle is at `y`, the last applied input is `ack`, which
+   * took effect at `ackTick` (0: unknown, an older server). Returns the correction in units: how
+   * much the prediction at tick `at` (the tick shown; by default the tick after the snapshot and
+   * every stamped input) moved because of this snapshot — 0 when the server did what was
+   * predicted, including an input whose ack is merely still on its way.
    * @param {number} tick
    * @param {number} y
    * @param {number} ack
-   * @param {{present?:number, now?:number}} [at]  when given, a correction is blended out on screen
+   * @param {number} [ackTick]
+   * @param {number} [at]
    */
-  reconcile(tick, y, ack, at = {}) {
+  reconcile(tick, y, ack, ackTick = 0, at = undefined) {
     const s = this.stats;
     if (this.synced && tick < this.base.tick) return 0; // reordered or stale: ignore
     s.reconciliations++;
-    let error = 0;
-    if (this.synced) {
-      const before = at.present !== undefined ? this.displayY(at.present, at.now ?? 0) : 0;
-      error = y - this.yAt(tick);
-      const prevTick = this.base.tick;
-      let intent = this.base.intent;
-      const stillPending = [];
-      for (const p of this.pending) {
-        if (p.seq <= ack) {
-          intent = p.intent;
-          // Applied in (prevTick, tick]; when snapshots are consecutive that is exactly `tick`.
-          if (tick - prevTick === 1) {
-            // Learn from the first guess: later re-timings (settlePending) would hide late misses.
-            const miss = tick - p.firstGuess;
-            this.bias = Math.max(-this.hz / 4, Math.min(this.hz / 4, this.bias + 0.2 * miss));
-          }
-        } else {
-          stillPending.push(p);
-        }
+    this.history.set(tick, y);
+    if (this.history.size > this.hz * 2) {
+      for (const k of this.history.keys()) {
+        if (k < tick - this.hz * 2) this.history.delete(k);
+        else break;
       }
-      this.pending = stillPending;
-      this.base = { tick, y, intent, ack: Math.max(ack, this.base.ack) };
-      this.settlePending(tick);
-      if (Math.abs(error) > this.epsilon) {
-        s.corrections++;
-        s.totalCorrection += Math.abs(error);
-        s.maxCorrection = Math.max(s.maxCorrection, Math.abs(error));
-        if (at.present !== undefined && this.smoothMs) {
-          const after = this.yAt(at.present);
-          this.blend = { offset: before - after, at: at.now ?? 0 };
-          // Never hide more than two paddle heights: a bigger jump is shown as it is.
-          if (Math.abs(this.blend.offset) > 2 * (this.max - this.min)) this.blend.offset = 0;
+    }
+    const lastStamp = this.pending.length ? this.pending[this.pending.length - 1].tick : 0;
+    const probe = at ?? Math.max(tick, lastStamp) + 1;
+    const before = this.synced ? this.yAt(probe) : 0;
+    let intent = this.synced ? this.base.intent : /** @type {Intent} */ ('stop');
+    const stillPending = [];
+    for (const p of this.pending) {
+      if (p.seq <= ack) {
+        intent = p.intent;
+        if (p.seq === ack && ackTick > p.tick) {
+          s.lateInputs++;
+          s.maxLateTicks = Math.max(s.maxLateTicks, ackTick - p.tick);
         }
+      } else if (tick - p.tick > this.hz * 2) {
+        s.lost++; // never acked (refused as stale, or dropped): forget it
       } else {
-        error = 0;
+        stillPending.push(p);
       }
-    } else {
-      // First snapshot: adopt it. Inputs the server has applied are gone; the intent of the
-      // newest applied one is unknown here, so assume the newest acked pending or stop.
-      let intent = /** @type {Intent} */ ('stop');
-      this.pending = this.pending.filter((p) => {
-        if (p.seq <= ack) { intent = p.intent; return false; }
-        return true;
-      });
-      this.base = { tick, y, intent, ack };
+    }
+    this.pending = stillPending;
+    this.base = { tick, y, intent, ack: Math.max(ack, this.base.ack), ackTick };
+    let error = 0;
+    if (!this.synced) {
       this.synced = true;
       this.seqFloor(ack);
-      this.settlePending(tick);
+    } else {
+      error = this.yAt(probe) - before;
+      if (Math.abs(error) <= this.epsilon) error = 0;
+    }
+    if (error !== 0) {
+      const a = Math.abs(error);
+      s.corrections++;
+      s.totalCorrection += a;
+      s.maxCorrection = Math.max(s.maxCorrection, a);
+      let b = 0;
+      while (b < CORRECTION_BUCKETS.length && a >= CORRECTION_BUCKETS[b]) b++;
+      s.correctionsBySize[b]++;
     }
     return error;
   }
 
   /**
-   * Pending inputs not applied by `tick` apply at `tick + 1` at the earliest; an input the server
-   * never acks (it refused a stale sequence, or dropped it) is forgotten after two seconds.
-   * @param {number} tick
-   */
-  settlePending(tick) {
-    const keep = [];
-    let floor = tick + 1;
-    for (const p of this.pending) {
-      if (tick - p.firstGuess > this.hz * 2) { this.stats.lost++; continue; }
-      p.applyTick = Math.max(p.applyTick, floor);
-      floor = p.applyTick;
-      keep.push(p);
-    }
-    this.pending = keep;
-  }
-
-  /**
-   * While the room is not playing (countdown, pause) the game does not step: pending inputs will
-   * be applied at the first tick after `tick`, and nothing moves until then.
+   * While the room is not playing (countdown, pause) the game does not step: nothing moves, and
+   * inputs sent now are stamped for the first playing tick (the server holds them until then).
    * @param {number} tick
    * @param {number} y
    */
   hold(tick, y) {
     this.base = { ...this.base, tick, y };
     this.synced = true;
-    for (const p of this.pending) p.applyTick = tick + 1;
-    this.blend = { offset: 0, at: 0 };
+    this.history.clear();
+    this.history.set(tick, y);
+    for (const p of this.pending) p.tick = Math.max(p.tick, tick + 1);
   }
 }

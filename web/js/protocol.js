@@ -37,7 +37,7 @@ export const Close = Object.freeze({
  *  | {type:'cancel_queue'}
  *  | {type:'join', room?:string, code?:string}
  *  | {type:'spectate', room?:string, code?:string}
- *  | {type:'input', seq:number, input:Intent}
+ *  | {type:'input', seq:number, input:Intent, tick?:number}
  *  | {type:'resign'} | {type:'leave'} | {type:'where'}
  *  | {type:'subscribe', tournament:string} | {type:'unsubscribe', tournament:string}
  *  | {type:string, [key:string]:unknown}} ClientMsg
@@ -54,7 +54,7 @@ export const Close = Object.freeze({
  * @property {number} serving_in  ticks before the serve; 0 while in play
  */
 
-/** @typedef {{type:'snapshot', tick:number, acks:number[], state:PongState}} Snapshot */
+/** @typedef {{type:'snapshot', tick:number, acks:number[], ack_ticks?:number[], state:PongState}} Snapshot */
 
 /**
  * A decoded server message. Known fields per type are listed in docs/protocol.md; the decoder
@@ -100,6 +100,7 @@ export function encode(msg) {
     case 'input':
       if (!isUint(msg.seq) || Number(msg.seq) < 1) throw new ProtocolError('input seq must be a positive integer');
       if (!INTENTS.includes(/** @type {any} */ (msg.input))) throw new ProtocolError(`unknown intent ${JSON.stringify(msg.input)}`);
+      if (msg.tick !== undefined && !isUint(msg.tick)) throw new ProtocolError('input tick must be a non-negative integer');
       break;
     case 'join':
     case 'spectate':
@@ -147,6 +148,8 @@ export function decode(text) {
         throw new ProtocolError('malformed snapshot');
       }
       if (typeof s.serving_in !== 'number') s.serving_in = 0;
+      // Servers before input ticks send no ack_ticks: 0 means "unknown".
+      if (!Array.isArray(v.ack_ticks) || !v.ack_ticks.every(isUint)) v.ack_ticks = v.acks.map(() => 0);
       break;
     }
     case 'pong':
@@ -196,8 +199,11 @@ export const msg = Object.freeze({
   join: (target) => ({ type: 'join', ...target }),
   /** @param {{room?:string, code?:string}} target @returns {ClientMsg} */
   spectate: (target) => ({ type: 'spectate', ...target }),
-  /** @param {number} seq @param {Intent} intent @returns {ClientMsg} */
-  input: (seq, intent) => ({ type: 'input', seq, input: intent }),
+  /**
+   * An input; `tick` is the tick it is for (docs/protocol.md §9), omitted when unknown.
+   * @param {number} seq @param {Intent} intent @param {number} [tick] @returns {ClientMsg}
+   */
+  input: (seq, intent, tick) => (tick === undefined ? { type: 'input', seq, input: intent } : { type: 'input', seq, input: intent, tick }),
   /** @returns {ClientMsg} */
   resign: () => ({ type: 'resign' }),
   /** @returns {ClientMsg} */

@@ -4,7 +4,7 @@
 // of docs/protocol.md §12. When this server has no tournaments API the pages say so.
 
 import { h, mount, formValues, when } from './dom.js';
-import { api } from './api.js';
+import { api, ApiError } from './api.js';
 import { msg } from './protocol.js';
 import {
   readTournament, myLiveMatch, statusText, STATUS_WORDS, roundName, playerAction, organiserActions, settleable,
@@ -52,6 +52,7 @@ const isOver = (status) => status === 'finished' || status === 'cancelled';
  * @property {boolean} subscribed  a subscribe was sent on the current connection
  * @property {boolean} refused  the server refused it (finished meanwhile, too many)
  * @property {boolean} over  finished or cancelled: nothing to subscribe to
+ * @property {boolean} gone  the server has no such tournament: polling stops
  * @property {number} pushedAt  performance.now() of the last pushed view
  * @property {number} loadedAt  performance.now() of the last HTTP load
  */
@@ -67,7 +68,7 @@ let watched = null;
  */
 function watch(id, show, reload) {
   unwatch();
-  watched = { id, show, reload, subscribed: false, refused: false, over: false, pushedAt: 0, loadedAt: 0 };
+  watched = { id, show, reload, subscribed: false, refused: false, over: false, gone: false, pushedAt: 0, loadedAt: 0 };
   return watched;
 }
 
@@ -80,7 +81,7 @@ function unwatch() {
 /** Subscribe the watched tournament when it runs and the connection is up. */
 function subscribe() {
   const w = watched;
-  if (!w || w.over || w.subscribed || w.refused || app.features.subscribe === false) return;
+  if (!w || w.over || w.gone || w.subscribed || w.refused || app.features.subscribe === false) return;
   w.subscribed = followed.has(w.id) || !!app.conn?.send(msg.subscribe(w.id));
 }
 
@@ -310,7 +311,9 @@ async function available(body) {
  */
 function keepFresh(el, w) {
   const timer = setInterval(() => {
-    if (!el.isConnected || watched !== w) { clearInterval(timer); return; }
+    // Off screen, or a stale link (no such tournament: it will not appear by asking again).
+    if (!el.isConnected || watched !== w || w.gone) { clearInterval(timer); hooks.tournamentPolling = false; return; }
+    hooks.tournamentPolling = true;
     subscribe();
     const period = w.subscribed && !w.over ? SLOW_POLL_MS : POLL_MS;
     if (performance.now() - w.loadedAt >= period) w.reload();
@@ -385,7 +388,14 @@ export function detailPage(id) {
       if (w.pushedAt <= started) show(doc);
       subscribe();
     } catch (e) {
-      mount(body, h('p', { class: 'notice', testid: 'error' }, describe(e)));
+      if (e instanceof ApiError && e.status === 404) {
+        w.gone = true;
+        mount(body, h('div', { class: 'notice', testid: 'tournament-gone' },
+          h('p', null, 'No such tournament: the link may be old, or the tournament was deleted.'),
+          h('a', { href: '#/tournaments', class: 'button' }, 'All tournaments')));
+      } else {
+        mount(body, h('p', { class: 'notice', testid: 'error' }, describe(e)));
+      }
       shown = '';
     } finally {
       busy = false;
@@ -669,6 +679,7 @@ function manageBox(id) {
     names.set(t.id, t.name);
     w.over = isOver(t.status);
     box.dataset.status = t.status;
+    updateOrganiserList(t);
     box.dataset.registrationOpen = String(t.registrationOpen);
     const can = organiserActions(t);
     /**
@@ -782,6 +793,26 @@ function manageBox(id) {
   return box;
 }
 
+/**
+ * One line of the organiser's list: status and entrants.
+ * @param {{status:string, registrationOpen:boolean, entrants:number}} t
+ */
+export function organiserListLine(t) {
+  const status = t.status === 'registration' ? (t.registrationOpen ? 'registration open' : 'registration closed') : (STATUS_WORDS[t.status] || t.status).toLowerCase();
+  return ` · ${status} · ${t.entrants} entrants`;
+}
+
+/**
+ * The tournament being managed changed (started, opened, entrants): its line in the list on the
+ * same page follows, without reloading the list.
+ * @param {TournamentView} t
+ */
+function updateOrganiserList(t) {
+  const li = document.querySelector(`[data-testid=organiser-list] li[data-id="${CSS.escape(t.id)}"]`);
+  const line = li?.querySelector('[data-testid=organiser-list-status]');
+  if (line) line.textContent = organiserListLine({ status: t.status, registrationOpen: t.registrationOpen, entrants: t.entrants.length });
+}
+
 /** @param {string|null} selected */
 function organiserList(selected) {
   const box = h('div', { class: 'card wide' }, h('h2', null, 'Tournaments'), h('p', { class: 'muted' }, 'Loading…'));
@@ -792,7 +823,7 @@ function organiserList(selected) {
       mount(box, h('h2', null, 'Tournaments'), items.length
         ? h('ul', { testid: 'organiser-list' }, items.map((t) => h('li', { 'data-id': t.id, class: t.id === selected ? 'current' : '' },
           h('a', { href: `#/organiser?t=${enc(t.id)}` }, t.name || t.id),
-          ` · ${t.status === 'registration' ? (t.registration_open ? 'registration open' : 'registration closed') : (STATUS_WORDS[t.status] || t.status).toLowerCase()} · ${t.entrants} entrants`)))
+          h('span', { testid: 'organiser-list-status' }, organiserListLine({ status: t.status, registrationOpen: !!t.registration_open, entrants: t.entrants })))))
         : h('p', { class: 'muted' }, 'None yet.'));
     } catch (e) {
       mount(box, h('p', { class: 'notice', testid: 'error' }, describe(e)));

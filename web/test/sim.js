@@ -2,7 +2,7 @@
 // a fixed tick with inputs applied at tick start (like src/room), snapshots and pongs delayed by
 // a configurable one-way latency with jitter, and a client that runs the real modules.
 
-import { ClockSync, TickClock } from '../js/clock.js';
+import { ClockSync, TickClock, JitterMeter, SmoothTimeline, inputLeadTicks } from '../js/clock.js';
 import { PaddlePredictor, SUB } from '../js/prediction.js';
 
 /** Deterministic PRNG (mulberry32). @param {number} seed */
@@ -35,16 +35,20 @@ export function simulate(o) {
   let sy = (field * SUB) / 2;
   let sIntent = 'stop';
   let lastSeq = 0;
+  let ackTick = 0;
   let serverTick = 100;
-  /** @type {{at:number, seq:number, intent:string}[]} */
+  /** @type {{at:number, seq:number, intent:string, tick:number}[]} inputs on the way or held */
   let inbound = [];
-  /** @type {{at:number, kind:'snap'|'pong', tick?:number, y?:number, ack?:number, clientTime?:number, serverTime?:number}[]} */
+  /** @type {{at:number, kind:'snap'|'pong', tick?:number, y?:number, ack?:number, ackTick?:number, clientTime?:number, serverTime?:number}[]} */
   let outbound = [];
   let lastDown = 0;
   let lastUp = 0;
   const clock = new ClockSync();
   const ticks = new TickClock({ hz });
+  const jitter = new JitterMeter();
+  const own = new SmoothTimeline({ hz });
   const pred = new PaddlePredictor({ hz, speed, height, fieldHeight: field });
+  const present = (/** @type {number} */ now) => own.at(now, ticks.seen(now) + inputLeadTicks(clock.minRtt, jitter.percentile(0.9), hz));
   let nextServerTick = 5.3; // ms phase of the server clock
   let nextFrame = 0;
   let nextPing = 0;
@@ -54,21 +58,27 @@ export function simulate(o) {
   /** @type {{frame:number, pressed:string, moved:number}[]} */
   const responses = [];
   for (let now = 0; now < o.seconds * 1000; now += 0.25) {
-    // server tick
+    // server tick: inputs that have arrived and are due (src/room: held until their tick, late
+    // ones at the next tick), in order
     if (now >= nextServerTick) {
       nextServerTick += period;
-      const due = inbound.filter((i) => i.at <= now);
-      inbound = inbound.filter((i) => i.at > now);
-      for (const i of due) {
-        if (i.seq > lastSeq) { lastSeq = i.seq; sIntent = i.intent; }
+      const t = serverTick + 1;
+      const keep = [];
+      for (const i of inbound) {
+        if (i.at <= now && i.tick <= t && keep.length === 0) {
+          if (i.seq > lastSeq) { lastSeq = i.seq; sIntent = i.intent; ackTick = t; }
+        } else {
+          keep.push(i);
+        }
       }
+      inbound = keep;
       const d = sIntent === 'up' ? -step : sIntent === 'down' ? step : 0;
       sy = Math.min(field * SUB - (height * SUB) / 2, Math.max((height * SUB) / 2, sy + d));
-      serverTick++;
+      serverTick = t;
       // TCP keeps order: a frame never overtakes the previous one
       const at = Math.max(lastDown, now + delay());
       lastDown = at;
-      outbound.push({ at, kind: 'snap', tick: serverTick, y: Math.round(sy / SUB), ack: lastSeq });
+      outbound.push({ at, kind: 'snap', tick: serverTick, y: Math.round(sy / SUB), ack: lastSeq, ackTick });
     }
     // client receive
     const arrived = outbound.filter((m) => m.at <= now);
@@ -76,9 +86,8 @@ export function simulate(o) {
     for (const m of arrived) {
       if (m.kind === 'pong') clock.addSample(/** @type {number} */ (m.clientTime), /** @type {number} */ (m.serverTime), now);
       else {
-        ticks.observe(/** @type {number} */ (m.tick), now);
-        pred.reconcile(/** @type {number} */ (m.tick), /** @type {number} */ (m.y), /** @type {number} */ (m.ack),
-          { present: ticks.present(now, clock.rtt, clock.minRtt), now });
+        jitter.add(ticks.observe(/** @type {number} */ (m.tick), now));
+        pred.reconcile(/** @type {number} */ (m.tick), /** @type {number} */ (m.y), /** @type {number} */ (m.ack), m.ackTick);
       }
     }
     if (now >= nextPing) {
@@ -97,14 +106,15 @@ export function simulate(o) {
       if (ticks.ready && clock.synced) {
         const want = o.presses(frame);
         if (want) {
-          const present = ticks.present(now, clock.rtt, clock.minRtt);
-          const before = pred.displayY(present, now);
-          const input = pred.press(want, present);
+          const p = present(now);
+          const before = pred.yAt(p);
+          const input = pred.press(want, p);
           if (input) {
             const at = Math.max(lastUp, now + delay());
             lastUp = at;
-            inbound.push({ at, seq: input.seq, intent: input.intent });
-            responses.push({ frame, pressed: want, moved: pred.displayY(ticks.present(now + 0.1, clock.rtt, clock.minRtt), now + 0.1) - before });
+            inbound.push({ at, seq: input.seq, intent: input.intent, tick: input.tick });
+            const later = present(now + frameMs);
+            responses.push({ frame, pressed: want, moved: pred.yAt(later) - before });
           }
         }
       }
