@@ -6,6 +6,7 @@
 #   fuzz/run.sh                      # every target, 60 s each (what `just fuzz` runs)
 #   fuzz/run.sh -t 300 tokens        # one target for 300 s
 #   fuzz/run.sh -n 10000000 configs  # one target for 10 million executions
+#   fuzz/run.sh -n 10000000 -t 900   # each: 10 million executions or 900 s, what comes first
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # Environment:
@@ -19,15 +20,16 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 all=(client_messages ws_frames replay_file configs tokens)
-seconds=60
+seconds=""
 runs=""
 while getopts "t:n:h" opt; do
     case $opt in
         t) seconds=$OPTARG ;;
-        n) runs=$OPTARG; seconds="" ;;
+        n) runs=$OPTARG ;;
         *) sed -n '2,20p' "$0"; exit 2 ;;
     esac
 done
+[ -n "$seconds$runs" ] || seconds=60
 shift $((OPTIND - 1))
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
@@ -66,8 +68,9 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     seeds=()
     [ -d "$here/seeds/$t" ] && seeds=("$here/seeds/$t")
-    limit=(-max_total_time="$seconds")
-    [ -n "$runs" ] && limit=(-runs="$runs")
+    limit=()
+    [ -n "$seconds" ] && limit+=(-max_total_time="$seconds")
+    [ -n "$runs" ] && limit+=(-runs="$runs")
     dict=()
     [ -f "$here/dict/$t.dict" ] && dict=(-dict="$here/dict/$t.dict")
     echo "== $t: ${limit[*]}, corpus $corpus"
