@@ -21,9 +21,6 @@ use std::sync::Arc;
 pub struct RoomPort {
     /// Take a seat or watch (answered).
     pub join: Recipient<Join>,
-    /// Game inputs as a message (unused by rally's own paths, which push into
-    /// [`Self::inputs`]; kept so every request a room takes has a recipient).
-    pub input: Recipient<Input>,
     /// Game inputs, drained by the room at each tick ([`RoomHandle::try_input`]).
     pub inputs: Arc<InputInbox>,
     /// Leave the room.
@@ -167,8 +164,7 @@ impl RoomHandle {
                 InboxRefused::Closed => Undelivered::Closed,
             }),
             Target::Remote { owner, cluster } => {
-                let (wire, session) = input.into_wire();
-                cluster.try_send_room(owner, &self.id, wire, session)
+                cluster.try_send_room(owner, &self.id, RoomMsg::Input(input), None)
             }
         }
     }
@@ -197,15 +193,6 @@ impl RoomRequest for Join {
     fn into_wire(mut self) -> (RoomMsg, Option<SessionHandle>) {
         let s = self.session.take();
         (RoomMsg::Join(self), s)
-    }
-}
-
-impl RoomRequest for Input {
-    fn recipient(port: &RoomPort) -> &Recipient<Self> {
-        &port.input
-    }
-    fn into_wire(self) -> (RoomMsg, Option<SessionHandle>) {
-        (RoomMsg::Input(self), None)
     }
 }
 

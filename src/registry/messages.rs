@@ -249,9 +249,9 @@ impl RoomRefusal {
     }
 }
 
-/// A game input from a seated player (droppable: `try_send`).
-#[derive(Message, Serialize, Deserialize)]
-#[rtype(result = "()")]
+/// A game input from a seated player: pushed into the room's [`InputInbox`] (droppable when
+/// it is full), never sent as an actor message.
+#[derive(Serialize, Deserialize)]
 pub struct Input {
     /// Who.
     pub player: PlayerId,

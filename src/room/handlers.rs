@@ -173,14 +173,6 @@ impl Handler<Join> for RoomActor {
     }
 }
 
-impl Handler<Input> for RoomActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: Input, _: &mut Context<Self>) {
-        self.accept_input(msg);
-    }
-}
-
 impl RoomActor {
     /// Take the inputs sessions queued since the last wake-up.
     pub(super) fn drain_inbox(&mut self) {

@@ -751,7 +751,6 @@ fn kick_slow(h: &SessionHandle) {
 fn port(addr: &Addr<RoomActor>, inbox: Arc<InputInbox>) -> RoomPort {
     RoomPort {
         join: addr.clone().recipient(),
-        input: addr.clone().recipient(),
         inputs: inbox,
         leave: addr.clone().recipient(),
         resign: addr.clone().recipient(),
