@@ -742,20 +742,7 @@ async fn a_repeated_intent_is_acked_but_not_applied_or_recorded_again() {
     assert!(repeated >= 4.0, "3 repeats of up and 1 of down: {repeated}");
     a.send(json!({"type": "resign"})).await;
     a.expect("match_end").await;
-    // The result is written after match_end is sent: wait for it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
-        if m["status"] == "finished" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not recorded: {m}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (st, replay) = s
-        .get(&format!("/api/v1/matches/{match_id}/replay"), None)
-        .await;
-    assert_eq!(st, 200, "{replay}");
+    let replay = s.finished_replay(&match_id, Duration::from_secs(10)).await;
     let intents: Vec<&str> = replay["log"]["inputs"]
         .as_array()
         .unwrap()

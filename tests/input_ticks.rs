@@ -203,19 +203,7 @@ async fn inputs_take_effect_at_the_tick_they_name_late_ones_at_the_next_and_repl
     // `game.tick()` before the step, so one less than the ack tick) and verifies.
     a.send(json!({"type": "resign"})).await;
     a.expect("match_end").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, m) = s.get(&format!("/api/v1/matches/{match_id}"), None).await;
-        if m["status"] == "finished" {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not recorded: {m}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (st, replay) = s
-        .get(&format!("/api/v1/matches/{match_id}/replay"), None)
-        .await;
-    assert_eq!(st, 200, "{replay}");
+    let replay = s.finished_replay(&match_id, Duration::from_secs(15)).await;
     let logged = |seat: usize| -> Vec<(u64, String)> {
         replay["log"]["inputs"]
             .as_array()

@@ -252,6 +252,25 @@ impl TestServer {
     }
 
     /// Register `name` and return its token.
+    /// The replay of a match once its result is recorded (it is written after `match_end` is
+    /// sent): waits until the match reads `finished`, failing the test after `within`.
+    pub async fn finished_replay(&self, match_id: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (_, m) = self.get(&format!("/api/v1/matches/{match_id}"), None).await;
+            if m["status"] == "finished" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "not recorded: {m}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (st, replay) = self
+            .get(&format!("/api/v1/matches/{match_id}/replay"), None)
+            .await;
+        assert_eq!(st, 200, "{replay}");
+        replay
+    }
+
     pub async fn register(&self, name: &str) -> String {
         let (s, b) = self
             .post(
