@@ -77,8 +77,17 @@ impl Upgrades {
                 answer.status
             }
             Ok((accept, ticket)) => {
+                let negotiated = protocol::bin::negotiate(
+                    req.headers()
+                        .get_all(actix_http::header::SEC_WEBSOCKET_PROTOCOL)
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                let subprotocol = negotiated
+                    .answer
+                    .map(|p| format!("sec-websocket-protocol: {p}\r\n"))
+                    .unwrap_or_default();
                 let head = format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
+                    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n{subprotocol}\r\n"
                 );
                 let written =
                     tokio::time::timeout(ANSWER_TIMEOUT, io.write_all(head.as_bytes())).await;
@@ -88,7 +97,7 @@ impl Upgrades {
                 }
                 // The request head is not needed any more (nor kept for the connection's life).
                 drop(req);
-                self.run(io, early, ticket).await;
+                self.run(io, early, ticket, negotiated.encoding).await;
                 return;
             }
         };
@@ -169,7 +178,13 @@ impl Upgrades {
     }
 
     /// Run the session on the upgraded socket until it ends.
-    async fn run(&self, io: TcpStream, early: BytesMut, ticket: super::admission::Ticket) {
+    async fn run(
+        &self,
+        io: TcpStream,
+        early: BytesMut,
+        ticket: super::admission::Ticket,
+        encoding: protocol::Encoding,
+    ) {
         conn::ensure_pulse();
         let cfg = &self.app.engine.config;
         let io = Arc::new(io);
@@ -183,12 +198,12 @@ impl Upgrades {
         };
         let reader = Reader::new(io.clone(), limits, &early);
         drop(early);
-        let outlet = Outlet::new(io, bounds);
+        let outlet = Outlet::new(io, bounds, encoding);
         let (done, ended) = tokio::sync::oneshot::channel();
         let app = self.app.clone();
         Session::create(move |ctx| {
             actix::AsyncContext::add_stream(ctx, reader);
-            Session::new(app, outlet, ticket, done)
+            Session::new(app, outlet, encoding, ticket, done)
         });
         // The connection counts as in flight (graceful shutdown waits for it) until the
         // session ends.
