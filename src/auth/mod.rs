@@ -440,7 +440,10 @@ mod tests {
         assert!(check_token(k.public(), &narrowed, Operation::Spectate, "room:x").is_ok());
         assert!(check_token(k.public(), &narrowed, Operation::Play, "room:x").is_err());
         // Brackets in strings, `!=` and negations of separate operands are not nesting.
-        assert_eq!(datalog_nesting(r#"check if user($u), $u != "((((!!!!";"#), 1);
+        assert_eq!(
+            datalog_nesting(r#"check if user($u), $u != "((((!!!!";"#),
+            1
+        );
         assert_eq!(datalog_nesting("check if !a, !b, !c;"), 1);
         assert_eq!(datalog_nesting("check if !(!(!x));"), 5);
     }
