@@ -6,6 +6,7 @@ use super::admission::Ticket;
 use super::conn::{self, Outlet, ReadEvent, Refused};
 use super::frame::{Incoming, Violation};
 use super::pacing::Pacing;
+use super::upgrade::LiveGuard;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::ids::{RoomId, TournamentId};
@@ -65,18 +66,14 @@ pub struct Session {
     /// The client sent its close frame.
     peer_closed: bool,
     disconnect_reason: &'static str,
-    /// Dropped with the actor: tells the upgrade task the connection is over.
-    _done: tokio::sync::oneshot::Sender<()>,
+    /// Dropped with the actor: the connection no longer counts as live (graceful shutdown
+    /// waits for the live ones).
+    _live: LiveGuard,
 }
 
 impl Session {
     /// A session on an upgraded connection.
-    pub(super) fn new(
-        app: Arc<AppState>,
-        outlet: Outlet,
-        ticket: Ticket,
-        done: tokio::sync::oneshot::Sender<()>,
-    ) -> Self {
+    pub(super) fn new(app: Arc<AppState>, outlet: Outlet, ticket: Ticket, live: LiveGuard) -> Self {
         let now = Instant::now();
         Session {
             id: ulid::Ulid::new().to_string(),
@@ -99,7 +96,7 @@ impl Session {
             closing: None,
             peer_closed: false,
             disconnect_reason: "client_closed",
-            _done: done,
+            _live: live,
         }
     }
 
