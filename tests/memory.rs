@@ -19,7 +19,7 @@ use std::time::Duration;
 const IDLE: usize = 1000;
 /// Bound on RSS growth per idle authenticated connection, KiB (release build: see
 /// docs/benchmarks.md; the test runs the debug build, whose own crate is unoptimised).
-const MAX_KIB_PER_IDLE_CONNECTION: u64 = 16;
+const MAX_KIB_PER_IDLE_CONNECTION: u64 = 8;
 /// Rooms played in the return-to-baseline test.
 const ROOMS: usize = 40;
 /// What may stay resident after every room and connection is gone, beyond the baseline,
