@@ -1,10 +1,9 @@
 //! Memory of the real binary (a child process, SQLite in a temporary directory) under real
 //! connections, read from /proc: what an idle authenticated connection costs, and that the
-//! memory comes back when the connections and the rooms are gone. Bounds are generous (about
-//! twice what the release build measures, docs/benchmarks.md "Memory"): they catch a
-//! regression of the kind that doubles a figure (a buffer kept per connection, a task per
-//! connection that should not exist, memory not returned), not a few hundred bytes. No timing
-//! is asserted.
+//! memory left once the rooms are gone stays bounded. The per-connection bound is issue 14's
+//! goal (8 KiB; the debug build measures 5-6.3, the release build 5.3, docs/benchmarks.md
+//! "Memory"): it fails if a per-connection task or buffer like the ~3 KiB actix-http
+//! connection task comes back. No timing is asserted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -20,12 +19,14 @@ const IDLE: usize = 1000;
 /// Bound on RSS growth per idle authenticated connection, KiB (release build: see
 /// docs/benchmarks.md; the test runs the debug build, whose own crate is unoptimised).
 const MAX_KIB_PER_IDLE_CONNECTION: u64 = 8;
-/// Rooms played in the return-to-baseline test.
-const ROOMS: usize = 40;
-/// What may stay resident after every room and connection is gone, beyond the baseline,
-/// KiB: caches that are bounded whatever the load (SQLite's page cache holding the new
-/// accounts and results, the metrics registry) — not a per-room or per-connection cost.
-const MAX_KIB_LEFT_AFTER: u64 = 6 * 1024;
+/// Rooms played per round in the after-the-rooms test.
+const ROOMS: usize = 60;
+/// What may stay resident after every room and connection is gone, beyond the baseline, KiB
+/// (~135 KiB per room): what glibc's arenas keep for reuse (they return little to the
+/// system; docs/benchmarks.md "Memory") and the database's page cache. Measured with the
+/// debug build: 2.7 MiB. This catches rooms or sessions kept after they end at several times
+/// their size, not small leaks (allocator retention hides those at this scale).
+const MAX_KIB_LEFT_AFTER: u64 = 8 * 1024;
 
 fn options(b: &Binary, rooms: usize) -> Options {
     let mut opts = Options::new(format!("http://{}", b.addr), rooms, 1);
@@ -113,39 +114,52 @@ async fn an_idle_authenticated_connection_costs_a_bounded_rss() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rss_returns_to_its_baseline_after_the_rooms_end() {
-    let b = Binary::start(&[("RALLY_POINTS_TO_WIN", "2")]).await;
-    warm_up(&b).await;
-    let baseline = b.rss_kib();
+/// One round of ROOMS private rooms for a few seconds; returns the RSS peak while they
+/// played and the RSS once every room and session is gone (after a pause for the allocator).
+async fn round(b: &Binary, seed: u64) -> (u64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
-    let sampler = sample_peak(&b, stop.clone());
-    let mut opts = options(&b, ROOMS);
+    let sampler = sample_peak(b, stop.clone());
+    let mut opts = options(b, ROOMS);
     opts.mode = Mode::Private;
+    opts.seed = seed;
     opts.duration = Some(Duration::from_secs(6));
-    opts.ramp = Duration::from_secs(1);
+    opts.ramp = Duration::from_secs(2);
     let report = loadgen::run(opts).await.expect("valid options");
     stop.store(true, Ordering::Relaxed);
     let peak = sampler.await.expect("sampler");
     let json = serde_json::to_string(&report).unwrap_or_default();
     assert_eq!(report.errors, 0, "{json}");
     assert!(report.snapshots_received > 0, "{json}");
-    // Rooms linger briefly after their match, sessions close their handshake: wait until
-    // the server says none is left, then give the allocator its decay time.
+    // Rooms linger briefly after their match, sessions finish their close handshake: wait
+    // until the server counts none, then give the allocator a moment.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let live = live_rooms_and_sessions(&b).await;
-        if live == 0.0 || std::time::Instant::now() > deadline {
-            break;
-        }
+    while live_rooms_and_sessions(b).await > 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rooms or sessions still live 30 s after the load generator left"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = b.rss_kib();
-    eprintln!("rss baseline {baseline} KiB, peak {peak} KiB with {ROOMS} rooms, {after} KiB after");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    (peak, b.rss_kib())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rss_after_the_rooms_end_stays_within_a_bound_of_its_baseline() {
+    // All bots connect from 127.0.0.1 within the ramp: more may wait to authenticate at once
+    // than the default per-address bound on a busy machine.
+    let b = Binary::start(&[
+        ("RALLY_POINTS_TO_WIN", "2"),
+        ("RALLY_WS_MAX_PENDING_PER_IP", "1000"),
+    ])
+    .await;
+    warm_up(&b).await;
+    let baseline = b.rss_kib();
+    let (peak, after) = round(&b, 1).await;
+    eprintln!("rss baseline {baseline} KiB; {ROOMS} rooms: peak {peak} KiB, {after} KiB after");
     assert!(
         peak > baseline,
-        "the rooms cost nothing? (baseline {baseline} KiB, peak {peak} KiB)"
+        "the rooms cost nothing? ({baseline} -> {peak} KiB)"
     );
     assert!(
         after.saturating_sub(baseline) < MAX_KIB_LEFT_AFTER,
