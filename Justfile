@@ -42,12 +42,13 @@ down:
 
 # The standard load test (docs/benchmarks.md): a fresh release server per room count, 60 Hz
 # rooms, open-loop inputs; prints the table. `just bench 200` for one point; IDLE=19900 adds the
-# idle-connection count.
+# idle-connection count; ENCODING=bin has the bots speak rally.v1.bin.
 bench *ROOMS:
     bash benches/load.sh {{ROOMS}}
 
 # rally against the floor (benches/floor, a naive tokio + tokio-tungstenite server) with the
-# same load, back to back; prints both and the ratios. `just bench-vs-floor 200` for one point.
+# same load, back to back; prints both and the ratios. `just bench-vs-floor 200` for one point;
+# ENCODING=bin drives rally in rally.v1.bin (the floor stays JSON).
 bench-vs-floor *ROOMS:
     bash benches/vs-floor.sh {{ROOMS}}
 

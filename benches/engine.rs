@@ -49,10 +49,39 @@ fn bench_snapshot_encode(c: &mut Criterion) {
     });
 }
 
+/// The same snapshot in `rally.v1.bin` (compact form, the state written by the game), and as
+/// the generic MessagePack map form of the JSON one (the alternative the compact form was
+/// measured against, docs/benchmarks.md).
+fn bench_snapshot_encode_bin(c: &mut Criterion) {
+    let g = pong();
+    c.bench_function("snapshot_encode_bin", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(64);
+            protocol::bin::snapshot_head(&mut out, g.tick(), &[12, 7], &[g.tick(), 0]);
+            g.snapshot_bin(&mut out);
+            black_box(out)
+        })
+    });
+    c.bench_function("snapshot_encode_msgpack_map", |b| {
+        b.iter(|| {
+            let state = g.snapshot();
+            let json = protocol::snapshot_frame(g.tick(), &[12, 7], &[g.tick(), 0], &state);
+            let mut out = Vec::with_capacity(128);
+            protocol::msgpack::from_json(&json, &mut out).unwrap();
+            black_box(out)
+        })
+    });
+}
+
 fn bench_input_decode(c: &mut Criterion) {
     let text = r#"{"type":"input","seq":12345,"input":"up"}"#;
     c.bench_function("input_decode", |b| {
         b.iter(|| black_box(protocol::parse_client(black_box(text)).unwrap()))
+    });
+    // [2, 12345, "up"]: the compact input.
+    let bin = [0x93, 0x02, 0xcd, 0x30, 0x39, 0xa2, b'u', b'p'];
+    c.bench_function("input_decode_bin", |b| {
+        b.iter(|| black_box(protocol::bin::parse_client(black_box(&bin)).unwrap()))
     });
 }
 
@@ -132,6 +161,7 @@ criterion_group!(
     benches,
     bench_tick,
     bench_snapshot_encode,
+    bench_snapshot_encode_bin,
     bench_input_decode,
     bench_room_tick,
     bench_bracket

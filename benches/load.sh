@@ -8,7 +8,8 @@
 #   benches/load.sh 200             # one point
 #   IDLE=19900 benches/load.sh      # also the idle-connection count
 #
-# Settings (environment): DURATION (20s), RAMP (5s), INPUT_HZ (60), SEED (1), BIN (the release
+# Settings (environment): DURATION (20s), RAMP (5s), INPUT_HZ (60), SEED (1), ENCODING (json, or
+# bin: the bots speak rally.v1.bin, `rally loadgen --encoding bin`), BIN (the release
 # binary; built when absent), OUT (target/bench/load-<time>.jsonl), IDLE (0 = skip),
 # IDLE_HOLD (10s). Loopback only; bounded in time by DURATION per point.
 set -euo pipefail
@@ -18,6 +19,8 @@ DURATION=${DURATION:-20s}
 RAMP=${RAMP:-5s}
 INPUT_HZ=${INPUT_HZ:-60}
 SEED=${SEED:-1}
+ENCODING=${ENCODING:-json}
+case $ENCODING in json|bin) ;; *) echo "ENCODING must be json or bin" >&2; exit 2 ;; esac
 IDLE=${IDLE:-0}
 IDLE_HOLD=${IDLE_HOLD:-10s}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -79,7 +82,7 @@ for n in "${ROOMS[@]}"; do
   set +e
   "$BIN" loadgen --url "http://127.0.0.1:$port" --mode private --rooms "$n" \
     --duration "$DURATION" --ramp "$RAMP" --input-hz "$INPUT_HZ" --seed "$SEED" \
-    --progress 0 >"$WORK/out" 2>"$WORK/err"
+    --encoding "$ENCODING" --progress 0 >"$WORK/out" 2>"$WORK/err"
   rc=$?
   set -e
   stop_server

@@ -10,7 +10,10 @@
 #   benches/vs-floor.sh                # 100 200 300 400 rooms
 #   benches/vs-floor.sh 200            # one point
 #
-# Settings (environment): DURATION (20s), RAMP (5s), SEED (1), OUT. Loopback only; bounded in
+# ENCODING=bin drives rally in rally.v1.bin (`rally loadgen --encoding bin`); the floor always
+# speaks JSON (it is the naive reference: one JSON snapshot per player per tick).
+#
+# Settings (environment): DURATION (20s), RAMP (5s), SEED (1), ENCODING (json), OUT. Loopback only; bounded in
 # time by RAMP + DURATION per server and point (about 4 minutes for the four default points,
 # after the build). Run it on a quiet machine: the output starts with the load average, and the
 # table is Markdown, ready for docs/benchmarks.md.
@@ -20,6 +23,8 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 RAMP=${RAMP:-5s}
 SEED=${SEED:-1}
+ENCODING=${ENCODING:-json}
+case $ENCODING in json|bin) ;; *) echo "ENCODING must be json or bin" >&2; exit 2 ;; esac
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 OUT=${OUT:-$TARGET_DIR/bench/vs-floor-$(date +%Y%m%dT%H%M%S).jsonl}
 ROOMS=("$@")
@@ -83,9 +88,11 @@ for n in "${ROOMS[@]}"; do
     port=$(free_port)
     start "$kind" "$port"
     read -r _ rss0 < <(probe "$PID")
+    encoding=json
+    [ "$kind" = rally ] && encoding=$ENCODING
     "$RALLY" loadgen --url "http://127.0.0.1:$port" --mode private --rooms "$n" \
       --duration "$DURATION" --ramp "$RAMP" --input-hz 60 --seed "$SEED" --progress 0 \
-      >"$WORK/out" 2>"$WORK/err" &
+      --encoding "$encoding" >"$WORK/out" 2>"$WORK/err" &
     lg=$!
     sleep "$ramp_s"
     read -r cpu1 _ < <(probe "$PID")
@@ -129,15 +136,15 @@ for line in open(sys.argv[1]):
     if kind == "rally" and r.get("servers"):
         late = r["servers"][0].get("tick_lateness_ms", {}).get("p99_le")
     per_frame = r["bytes_in"] / r["frames_in"] if r.get("frames_in") else 0.0
-    rows[(kind, n)] = (cpu, kib_room, lat["p50"], lat["p99"], r["errors"], late, per_frame)
+    rows[(kind, n)] = (cpu, kib_room, lat["p50"], lat["p99"], r["errors"], late, per_frame, r.get("encoding", "json"))
 load_end = os.getloadavg()
 print("load average at start %s, at end %.2f %.2f %.2f" % (sys.argv[3], *load_end))
 print()
-print("| server | rooms | p50 ms | p99 ms | tick lateness p99 | CPU % of a core | KiB/room | bytes/frame to clients | errors |")
-print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
-for (kind, n), (cpu, kib, p50, p99, err, late, per_frame) in sorted(rows.items(), key=lambda x: (x[0][1], x[0][0])):
+print("| server | encoding | rooms | p50 ms | p99 ms | tick lateness p99 | CPU % of a core | KiB/room | bytes/frame to clients | errors |")
+print("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+for (kind, n), (cpu, kib, p50, p99, err, late, per_frame, enc) in sorted(rows.items(), key=lambda x: (x[0][1], x[0][0])):
     lt = "–" if kind == "floor" else ("≤ %g ms" % late if late is not None else "> 50 ms")
-    print("| %s | %d | %.2f | %.2f | %s | %.1f | %.1f | %.0f | %d |" % (kind, n, p50, p99, lt, cpu, kib, per_frame, err))
+    print("| %s | %s | %d | %.2f | %.2f | %s | %.1f | %.1f | %.0f | %d |" % (kind, enc, n, p50, p99, lt, cpu, kib, per_frame, err))
 print()
 print("ratios rally / floor (below 1.0 rally does less):")
 for n in sorted({n for _, n in rows}):

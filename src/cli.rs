@@ -188,6 +188,10 @@ pub struct LoadgenArgs {
     /// Bots entering the tournament (with `--tournament`).
     #[arg(long, default_value_t = 8)]
     pub players: usize,
+    /// The wire encoding the bots speak: `json` (rally.v1.json, the default) or `bin`
+    /// (rally.v1.bin, negotiated with Sec-WebSocket-Protocol).
+    #[arg(long, default_value = "json", value_parser = ["json", "bin"])]
+    pub encoding: String,
     /// Logging (the bots log failures at WARN).
     #[command(flatten)]
     pub logging: LogSettings,

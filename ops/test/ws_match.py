@@ -4,7 +4,7 @@
 Two guests are created over HTTPS, each opens wss://HOST/ws, authenticates with its first
 message, queues for Pong, joins the room it is matched into, receives snapshots and sends
 inputs while the match plays; then the first player resigns and both must receive `match_end`.
-Uses the protocol in src/protocol.rs (docs/protocol.md). Needs python3-websockets.
+Uses the protocol in src/protocol/ (docs/protocol.md). Needs python3-websockets.
 
 Usage: ws_match.py https://127.0.0.1:PORT   (certificate checks off: self-signed test cert)
 Prints one line per step; exits non-zero on the first failure.

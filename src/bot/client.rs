@@ -15,7 +15,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::error::{truncate, BotError, BotResult};
 use super::stats::Hist;
 use super::wire::{self, Incoming, PongReply, Welcome};
-use crate::protocol::ClientMsg;
+use crate::protocol::bin::{self, BIN_SUBPROTOCOL};
+use crate::protocol::{ClientMsg, Encoding};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// tungstenite's read buffer, bytes. Its default, 128 KiB, is zero-filled on every read, which
 /// was measured to cost half of a small server's CPU when hundreds of bots share the machine
@@ -36,6 +38,9 @@ pub struct ClientConfig {
     pub auth_timeout: Duration,
     /// tungstenite read buffer (see [`READ_BUFFER_BYTES`]).
     pub read_buffer_bytes: usize,
+    /// The wire encoding: JSON (no `Sec-WebSocket-Protocol` offered, as before encodings
+    /// existed) or `rally.v1.bin` (offered, and required in the answer).
+    pub encoding: Encoding,
 }
 
 impl Default for ClientConfig {
@@ -44,18 +49,19 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             auth_timeout: Duration::from_secs(10),
             read_buffer_bytes: READ_BUFFER_BYTES,
+            encoding: Encoding::Json,
         }
     }
 }
 
-/// Frames and bytes through one client (text frames only; control frames are not counted).
+/// Frames and bytes through one client (data frames only; control frames are not counted).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
-    /// Text frames received.
+    /// Data frames (text or binary) received.
     pub frames_in: u64,
     /// Payload bytes received.
     pub bytes_in: u64,
-    /// Text frames sent.
+    /// Data frames sent.
     pub frames_out: u64,
     /// Payload bytes sent.
     pub bytes_out: u64,
@@ -67,6 +73,8 @@ pub struct Traffic {
 /// one operation at a time (each bot owns its client).
 pub struct BotClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The encoding the connection speaks.
+    encoding: Encoding,
     /// Messages read while waiting for something else (a `pong`), delivered first.
     inbox: VecDeque<Incoming>,
     welcome: Option<Welcome>,
@@ -114,17 +122,33 @@ impl BotClient {
             .max_message_size(Some(MAX_INCOMING_BYTES))
             .max_frame_size(Some(MAX_INCOMING_BYTES));
         let started = Instant::now();
+        let encoding = config.encoding;
+        let request = || {
+            let mut request = ws_url.into_client_request()?;
+            if encoding == Encoding::Bin {
+                // tungstenite fails the handshake unless the server answers with it.
+                request.headers_mut().insert(
+                    "sec-websocket-protocol",
+                    tungstenite::http::HeaderValue::from_static(BIN_SUBPROTOCOL),
+                );
+            }
+            Ok::<_, tungstenite::Error>(request)
+        };
         let connecting = async {
             let Some(local) = local else {
                 // Nagle off: inputs are tiny and latency-sensitive.
-                return tokio_tungstenite::connect_async_with_config(ws_url, Some(ws_config), true)
-                    .await;
+                return tokio_tungstenite::connect_async_with_config(
+                    request()?,
+                    Some(ws_config),
+                    true,
+                )
+                .await;
             };
             let stream = connect_tcp_from(ws_url, local)
                 .await
                 .map_err(tungstenite::Error::Io)?;
             tokio_tungstenite::client_async_with_config(
-                ws_url,
+                request()?,
                 MaybeTlsStream::Plain(stream),
                 Some(ws_config),
             )
@@ -142,6 +166,7 @@ impl BotClient {
             })?;
         Ok(Self {
             ws,
+            encoding,
             inbox: VecDeque::new(),
             welcome: None,
             next_ping_id: 1,
@@ -222,13 +247,33 @@ impl BotClient {
         self.traffic
     }
 
-    /// Sends one message.
+    /// The encoding the connection speaks.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Sends one message, in the connection's encoding.
     pub async fn send(&mut self, msg: &ClientMsg) -> BotResult<()> {
+        if self.encoding == Encoding::Bin {
+            return self.send_binary(bin::encode_client(msg)).await;
+        }
         let text = serde_json::to_string(msg).map_err(|e| BotError::Decode {
             reason: format!("cannot encode a client message: {e}"),
             frame: String::new(),
         })?;
         self.send_text(text).await
+    }
+
+    /// Sends a raw binary frame (a `rally.v1.bin` message, or malformed bytes in tests).
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> BotResult<()> {
+        let len = bytes.len() as u64;
+        self.ws
+            .send(Message::binary(bytes))
+            .await
+            .map_err(ws_error)?;
+        self.traffic.frames_out += 1;
+        self.traffic.bytes_out += len;
+        Ok(())
     }
 
     /// Sends a raw text frame (for tests of malformed input).
@@ -336,25 +381,28 @@ impl BotClient {
                 Ok(Some(Err(e))) => return Err(ws_error(e)),
                 Ok(Some(Ok(frame))) => frame,
             };
-            match frame {
-                Message::Text(text) => {
+            let msg = match frame {
+                Message::Text(text) if self.encoding == Encoding::Json => {
                     self.traffic.frames_in += 1;
                     self.traffic.bytes_in += text.len() as u64;
-                    let msg = wire::decode(text.as_str()).map_err(|e| BotError::Decode {
+                    wire::decode(text.as_str()).map_err(|e| BotError::Decode {
                         reason: e.to_string(),
                         frame: truncate(text.as_str(), 300),
-                    })?;
-                    return match msg {
-                        Incoming::Error(e) => Err(BotError::Server {
-                            code: e.code,
-                            message: e.message,
-                        }),
-                        Incoming::Pong(p) => {
-                            self.on_pong(&p);
-                            Ok(Incoming::Pong(p))
-                        }
-                        other => Ok(other),
-                    };
+                    })?
+                }
+                Message::Binary(b) if self.encoding == Encoding::Bin => {
+                    self.traffic.frames_in += 1;
+                    self.traffic.bytes_in += b.len() as u64;
+                    wire::decode_bin(&b).map_err(|reason| BotError::Decode {
+                        reason,
+                        frame: format!("{:02x?}", &b[..b.len().min(100)]),
+                    })?
+                }
+                Message::Text(text) => {
+                    return Err(BotError::Unexpected {
+                        expected: "a binary frame (rally.v1.bin)",
+                        got: format!("a text frame: {}", truncate(text.as_str(), 300)),
+                    })
                 }
                 Message::Binary(b) => {
                     return Err(BotError::Unexpected {
@@ -370,7 +418,18 @@ impl BotClient {
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
                     })
                 }
-            }
+            };
+            return match msg {
+                Incoming::Error(e) => Err(BotError::Server {
+                    code: e.code,
+                    message: e.message,
+                }),
+                Incoming::Pong(p) => {
+                    self.on_pong(&p);
+                    Ok(Incoming::Pong(p))
+                }
+                other => Ok(other),
+            };
         }
     }
 

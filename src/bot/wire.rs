@@ -282,6 +282,26 @@ pub fn decode(text: &str) -> Result<Incoming, serde_json::Error> {
     })
 }
 
+/// Decodes one `rally.v1.bin` frame: the compact snapshot directly (its `state` kept as the
+/// game's compact state, a JSON array, which [`super::brain::PongState`] reads by position),
+/// anything else through its JSON data model.
+pub fn decode_bin(bytes: &[u8]) -> Result<Incoming, String> {
+    let mut v = crate::protocol::bin::decode_server(bytes).map_err(|e| e.to_string())?;
+    if v.get("type").and_then(|t| t.as_str()) == Some("snapshot") {
+        let state = serde_json::value::to_raw_value(&v["state"]).map_err(|e| e.to_string())?;
+        let list = |v: &mut serde_json::Value, k: &str| -> Result<Vec<u64>, String> {
+            serde_json::from_value(v[k].take()).map_err(|e| format!("snapshot {k}: {e}"))
+        };
+        return Ok(Incoming::Snapshot(Snapshot {
+            tick: v["tick"].as_u64().ok_or("snapshot tick")?,
+            acks: list(&mut v, "acks")?,
+            ack_ticks: list(&mut v, "ack_ticks")?,
+            state,
+        }));
+    }
+    decode(&v.to_string()).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -459,6 +479,31 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn bin_frames_decode_like_json_ones() {
+        use crate::protocol::bin;
+        let mut state = Vec::new();
+        crate::protocol::msgpack::values_from_json(
+            r#"{"tick":5,"ball":[1,-2,3,4],"paddles":[10,20],"scores":[1,0],"serving_in":0}"#,
+            &mut state,
+        )
+        .unwrap();
+        match decode_bin(&bin::snapshot(5, &[3, 0], &[4, 0], &state)).unwrap() {
+            Incoming::Snapshot(s) => {
+                assert_eq!((s.tick, s.acks, s.ack_ticks), (5, vec![3, 0], vec![4, 0]));
+                let pong = super::super::brain::PongState::parse(s.state.get()).unwrap();
+                assert_eq!(pong.ball, [1, -2, 3, 4]);
+                assert_eq!(pong.paddles, [10, 20]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = ServerMsg::Left { room: "r1" }.encode();
+        let got = decode_bin(&bin::from_server_json(&text)).unwrap();
+        assert!(matches!(got, Incoming::Left(Some(r)) if r == "r1"));
+        assert!(decode_bin(&[0xc1]).is_err());
+        assert!(decode_bin(&[0x91, 0x09]).is_err());
     }
 
     #[test]

@@ -68,6 +68,16 @@ pub trait Game: Send + std::fmt::Debug {
     /// every recipient.
     fn snapshot(&self) -> Box<RawValue>;
 
+    /// The snapshot in its compact `rally.v1.bin` form (docs/protocol.md §12.4), appended to
+    /// `out`: the JSON snapshot object's values in order, as a MessagePack array. The default
+    /// transcodes [`Game::snapshot`]; a game may write the same bytes directly (Pong does).
+    fn snapshot_bin(&self, out: &mut Vec<u8>) {
+        let json = self.snapshot();
+        if crate::protocol::msgpack::values_from_json(json.get(), out).is_err() {
+            crate::protocol::msgpack::write_nil(out);
+        }
+    }
+
     /// The snapshot for spectators, which may hide private information (hands, fog of war).
     /// Games without private information return the same as [`Game::snapshot`].
     fn spectator_snapshot(&self) -> Box<RawValue>;

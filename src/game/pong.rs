@@ -242,17 +242,22 @@ impl Pong {
 
     /// Encodes the snapshot; cannot fail for this plain struct of integers.
     fn encode_snapshot(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&self.snapshot_values())
+            .unwrap_or_else(|_| RawValue::NULL.to_owned())
+    }
+
+    /// The public state in client units (what both encodings of the snapshot carry).
+    fn snapshot_values(&self) -> Snapshot {
         let hz = i64::from(self.config.tick_hz);
         let units = |sub: i64| (sub + SUB / 2).div_euclid(SUB);
         let b = &self.ball;
-        let snapshot = Snapshot {
+        Snapshot {
             tick: self.tick,
             ball: [units(b.x), units(b.y), b.vx * hz / SUB, b.vy * hz / SUB],
             paddles: [units(self.paddles[0].y), units(self.paddles[1].y)],
             scores: self.scores,
             serving_in: self.serving_in,
-        };
-        serde_json::value::to_raw_value(&snapshot).unwrap_or_else(|_| RawValue::NULL.to_owned())
+        }
     }
 }
 
@@ -352,6 +357,26 @@ impl Game for Pong {
 
     fn snapshot(&self) -> Box<RawValue> {
         self.encode_snapshot()
+    }
+
+    fn snapshot_bin(&self, out: &mut Vec<u8>) {
+        use crate::protocol::msgpack::{write_array_len, write_int, write_uint};
+        let s = self.snapshot_values();
+        write_array_len(out, 5);
+        write_uint(out, s.tick);
+        write_array_len(out, 4);
+        for v in s.ball {
+            write_int(out, v);
+        }
+        write_array_len(out, 2);
+        for v in s.paddles {
+            write_int(out, v);
+        }
+        write_array_len(out, 2);
+        for v in s.scores {
+            write_uint(out, u64::from(v));
+        }
+        write_uint(out, u64::from(s.serving_in));
     }
 
     fn spectator_snapshot(&self) -> Box<RawValue> {

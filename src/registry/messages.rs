@@ -47,9 +47,13 @@ pub enum SinkRefused {
 /// errors), so they reach the client in the order the room sent them; control events that
 /// change the session's own state (release, kick) go through [`SessionHandle::events`].
 pub trait FrameSink: Send + Sync + 'static {
-    /// Write these text frames (whole JSON messages) to the client in one `writev`; what the
-    /// kernel does not take is queued and flushed by the session's thread.
-    fn write_text(&self, frames: &[&Bytes]) -> Result<(), SinkRefused>;
+    /// The encoding the connection speaks: what [`Self::write`] takes.
+    fn encoding(&self) -> crate::protocol::Encoding;
+
+    /// Write these messages, each already encoded in [`Self::encoding`] (JSON text, or
+    /// `rally.v1.bin`), to the client in one `writev` (one text or binary frame each); what
+    /// the kernel does not take is queued and flushed by the session's thread.
+    fn write(&self, frames: &[&Bytes]) -> Result<(), SinkRefused>;
 }
 
 /// A room's inbox of game inputs: sessions (and the cross-instance router) push, the room

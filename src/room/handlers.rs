@@ -116,7 +116,7 @@ impl Handler<Join> for RoomActor {
             self.publish_summary();
             let frame = self.room_state_frame();
             // Held by the session until its `joined` is out.
-            self.deliver(&session, &frame);
+            self.deliver(&session, &frame, &mut None);
             return Ok(accepted(None, self));
         }
         if self.over() {

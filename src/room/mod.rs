@@ -23,7 +23,7 @@ use crate::durable::Write;
 use crate::game::{EndReason, Game, GameEvent, Outcome, Seat};
 use crate::ids::{MatchId, PlayerId, RoomId};
 use crate::metrics as m;
-use crate::protocol::{self, close, code, SeatView, ServerMsg};
+use crate::protocol::{self, close, code, Encoding, SeatView, ServerMsg};
 use crate::registry::messages::{InputInbox, MatchReport, MatchReportKind, SinkRefused};
 use crate::registry::{
     Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomPort, RoomRecord, RoomSummary,
@@ -31,6 +31,7 @@ use crate::registry::{
 };
 use crate::replay::{CompactLog, ForcedEnd};
 use actix::prelude::*;
+use bytes::Bytes;
 use bytestring::ByteString;
 use messages::*;
 use persist::Persisted;
@@ -159,8 +160,9 @@ pub struct RoomActor {
     inbox: Arc<InputInbox>,
     /// The drained inputs (kept to reuse its allocation).
     drained: Vec<Input>,
-    /// The frames of one tick (snapshot and events), kept to reuse its allocation.
-    tick_frames: Vec<ByteString>,
+    /// The frames of one tick (snapshot and events) in each encoding in use, kept to reuse
+    /// their allocations.
+    tick_frames: TickFrames,
     /// The match end was announced: seated sessions were released through their mailbox,
     /// so whatever follows goes through the mailbox too (after the `match_end`), not
     /// straight to the socket.
@@ -294,7 +296,7 @@ impl RoomActor {
             moved: false,
             inbox,
             drained: Vec::new(),
-            tick_frames: Vec::new(),
+            tick_frames: TickFrames::default(),
             announced: false,
             engine,
             id: record.id,
@@ -415,8 +417,10 @@ impl RoomActor {
     /// session while the room is attached to it, through the control channel otherwise.
     fn broadcast_reliable(&mut self, frame: ByteString) {
         let mut slow: Vec<String> = Vec::new();
+        // Encoded for `rally.v1.bin` once, at the first binary recipient.
+        let mut bin = None;
         for s in self.sessions() {
-            if !self.deliver(s, &frame) {
+            if !self.deliver(s, &frame, &mut bin) {
                 slow.push(s.session_id.clone());
             }
         }
@@ -425,12 +429,18 @@ impl RoomActor {
         }
     }
 
-    /// Send one frame that must not be dropped to a session. False: the session is too slow
-    /// (the caller drops it).
-    fn deliver(&self, s: &SessionHandle, frame: &ByteString) -> bool {
+    /// Send one frame (JSON) that must not be dropped to a session. False: the session is too
+    /// slow (the caller drops it). `bin`: the frame's `rally.v1.bin` form, made here for the
+    /// first binary recipient and reused for the next ones.
+    fn deliver(&self, s: &SessionHandle, frame: &ByteString, bin: &mut Option<Bytes>) -> bool {
         match &s.direct {
             Some(d) if !self.announced => {
-                d.write_text(&[frame.as_bytes()]) != Err(SinkRefused::Slow)
+                let encoded = match d.encoding() {
+                    Encoding::Json => frame.as_bytes(),
+                    Encoding::Bin => &*bin
+                        .get_or_insert_with(|| Bytes::from(protocol::bin::from_server_json(frame))),
+                };
+                d.write(&[encoded]) != Err(SinkRefused::Slow)
             }
             _ => {
                 s.events.do_send(SessionEvent::Frame(frame.clone()));
@@ -450,26 +460,42 @@ impl RoomActor {
             .chain(self.spectators.values())
     }
 
-    /// Fan pre-encoded frames (a tick's snapshot and events, encoded once) out to everyone,
-    /// dropping slow clients: local sessions get them in one write, straight from this thread.
-    fn fan_out(&mut self, frames: &[ByteString]) {
-        let Some(first) = frames.first() else {
+    /// The encodings the tick's frames are needed in: (JSON, bin). A session on another
+    /// instance (or one already released) is reached through its mailbox, in JSON (its own
+    /// instance encodes it for its connection).
+    fn encodings_in_use(&self) -> (bool, bool) {
+        let (mut json, mut bin) = (false, false);
+        for s in self.sessions() {
+            match &s.direct {
+                Some(d) if !self.announced && d.encoding() == Encoding::Bin => bin = true,
+                _ => json = true,
+            }
+        }
+        (json, bin)
+    }
+
+    /// Fan pre-encoded frames (a tick's snapshot and events, encoded once per encoding in use)
+    /// out to everyone, dropping slow clients: local sessions get them in one write, straight
+    /// from this thread.
+    fn fan_out(&mut self, frames: &TickFrames) {
+        if frames.json.is_empty() && frames.bin.is_empty() {
             return;
-        };
-        let refs: Vec<&bytes::Bytes>;
-        let one = [first.as_bytes()];
-        let parts: &[&bytes::Bytes] = if frames.len() == 1 {
-            &one
-        } else {
-            refs = frames.iter().map(|f| f.as_bytes()).collect();
-            &refs
-        };
+        }
+        let json = Parts::new(frames.json.iter().map(|f| f.as_bytes()));
+        let bin = Parts::new(frames.bin.iter());
         let mut slow: Vec<String> = Vec::new();
         for s in self.sessions() {
             let taken = match &s.direct {
                 // Closed: the session is closing and detaches itself as it stops.
-                Some(d) if !self.announced => d.write_text(parts) != Err(SinkRefused::Slow),
+                Some(d) if !self.announced => {
+                    let parts = match d.encoding() {
+                        Encoding::Json => json.as_slice(),
+                        Encoding::Bin => bin.as_slice(),
+                    };
+                    d.write(parts) != Err(SinkRefused::Slow)
+                }
                 _ => frames
+                    .json
                     .iter()
                     .all(|f| s.outbound.try_send(Outbound { frame: f.clone() }).is_ok()),
             };
@@ -658,9 +684,7 @@ impl RoomActor {
         }
         if forced {
             // A forced end happens between ticks: show the final state once.
-            if let Some(f) = self.snapshot_frame(true) {
-                self.fan_out(&[f]);
-            }
+            self.maybe_snapshot(true);
         }
         self.ending = true;
         let scores = self.game.scores();
@@ -735,6 +759,55 @@ impl RoomActor {
         self.seats
             .iter()
             .position(|s| s.player.as_ref().is_some_and(|p| &p.id == player))
+    }
+}
+
+/// One tick's frames (snapshot, events), each encoding in use encoded once and shared by
+/// every recipient speaking it.
+#[derive(Default)]
+struct TickFrames {
+    /// `rally.v1.json` (also what goes through mailboxes).
+    json: Vec<ByteString>,
+    /// `rally.v1.bin`.
+    bin: Vec<Bytes>,
+}
+
+impl TickFrames {
+    fn clear(&mut self) {
+        self.json.clear();
+        self.bin.clear();
+    }
+}
+
+/// The frames of one write: up to four on the stack (a tick has a snapshot and rarely an
+/// event), more on the heap.
+enum Parts<'a> {
+    Stack([&'a Bytes; 4], usize),
+    Heap(Vec<&'a Bytes>),
+}
+
+/// What empty [`Parts::Stack`] slots hold.
+static NO_FRAME: Bytes = Bytes::new();
+
+impl<'a> Parts<'a> {
+    fn new(frames: impl ExactSizeIterator<Item = &'a Bytes>) -> Parts<'a> {
+        if frames.len() > 4 {
+            return Parts::Heap(frames.collect());
+        }
+        let mut a = [&NO_FRAME; 4];
+        let mut n = 0;
+        for (slot, f) in a.iter_mut().zip(frames) {
+            *slot = f;
+            n += 1;
+        }
+        Parts::Stack(a, n)
+    }
+
+    fn as_slice(&self) -> &[&'a Bytes] {
+        match self {
+            Parts::Stack(a, n) => &a[..*n],
+            Parts::Heap(v) => v,
+        }
     }
 }
 

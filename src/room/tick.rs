@@ -134,7 +134,7 @@ impl RoomActor {
                         }
                         .encode();
                         let (frame, h) = (frame.into(), h.clone());
-                        if !self.deliver(&h, &frame) {
+                        if !self.deliver(&h, &frame, &mut None) {
                             self.drop_session(&h.session_id, true);
                         }
                     }
@@ -154,16 +154,26 @@ impl RoomActor {
                 .started
                 .is_some_and(|s| s.elapsed() >= self.engine.config.max_match_duration);
         let t3 = Instant::now();
-        // 4. encode snapshot (once for everyone) and events
+        // 4. encode snapshot and events, once per encoding in use
         let mut frames = std::mem::take(&mut self.tick_frames);
-        frames.extend(self.snapshot_frame(outcome.is_some()));
+        let (json, bin) = self.encodings_in_use();
+        self.snapshot_into(outcome.is_some(), &mut frames, (json, bin));
         let tick = self.game.tick();
-        frames.extend(
-            self.events
-                .iter()
-                .filter(|e| !matches!(e, GameEvent::Ended { .. }))
-                .map(|e| ServerMsg::Event { tick, event: e }.encode().into()),
-        );
+        for e in self
+            .events
+            .iter()
+            .filter(|e| !matches!(e, GameEvent::Ended { .. }))
+        {
+            let event = ServerMsg::Event { tick, event: e }.encode();
+            if bin {
+                frames
+                    .bin
+                    .push(Bytes::from(protocol::bin::from_server_json(&event)));
+            }
+            if json {
+                frames.json.push(event.into());
+            }
+        }
         let t4 = Instant::now();
         // 5. fan out (snapshot and events in one write per session)
         self.fan_out(&frames);
@@ -198,26 +208,45 @@ impl RoomActor {
         }
     }
 
-    pub(super) fn maybe_snapshot(&mut self, countdown: bool) {
-        if let Some(f) = self.snapshot_frame(countdown) {
-            self.fan_out(&[f]);
-        }
+    /// Send this tick's snapshot alone (countdown frames, the final frame), if it is a
+    /// snapshot tick (`force`: always).
+    pub(super) fn maybe_snapshot(&mut self, force: bool) {
+        let mut frames = std::mem::take(&mut self.tick_frames);
+        let uses = self.encodings_in_use();
+        self.snapshot_into(force, &mut frames, uses);
+        self.fan_out(&frames);
+        frames.clear();
+        self.tick_frames = frames;
     }
 
-    /// The tick's snapshot frame, or None when this tick is not a snapshot tick. `force`
-    /// always produces one (countdown frames, final frame).
-    pub(super) fn snapshot_frame(&mut self, force: bool) -> Option<ByteString> {
+    /// Add the tick's snapshot to `frames` in each encoding in use (`(json, bin)`, see
+    /// [`RoomActor::encodings_in_use`]), unless this tick is not a snapshot tick (`force`
+    /// always makes one: countdown frames, final frame).
+    pub(super) fn snapshot_into(
+        &mut self,
+        force: bool,
+        frames: &mut TickFrames,
+        (json, bin): (bool, bool),
+    ) {
         self.ticks_since_snapshot += 1;
         if !force && self.ticks_since_snapshot < self.engine.config.snapshot_every {
-            return None;
+            return;
         }
         self.ticks_since_snapshot = 0;
         let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
         let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
-        Some(
-            protocol::snapshot_frame(self.game.tick(), &acks, &ack_ticks, &self.game.snapshot())
-                .into(),
-        )
+        let tick = self.game.tick();
+        if json {
+            frames.json.push(
+                protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot()).into(),
+            );
+        }
+        if bin {
+            let mut out = Vec::with_capacity(64);
+            protocol::bin::snapshot_head(&mut out, tick, &acks, &ack_ticks);
+            self.game.snapshot_bin(&mut out);
+            frames.bin.push(Bytes::from(out));
+        }
     }
 }
 

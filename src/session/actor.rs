@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::ids::{RoomId, TournamentId};
 use crate::matchmaking::queue::{Cancel, Matchmaker};
 use crate::metrics as m;
-use crate::protocol::{self, close, code, ServerMsg};
+use crate::protocol::{self, close, code, Encoding, ServerMsg};
 use crate::registry::{RoomHandle, TournamentHandle};
 use crate::room::messages::{Detach, JoinRole, Outbound, SessionEvent};
 use crate::room::Engine;
@@ -43,6 +43,9 @@ pub struct Session {
     pub(super) token: Option<String>,
     /// Frames out.
     pub(super) outlet: Outlet,
+    /// The encoding negotiated at the upgrade (`Sec-WebSocket-Protocol`): every frame in and
+    /// out is in it.
+    pub(super) encoding: Encoding,
     /// This connection's place among those not authenticated yet (given back at auth).
     ticket: Option<Ticket>,
     /// Last time anything arrived from the peer (heartbeat).
@@ -73,7 +76,13 @@ pub struct Session {
 
 impl Session {
     /// A session on an upgraded connection.
-    pub(super) fn new(app: Arc<AppState>, outlet: Outlet, ticket: Ticket, live: LiveGuard) -> Self {
+    pub(super) fn new(
+        app: Arc<AppState>,
+        outlet: Outlet,
+        encoding: Encoding,
+        ticket: Ticket,
+        live: LiveGuard,
+    ) -> Self {
         let now = Instant::now();
         Session {
             id: ulid::Ulid::new().to_string(),
@@ -83,6 +92,7 @@ impl Session {
             principal: None,
             token: None,
             outlet,
+            encoding,
             ticket: Some(ticket),
             last_heard: now,
             pings: VecDeque::new(),
@@ -107,15 +117,25 @@ impl Session {
         }
     }
 
-    /// Write a text frame (a frame that does not fit the outbound queue makes this client a
-    /// slow reader).
+    /// Write a message encoded as JSON by a room, a tournament or another instance: as it is,
+    /// or in `rally.v1.bin` on a bin connection (see [`protocol::bin::from_server_json`]).
+    pub(super) fn write_json(&mut self, ctx: &mut Ctx, json: bytestring::ByteString) {
+        let frame = match self.encoding {
+            Encoding::Json => json.into_bytes(),
+            Encoding::Bin => Bytes::from(protocol::bin::from_server_json(&json)),
+        };
+        self.write(ctx, frame);
+    }
+
+    /// Write a message already in this connection's encoding (a frame that does not fit the
+    /// outbound queue makes this client a slow reader).
     pub(super) fn write(&mut self, ctx: &mut Ctx, frame: Bytes) {
         if self.closing.is_some() {
             return;
         }
         m::engine().frames_out.increment(1);
         m::engine().bytes_out.increment(frame.len() as u64);
-        match self.outlet.text(frame) {
+        match self.outlet.data(frame) {
             Ok(()) => {}
             Err(Refused::Slow) => self.slow_reader(ctx, "outbound queue overflowed", false),
             Err(Refused::Closed) => {
@@ -134,7 +154,8 @@ impl Session {
     }
 
     pub(super) fn send(&mut self, ctx: &mut Ctx, msg: ServerMsg<'_>) {
-        self.write(ctx, Bytes::from(msg.encode()));
+        let frame = msg.encode_for(self.encoding);
+        self.write(ctx, frame);
     }
 
     pub(super) fn error(&mut self, ctx: &mut Ctx, code: &str, message: &str) {
@@ -203,10 +224,10 @@ impl Session {
         metrics::counter!("rally_ws_disconnects_total", "reason" => reason).increment(1);
         let (last, message) = match error {
             Some((c, message)) => {
-                let frame = ServerMsg::Error { code: c, message }.encode();
+                let frame = ServerMsg::Error { code: c, message }.encode_for(self.encoding);
                 m::engine().frames_out.increment(1);
                 m::engine().bytes_out.increment(frame.len() as u64);
-                (Some(Bytes::from(frame)), message)
+                (Some(frame), message)
             }
             None => (None, ""),
         };
@@ -260,27 +281,28 @@ impl Session {
             return;
         }
         match msg {
-            Incoming::Text(text) => {
-                if !self
-                    .pacing
-                    .admit(at, |from| conn::stalled_between(from, at))
-                {
-                    tracing::debug!(session = %self.id, "message rate limit exceeded");
-                    return self.fail(
-                        ctx,
-                        close::RATE_LIMITED,
-                        code::RATE_LIMITED,
-                        "message rate limit exceeded",
-                        "rate_limited",
-                    );
+            Incoming::Text(text) if self.encoding == Encoding::Json => {
+                if self.admit(ctx, at) {
+                    self.handle_text(&text, ctx);
                 }
-                self.handle_text(&text, ctx);
+            }
+            Incoming::Binary(bytes) if self.encoding == Encoding::Bin => {
+                if self.admit(ctx, at) {
+                    self.handle_bin(&bytes, ctx);
+                }
             }
             Incoming::Binary(_) => self.fail(
                 ctx,
                 close::UNSUPPORTED_DATA,
                 code::BINARY_NOT_SUPPORTED,
-                "binary frames are not supported; send JSON text",
+                "binary frames are not supported on rally.v1.json; send JSON text",
+                "protocol_error",
+            ),
+            Incoming::Text(_) => self.fail(
+                ctx,
+                close::UNSUPPORTED_DATA,
+                code::TEXT_NOT_SUPPORTED,
+                "text frames are not supported on rally.v1.bin; send binary frames",
                 "protocol_error",
             ),
             Incoming::Ping(p) => {
@@ -303,6 +325,25 @@ impl Session {
                 self.check_closed(ctx);
             }
         }
+    }
+
+    /// The message rate limit (both encodings): false when exceeded (the socket is closing).
+    fn admit(&mut self, ctx: &mut Ctx, at: Instant) -> bool {
+        if self
+            .pacing
+            .admit(at, |from| conn::stalled_between(from, at))
+        {
+            return true;
+        }
+        tracing::debug!(session = %self.id, "message rate limit exceeded");
+        self.fail(
+            ctx,
+            close::RATE_LIMITED,
+            code::RATE_LIMITED,
+            "message rate limit exceeded",
+            "rate_limited",
+        );
+        false
     }
 
     /// Each heartbeat interval: drop a silent peer (4009) or a client that does not read
@@ -432,7 +473,7 @@ impl StreamHandler<ReadEvent> for Session {
 impl Handler<Outbound> for Session {
     type Result = ();
     fn handle(&mut self, msg: Outbound, ctx: &mut Ctx) {
-        self.write(ctx, msg.frame.into_bytes());
+        self.write_json(ctx, msg.frame);
     }
 }
 
@@ -483,7 +524,7 @@ impl Handler<SessionEvent> for Session {
         match msg {
             SessionEvent::Frame(f) => {
                 self.note_rating(&f);
-                self.write(ctx, f.into_bytes())
+                self.write_json(ctx, f)
             }
             SessionEvent::Account(change) => self.account_changed(change, ctx),
             SessionEvent::MatchFound {
@@ -523,7 +564,7 @@ impl Handler<SessionEvent> for Session {
             SessionEvent::Detached { room } => self.let_go(room),
             SessionEvent::Released { room, frame } => {
                 self.let_go(room);
-                self.write(ctx, frame.into_bytes());
+                self.write_json(ctx, frame);
             }
         }
     }

@@ -14,6 +14,7 @@
 
 use super::frame::{self, Decoder, Incoming, Limits, Opcode, Violation};
 use super::pacing::{StallLedger, PULSE};
+use crate::protocol::Encoding;
 use crate::registry::messages::{FrameSink, SinkRefused};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -285,6 +286,8 @@ struct OutState {
 struct Shared {
     io: Arc<TcpStream>,
     bounds: QueueBounds,
+    /// The connection's encoding: its data frames are text (JSON) or binary (bin).
+    encoding: Encoding,
     state: Mutex<OutState>,
     wake: Notify,
     /// The runtime of the thread the connection is registered on (the session's): flushers
@@ -302,12 +305,13 @@ pub struct Outlet {
 }
 
 impl Outlet {
-    /// An outlet on `io`, which must be registered with the current thread's runtime (its
-    /// flusher, when one is needed, runs there).
-    pub fn new(io: Arc<TcpStream>, bounds: QueueBounds) -> Outlet {
+    /// An outlet on `io` for a connection speaking `encoding`; `io` must be registered with the
+    /// current thread's runtime (its flusher, when one is needed, runs there).
+    pub fn new(io: Arc<TcpStream>, bounds: QueueBounds, encoding: Encoding) -> Outlet {
         let shared = Arc::new_cyclic(|me| Shared {
             io,
             bounds,
+            encoding,
             state: Mutex::new(OutState::default()),
             wake: Notify::new(),
             runtime: tokio::runtime::Handle::current(),
@@ -319,9 +323,10 @@ impl Outlet {
         }
     }
 
-    /// Send a text frame.
-    pub fn text(&mut self, payload: Bytes) -> Result<(), Refused> {
-        self.send(Opcode::Text, payload)
+    /// Send a message already encoded for this connection (a text frame for JSON, a binary
+    /// frame for bin).
+    pub fn data(&mut self, payload: Bytes) -> Result<(), Refused> {
+        self.send(self.shared.data_opcode(), payload)
     }
 
     /// Send a ping (payload at most 125 bytes).
@@ -385,7 +390,7 @@ impl Outlet {
         self.shared.state.lock().broken
     }
 
-    /// Queue a close frame (preceded by the text frame `last`, if any) and shut the write
+    /// Queue a close frame (preceded by the data frame `last`, if any) and shut the write
     /// side down once it is out. With `discard_queue` the frames still waiting are dropped
     /// (the close goes in their place: a slow reader); otherwise they are sent first.
     pub fn close(&mut self, last: Option<Bytes>, code: u16, reason: &str, discard_queue: bool) {
@@ -402,8 +407,8 @@ impl Outlet {
         }
         st.closing = true;
         let mut frames = Vec::with_capacity(2);
-        if let Some(text) = last {
-            frames.push(Queued::new(Opcode::Text, text));
+        if let Some(last) = last {
+            frames.push(Queued::new(s.data_opcode(), last));
         }
         frames.push(Queued::new(
             Opcode::Close,
@@ -429,7 +434,12 @@ impl Drop for Outlet {
 }
 
 impl FrameSink for Shared {
-    fn write_text(&self, frames: &[&Bytes]) -> Result<(), SinkRefused> {
+    fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    fn write(&self, frames: &[&Bytes]) -> Result<(), SinkRefused> {
+        let opcode = self.data_opcode();
         let engine = crate::metrics::engine();
         let mut st = self.state.lock();
         if st.abandoned {
@@ -443,13 +453,13 @@ impl FrameSink for Shared {
         let mut on_heap: Vec<Queued>;
         let queued: &mut [Queued] = if frames.len() <= STACK_FRAMES {
             for (q, f) in on_stack.iter_mut().zip(frames) {
-                *q = Queued::new(Opcode::Text, Bytes::clone(f));
+                *q = Queued::new(opcode, Bytes::clone(f));
             }
             &mut on_stack[..frames.len()]
         } else {
             on_heap = frames
                 .iter()
-                .map(|f| Queued::new(Opcode::Text, Bytes::clone(f)))
+                .map(|f| Queued::new(opcode, Bytes::clone(f)))
                 .collect();
             &mut on_heap
         };
@@ -478,6 +488,14 @@ impl FrameSink for Shared {
 const STACK_FRAMES: usize = 4;
 
 impl Shared {
+    /// The opcode of this connection's data frames.
+    fn data_opcode(&self) -> Opcode {
+        match self.encoding {
+            Encoding::Json => Opcode::Text,
+            Encoding::Bin => Opcode::Binary,
+        }
+    }
+
     /// Write `frames` in order: in one `writev` when nothing is queued (whatever the kernel
     /// does not take is queued), queued behind the rest otherwise.
     fn send_all(&self, st: &mut OutState, frames: &mut [Queued]) -> Result<(), Refused> {

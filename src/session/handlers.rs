@@ -34,10 +34,24 @@ impl Session {
     pub(super) fn handle_text(&mut self, text: &str, ctx: &mut Ctx) {
         m::engine().frames_in.increment(1);
         m::engine().bytes_in.increment(text.len() as u64);
-        let msg = match protocol::parse_client(text) {
-            Ok(m) => m,
-            Err((c, message)) => return self.protocol_error(ctx, c, &message),
-        };
+        match protocol::parse_client(text) {
+            Ok(msg) => self.handle_msg(msg, ctx),
+            Err((c, message)) => self.protocol_error(ctx, c, &message),
+        }
+    }
+
+    /// A `rally.v1.bin` message: the same messages, the same errors (`invalid_bin` where JSON
+    /// has `invalid_json`).
+    pub(super) fn handle_bin(&mut self, bytes: &[u8], ctx: &mut Ctx) {
+        m::engine().frames_in.increment(1);
+        m::engine().bytes_in.increment(bytes.len() as u64);
+        match protocol::bin::parse_client(bytes) {
+            Ok(msg) => self.handle_msg(msg, ctx),
+            Err((c, message)) => self.protocol_error(ctx, c, &message),
+        }
+    }
+
+    fn handle_msg(&mut self, msg: ClientMsg, ctx: &mut Ctx) {
         let player = self.principal.as_ref().map(|p| p.player_id.clone());
         let msg = match (player, msg) {
             (None, ClientMsg::Auth { token }) => return self.authenticate(token, ctx),

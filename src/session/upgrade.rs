@@ -126,8 +126,17 @@ impl Upgrades {
                 answer.status
             }
             Ok((accept, ticket)) => {
+                let negotiated = protocol::bin::negotiate(
+                    req.headers()
+                        .get_all(actix_http::header::SEC_WEBSOCKET_PROTOCOL)
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                let subprotocol = negotiated
+                    .answer
+                    .map(|p| format!("sec-websocket-protocol: {p}\r\n"))
+                    .unwrap_or_default();
                 let head = format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n\r\n"
+                    "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: {accept}\r\n{subprotocol}\r\n"
                 );
                 let written =
                     tokio::time::timeout(ANSWER_TIMEOUT, io.write_all(head.as_bytes())).await;
@@ -137,7 +146,7 @@ impl Upgrades {
                 }
                 // The request head is not needed any more (nor kept for the connection's life).
                 drop(req);
-                self.run(io, early, ticket);
+                self.run(io, early, ticket, negotiated.encoding);
                 return;
             }
         };
@@ -218,7 +227,13 @@ impl Upgrades {
     }
 
     /// Start the session on the upgraded socket (it owns the socket from now on).
-    fn run(&self, io: TcpStream, early: BytesMut, ticket: super::admission::Ticket) {
+    fn run(
+        &self,
+        io: TcpStream,
+        early: BytesMut,
+        ticket: super::admission::Ticket,
+        encoding: protocol::Encoding,
+    ) {
         conn::ensure_pulse();
         let cfg = &self.app.engine.config;
         let io = Arc::new(io);
@@ -232,13 +247,13 @@ impl Upgrades {
         };
         let reader = Reader::new(io.clone(), limits, &early);
         drop(early);
-        let outlet = Outlet::new(io, bounds);
+        let outlet = Outlet::new(io, bounds, encoding);
         self.live.count.fetch_add(1, Ordering::AcqRel);
         let live = LiveGuard(self.live.clone());
         let app = self.app.clone();
         Session::create(move |ctx| {
             actix::AsyncContext::add_stream(ctx, reader);
-            Session::new(app, outlet, ticket, live)
+            Session::new(app, outlet, encoding, ticket, live)
         });
     }
 }

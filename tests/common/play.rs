@@ -52,7 +52,11 @@ pub async fn rejoin(live: &Live, token: &str, room: &str, deadline: Instant) -> 
         else {
             continue;
         };
-        let mut c = Client { ws, seq: 0 };
+        let mut c = Client {
+            ws,
+            seq: 0,
+            bin: false,
+        };
         c.send(json!({"type": "auth", "token": token})).await;
         let Some(w) = read(&mut c, Duration::from_secs(3)).await else {
             continue;

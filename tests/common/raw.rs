@@ -90,6 +90,15 @@ impl Raw {
         (raw, status, body)
     }
 
+    /// A client on a connected stream (the caller sends its own upgrade request).
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// Open and expect the upgrade to succeed.
     pub async fn connect(addr: SocketAddr) -> Raw {
         let (raw, status, body) = Raw::open(addr, None).await;

@@ -14,6 +14,44 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Client {
     pub ws: Ws,
     pub seq: u64,
+    /// Speaks `rally.v1.bin` (binary MessagePack frames) instead of JSON text. Messages are
+    /// still built and read as JSON values: `send` encodes them (inputs in the compact form),
+    /// `next` decodes them, expanding a compact Pong snapshot's `state` array into its named
+    /// fields (the array itself is kept as `state_compact`).
+    pub bin: bool,
+}
+
+/// The names of a Pong snapshot's compact state, by position (docs/protocol.md §12.4).
+pub const PONG_STATE: [&str; 5] = ["tick", "ball", "paddles", "scores", "serving_in"];
+
+/// A server `rally.v1.bin` frame as a JSON value (see [`Client::bin`]).
+pub fn decode_bin(bytes: &[u8]) -> Value {
+    let mut v = rally::protocol::bin::decode_server(bytes).expect("server sent rally.v1.bin");
+    if v["type"] == "snapshot" {
+        let compact = v["state"].take();
+        let a = compact.as_array().expect("compact state is an array");
+        assert_eq!(a.len(), PONG_STATE.len(), "pong state {compact}");
+        let named: serde_json::Map<String, Value> = PONG_STATE
+            .iter()
+            .zip(a)
+            .map(|(k, x)| (k.to_string(), x.clone()))
+            .collect();
+        v["state"] = Value::Object(named);
+        v["state_compact"] = compact;
+    }
+    v
+}
+
+/// A client message as `rally.v1.bin` bytes (inputs compact, the rest in the map form).
+pub fn encode_bin(v: &Value) -> Vec<u8> {
+    if v["type"] == "input" {
+        if let Ok(m) = serde_json::from_value::<rally::protocol::ClientMsg>(v.clone()) {
+            return rally::protocol::bin::encode_client(&m);
+        }
+    }
+    let mut out = Vec::new();
+    rally::protocol::msgpack::write_value(&mut out, v);
+    out
 }
 
 /// What ended a read.
@@ -28,7 +66,41 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
             .await
             .expect("ws connect");
-        Client { ws, seq: 0 }
+        Client {
+            ws,
+            seq: 0,
+            bin: false,
+        }
+    }
+
+    /// Connect offering `rally.v1.bin` (the server must choose it).
+    pub async fn connect_bin(addr: std::net::SocketAddr) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+        req.headers_mut()
+            .insert("sec-websocket-protocol", "rally.v1.bin".parse().unwrap());
+        let (ws, resp) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ws connect");
+        assert_eq!(
+            resp.headers()
+                .get("sec-websocket-protocol")
+                .map(|h| h.to_str().unwrap()),
+            Some("rally.v1.bin")
+        );
+        Client {
+            ws,
+            seq: 0,
+            bin: true,
+        }
+    }
+
+    /// [`Client::login`] over `rally.v1.bin`.
+    pub async fn login_bin(addr: std::net::SocketAddr, token: &str) -> (Client, Value) {
+        let mut c = Client::connect_bin(addr).await;
+        c.send(json!({"type": "auth", "token": token})).await;
+        let w = c.expect("welcome").await;
+        (c, w)
     }
 
     /// Connect and authenticate; returns the client and the welcome message.
@@ -40,10 +112,12 @@ impl Client {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.ws
-            .send(Message::text(v.to_string()))
-            .await
-            .expect("send");
+        let m = if self.bin {
+            Message::binary(encode_bin(&v))
+        } else {
+            Message::text(v.to_string())
+        };
+        self.ws.send(m).await.expect("send");
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -72,7 +146,12 @@ impl Client {
                     return Event::Closed(None);
                 }
                 Some(Ok(Message::Text(t))) => {
-                    return Event::Msg(serde_json::from_str(&t).expect("server sent JSON"))
+                    assert!(!self.bin, "a text frame on a rally.v1.bin connection: {t}");
+                    return Event::Msg(serde_json::from_str(&t).expect("server sent JSON"));
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    assert!(self.bin, "a binary frame on a rally.v1.json connection");
+                    return Event::Msg(decode_bin(&b));
                 }
                 Some(Ok(Message::Close(f))) => return Event::Closed(f.map(|f| u16::from(f.code))),
                 Some(Ok(_)) => continue,
@@ -151,6 +230,10 @@ impl Client {
         )
         .await
         .expect("ws handshake");
-        Client { ws, seq: 0 }
+        Client {
+            ws,
+            seq: 0,
+            bin: false,
+        }
     }
 }

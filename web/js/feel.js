@@ -31,3 +31,27 @@ export function explainedJump(dy, prevY, dtMs, intents, o) {
   }
   return best;
 }
+
+/**
+ * Where the own paddle may be drawn this frame: `y` (prediction plus offset) bounded so that the
+ * move from `prevY` is at most what the local input explains (see `explainedJump`) plus `maxStep`
+ * (the largest correction shown in one frame). Whatever makes the prediction itself jump — a
+ * correction, a jump of the player's timeline — is then shown as a glide; the caller keeps the
+ * rest in its offset.
+ * @param {number} y  where the paddle would be drawn
+ * @param {number} prevY  where it was drawn last frame
+ * @param {number} dtMs  frame time
+ * @param {Intent[]} intents  the local intent of the previous and of this frame
+ * @param {{speed:number, min:number, max:number, maxStep:number}} o
+ */
+export function limitDrawnMove(y, prevY, dtMs, intents, o) {
+  let up = o.maxStep;
+  let down = o.maxStep;
+  const travel = (o.speed * Math.max(0, dtMs)) / 1000;
+  for (const intent of intents) {
+    const d = dir(intent);
+    if (d < 0) up = Math.max(up, o.maxStep + (prevY - Math.max(o.min, prevY - travel)));
+    if (d > 0) down = Math.max(down, o.maxStep + (Math.min(o.max, prevY + travel) - prevY));
+  }
+  return Math.min(prevY + down, Math.max(prevY - up, y));
+}

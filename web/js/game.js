@@ -7,7 +7,7 @@ import { msg, endReasonText } from './protocol.js';
 import { TickClock, JitterMeter, SmoothTimeline, inputLeadTicks } from './clock.js';
 import { PaddlePredictor, OffsetSmoother } from './prediction.js';
 import { SnapshotBuffer, BallSmoother, adaptiveDelayMs } from './interpolation.js';
-import { explainedJump } from './feel.js';
+import { explainedJump, limitDrawnMove } from './feel.js';
 import { Sound, SOUND_KEY } from './sound.js';
 
 export { SOUND_KEY };
@@ -646,8 +646,16 @@ export class GameView {
         const predicted = this.predictor.yAt(present);
         this.ownOffset.frame(dt, Number.isFinite(was) ? predicted - this.predictor.yAt(was) : 0);
         y = this.predictor.clamp(predicted + this.ownOffset.offset);
-        // What the wall hides of the offset is dropped: the offset is only ever what is seen, so
-        // a press at the wall moves the paddle at once.
+        // Whatever moved the prediction itself (a correction, a jump of the timeline), what is
+        // drawn moves at most as far as the local input explains plus one frame's correction.
+        const last = this.prevFrame;
+        if (last && last.live && last.y !== null) {
+          y = limitDrawnMove(y, last.y, dt, [last.intent, this.wantedIntent()], {
+            speed: this.paddle.speed, min: this.predictor.min, max: this.predictor.max, maxStep: this.ownOffset.maxStep,
+          });
+        }
+        // What the wall hides of the offset is dropped (the offset is only ever what is seen, so
+        // a press at the wall moves the paddle at once); what the bound held back stays in it.
         this.ownOffset.offset = y - predicted;
         hooks.predictedY = predicted;
       } else {

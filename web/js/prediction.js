@@ -214,7 +214,7 @@ export class PaddlePredictor {
    */
   yAt(t) {
     const { from, y: y0 } = this.anchor();
-    if (t < from - 1) return this.history.get(Math.floor(t)) ?? y0;
+    if (t < from - 1) return this.pastY(t, from - 1, y0);
     const end = Math.min(t, this.base.tick + this.maxAheadTicks);
     const whole = Math.floor(end);
     let y = y0;
@@ -222,6 +222,32 @@ export class PaddlePredictor {
     const frac = end - whole;
     if (frac > 0 && whole + 1 >= from) y = this.clamp(y + dir(this.intentAt(whole + 1)) * this.step * frac);
     return y;
+  }
+
+  /**
+   * The server's position at a (fractional) tick `t` before the anchor tick `anchorTick` (where
+   * it is `anchorY`): between the two known ticks around `t`, the motion of the ticks between them
+   * spread evenly — as `yAt` spreads a predicted tick's motion over it — so the curve has no step
+   * where a snapshot moves the anchor past the shown tick.
+   * @param {number} t
+   * @param {number} anchorTick
+   * @param {number} anchorY
+   */
+  pastY(t, anchorTick, anchorY) {
+    let lo = -Infinity;
+    let loY = anchorY;
+    let hi = anchorTick;
+    let hiY = anchorY;
+    for (const [k, y] of this.history) {
+      if (k <= t) {
+        if (k > lo) { lo = k; loY = y; }
+      } else if (k < hi) {
+        hi = k;
+        hiY = y;
+      }
+    }
+    if (!Number.isFinite(lo)) return hiY;
+    return hi === lo ? loY : loY + ((hiY - loY) * (t - lo)) / (hi - lo);
   }
 
   /**

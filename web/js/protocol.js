@@ -1,4 +1,4 @@
-// The rally WebSocket protocol (src/protocol.rs, docs/protocol.md), version 1: encoding of
+// The rally WebSocket protocol (src/protocol/mod.rs, docs/protocol.md), version 1: encoding of
 // client messages, checked decoding of server messages, and words for close and error codes.
 // Pure: no DOM, no socket; unit-tested in web/test/protocol.test.js.
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PaddlePredictor, OffsetSmoother } from '../js/prediction.js';
-import { explainedJump } from '../js/feel.js';
+import { explainedJump, limitDrawnMove } from '../js/feel.js';
 import { simulate } from './sim.js';
 
 const opts = { hz: 60, speed: 12000, height: 1800, fieldHeight: 9000 };
@@ -43,6 +43,24 @@ test('reconciliation with ack ticks: inputs applied on time need no correction',
   assert.equal(p.pending.length, 1);
   assert.equal(p.reconcile(105, 4700, 2, 105), 0);
   assert.deepEqual([p.stats.corrections, p.stats.lateInputs], [0, 0]);
+});
+
+test('a snapshot for a tick past the one shown is no correction when the server did what was predicted', () => {
+  // On loopback a snapshot can arrive while the player's timeline is still inside its tick: the
+  // prediction there must be the same curve before and after the snapshot moves the anchor.
+  const p = new PaddlePredictor(opts);
+  p.reconcile(100, 4500, 0);
+  p.press('down', 100.2); // tick 101
+  const shown = 100.9;
+  const before = p.yAt(shown);
+  assert.ok(Math.abs(before - 4680) < 1e-6);
+  assert.equal(p.reconcile(101, 4700, 1, 101, shown), 0);
+  assert.equal(p.yAt(shown), before);
+  assert.equal(p.reconcile(102, 4900, 1, 101, 101.8), 0);
+  // Between two older known ticks the motion is spread evenly; before everything known, the first.
+  assert.ok(Math.abs(p.yAt(101.5) - 4800) < 1e-6);
+  assert.equal(p.yAt(50), 4500);
+  assert.equal(p.stats.corrections, 0);
 });
 
 test('an input whose ack is still on the way is shown as applied on time: no freeze', () => {
@@ -143,6 +161,21 @@ test('the offset smoother works a correction off without a jump', () => {
   assert.equal(s.offset, 0);
 });
 
+test('limitDrawnMove: a drawn move is what the input explains plus one frame of correction', () => {
+  const o = { speed: 12000, min: 900, max: 8100, maxStep: 117 };
+  const f = 1000 / 60;
+  assert.equal(limitDrawnMove(4900, 4500, f, ['down'], o), 4817, 'down at speed (200) plus 117 at most');
+  assert.equal(limitDrawnMove(4800, 4500, f, ['down'], o), 4800, 'within reach: unchanged');
+  assert.equal(limitDrawnMove(4000, 4500, f, ['down', 'down'], o), 4383, 'against the key: the correction only');
+  assert.equal(limitDrawnMove(4000, 4500, f, ['stop', 'up'], o), 4183, 'a press during the frame counts');
+  assert.equal(limitDrawnMove(7000, 8050, f, ['down'], o), 7933);
+  // Whatever it is asked, what it returns is never a jump by the test's own measure.
+  for (const [y, prevY, intents] of [[9000, 4500, ['up']], [0, 4500, ['down']], [8100, 900, ['stop']], [900, 8100, ['up', 'stop']]]) {
+    const at = limitDrawnMove(y, prevY, f, /** @type {any} */ (intents), o);
+    assert.ok(explainedJump(at - prevY, prevY, f, /** @type {any} */ (intents), o) <= o.maxStep + 1e-9, `${y} ${prevY} ${intents}`);
+  }
+});
+
 test('explainedJump: moves at paddle speed in a local direction are explained, others are not', () => {
   const o = { speed: 12000, min: 900, max: 8100 };
   const f = 1000 / 60;
@@ -161,10 +194,17 @@ const pattern = (/** @type {number} */ f) => {
 };
 
 test('netcode model: constant latency gives no corrections at all', () => {
-  for (const owdMs of [0, 20, 75, 150]) {
+  for (const owdMs of [0, 0.5, 20, 75, 150]) {
     const r = simulate({ owdMs, jitterMs: 0, seconds: 15, presses: pattern });
     assert.equal(r.stats.corrections, 0, `one-way ${owdMs} ms`);
     assert.ok(r.stats.inputs >= 28);
+  }
+});
+
+test('netcode model: loopback (0.5 ms ± 0.5 ms): no corrections although snapshots arrive within the shown tick', () => {
+  for (const seed of [1, 2, 3]) {
+    const r = simulate({ owdMs: 0.5, jitterMs: 0.5, seconds: 15, presses: pattern, seed });
+    assert.equal(r.stats.corrections, 0, JSON.stringify(r.stats));
   }
 });
 

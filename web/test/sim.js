@@ -87,7 +87,7 @@ export function simulate(o) {
       if (m.kind === 'pong') clock.addSample(/** @type {number} */ (m.clientTime), /** @type {number} */ (m.serverTime), now);
       else {
         jitter.add(ticks.observe(/** @type {number} */ (m.tick), now));
-        pred.reconcile(/** @type {number} */ (m.tick), /** @type {number} */ (m.y), /** @type {number} */ (m.ack), m.ackTick);
+        pred.reconcile(/** @type {number} */ (m.tick), /** @type {number} */ (m.y), /** @type {number} */ (m.ack), m.ackTick, Number.isFinite(own.t) ? own.t : undefined);
       }
     }
     if (now >= nextPing) {

@@ -199,9 +199,19 @@ impl TryFrom<&LoadgenArgs> for Options {
             progress_every: (!progress.is_zero()).then_some(progress),
             queue_timeout: duration("queue-timeout", &a.queue_timeout)?,
             idle_timeout: duration("idle-timeout", &a.idle_timeout)?,
+            client: ClientConfig {
+                encoding: encoding(&a.encoding)?,
+                ..ClientConfig::default()
+            },
             ..Self::new(String::new(), a.rooms, a.matches)
         })
     }
+}
+
+/// `--encoding`.
+fn encoding(v: &str) -> anyhow::Result<crate::protocol::Encoding> {
+    crate::protocol::Encoding::parse(v)
+        .ok_or_else(|| anyhow::anyhow!("--encoding must be json or bin, got {v:?}"))
 }
 
 /// A duration flag (`30s`, `2m`), with the flag named in the error.
@@ -948,6 +958,7 @@ pub async fn run(opts: Options) -> BotResult<Report> {
         players: 2 * opts.rooms,
         instances: opts.urls.len(),
         mode: opts.mode,
+        encoding: opts.client.encoding.as_str(),
         matches_per_room: if opts.duration.is_some() {
             None
         } else {
@@ -1072,7 +1083,10 @@ fn tournament_command(args: &LoadgenArgs) -> anyhow::Result<()> {
         seed: seed_or_clock(args.seed),
         timeout: duration("timeout", &args.timeout)?,
         idle_timeout: duration("idle-timeout", &args.idle_timeout)?,
-        client: defaults.client,
+        client: ClientConfig {
+            encoding: encoding(&args.encoding)?,
+            ..defaults.client
+        },
         http_timeout: defaults.http_timeout,
     };
     let report = runtime(args)?.block_on(tournament::run(opts))?;

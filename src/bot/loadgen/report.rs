@@ -19,6 +19,8 @@ pub struct Report {
     pub instances: usize,
     /// Quick or private.
     pub mode: Mode,
+    /// The wire encoding the bots spoke: `json` or `bin` (`--encoding`).
+    pub encoding: &'static str,
     /// Matches per room slot; `null` for a timed run.
     pub matches_per_room: Option<usize>,
     /// Seed used (repeat a run with `--seed`).
@@ -168,6 +170,7 @@ impl Report {
         } else {
             "inputs on change".to_owned()
         };
+        let inputs = format!("{inputs}, {}", self.encoding);
         let mut out = match self.matches_per_room {
             Some(m) => format!(
                 "rally loadgen: {} rooms × {m} matches ({how}, {inputs}) against {url}: {}/{} \

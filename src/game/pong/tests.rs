@@ -574,6 +574,20 @@ fn snapshot_is_small_and_in_field_units() {
 }
 
 #[test]
+fn compact_snapshot_is_the_json_snapshot_values() {
+    let mut g = game(11);
+    for _ in 0..4 {
+        run_scripted(&mut g, 97);
+        let mut direct = Vec::new();
+        g.snapshot_bin(&mut direct);
+        let mut transcoded = Vec::new();
+        crate::protocol::msgpack::values_from_json(g.snapshot().get(), &mut transcoded).unwrap();
+        assert_eq!(direct, transcoded);
+        assert!(direct.len() < 32, "{} bytes", direct.len());
+    }
+}
+
+#[test]
 fn info_describes_the_field() {
     let g = game(1);
     let info = g.info();

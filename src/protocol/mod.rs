@@ -1,9 +1,15 @@
 //! The WebSocket wire protocol, version [`PROTOCOL_VERSION`] (documented in
 //! `docs/protocol.md`, a contract with clients). Pure types and constants: no actix, no I/O.
 //!
-//! Every frame is a JSON text frame holding one object with a `"type"` field. The first client
-//! message on a socket must be `auth`.
+//! Two encodings of the same messages, chosen per connection with `Sec-WebSocket-Protocol`
+//! ([`bin::negotiate`]): `rally.v1.json` (the default: every frame a JSON text frame holding
+//! one object with a `"type"` field) and `rally.v1.bin` ([`bin`]: MessagePack binary frames).
+//! The first client message on a socket must be `auth`.
 
+pub mod bin;
+pub mod msgpack;
+
+pub use bin::Encoding;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -38,7 +44,8 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// Server is shutting down or handing over: reconnect (to any instance).
     pub const RESTART: u16 = 1012;
-    /// A binary frame was sent; the protocol is JSON text only.
+    /// A binary frame on a `rally.v1.json` connection, or a text frame on a `rally.v1.bin`
+    /// one.
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// A frame or reassembled message exceeded the size limit.
     pub const TOO_BIG: u16 = 1009;
@@ -92,8 +99,13 @@ pub mod code {
     pub const CONFLICT: &str = "conflict";
     /// Message rate exceeded (then closed with 4008).
     pub const RATE_LIMITED: &str = "rate_limited";
-    /// Binary frame (then closed with 1003).
+    /// Binary frame on a `rally.v1.json` connection (then closed with 1003).
     pub const BINARY_NOT_SUPPORTED: &str = "binary_not_supported";
+    /// Text frame on a `rally.v1.bin` connection (then closed with 1003).
+    pub const TEXT_NOT_SUPPORTED: &str = "text_not_supported";
+    /// A `rally.v1.bin` frame that is not one MessagePack value of the protocol's subset, or
+    /// neither a map nor an array (the binary counterpart of `invalid_json`).
+    pub const INVALID_BIN: &str = "invalid_bin";
     /// Message too large (then closed with 1009).
     pub const TOO_BIG: &str = "too_big";
     /// Server-side failure.
@@ -449,6 +461,15 @@ impl ServerMsg<'_> {
             r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_string()
         })
     }
+
+    /// Encode for a connection speaking `encoding` (a `rally.v1.bin` message is its map form).
+    pub fn encode_for(&self, encoding: Encoding) -> bytes::Bytes {
+        let json = self.encode();
+        match encoding {
+            Encoding::Json => bytes::Bytes::from(json),
+            Encoding::Bin => bytes::Bytes::from(bin::from_server_json(&json)),
+        }
+    }
 }
 
 /// Encode a snapshot frame once per tick:
@@ -484,22 +505,37 @@ pub fn parse_client(text: &str) -> Result<ClientMsg, (&'static str, String)> {
             // Distinguish unknown types from malformed JSON and bad fields.
             match serde_json::from_str::<serde_json::Value>(text) {
                 Err(_) => Err((code::INVALID_JSON, format!("not valid JSON: {e}"))),
-                Ok(serde_json::Value::Object(o)) => match o.get("type") {
-                    None => Err((code::UNKNOWN_TYPE, "missing \"type\"".into())),
-                    Some(serde_json::Value::String(t)) if KNOWN_TYPES.contains(&t.as_str()) => {
-                        Err((code::INVALID_FIELD, format!("bad {t} message: {e}")))
-                    }
-                    Some(serde_json::Value::String(t)) => {
-                        Err((code::UNKNOWN_TYPE, format!("unknown message type {t:?}")))
-                    }
-                    Some(_) => Err((code::UNKNOWN_TYPE, "\"type\" must be a string".into())),
-                },
+                Ok(o @ serde_json::Value::Object(_)) => Err(classify(&o, &e)),
                 Ok(_) => Err((
                     code::INVALID_JSON,
                     "expected an object with a \"type\"".into(),
                 )),
             }
         }
+    }
+}
+
+/// [`parse_client`] for a message already in the JSON data model (the map form of
+/// `rally.v1.bin`): an object with a known `type` and valid fields.
+pub fn parse_client_value(value: serde_json::Value) -> Result<ClientMsg, (&'static str, String)> {
+    match ClientMsg::deserialize(&value) {
+        Ok(m) => Ok(m),
+        Err(e) => Err(classify(&value, &e)),
+    }
+}
+
+/// Why an object is not a client message: no or an unknown `type` (`unknown_type`), or a
+/// known type with bad fields (`invalid_field`).
+fn classify(value: &serde_json::Value, e: &dyn std::fmt::Display) -> (&'static str, String) {
+    match value.get("type") {
+        None => (code::UNKNOWN_TYPE, "missing \"type\"".into()),
+        Some(serde_json::Value::String(t)) if KNOWN_TYPES.contains(&t.as_str()) => {
+            (code::INVALID_FIELD, format!("bad {t} message: {e}"))
+        }
+        Some(serde_json::Value::String(t)) => {
+            (code::UNKNOWN_TYPE, format!("unknown message type {t:?}"))
+        }
+        Some(_) => (code::UNKNOWN_TYPE, "\"type\" must be a string".into()),
     }
 }
 
