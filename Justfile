@@ -52,6 +52,11 @@ bench *ROOMS:
 bench-vs-floor *ROOMS:
     bash benches/vs-floor.sh {{ROOMS}}
 
+# Memory: RSS per idle authenticated connection, per active room, and after the rooms end
+# (docs/benchmarks.md "Memory"). `IDLE=0 ROOMS=200 CYCLES=3 just bench-memory` for rooms only.
+bench-memory:
+    bash benches/memory.sh
+
 # The criterion micro-benchmarks of the engine (Pong tick, snapshot encode, input decode, room
 # fan-out, bracket generation).
 bench-engine *ARGS:

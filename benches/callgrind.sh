@@ -9,8 +9,10 @@
 # the room-ticks in that window are the calls of the snapshot encoder of the bots' encoding
 # (ENCODING=json: `rally::protocol::snapshot_frame`; ENCODING=bin: every bot speaks
 # rally.v1.bin and the encoder is `rally::protocol::bin::snapshot_head`) the profile counted
-# (one per room and tick: a snapshot every tick is the default). The server's /metrics
-# is not read: its process collector's procfs probe crashes under valgrind. The figure is every instruction the server process executed in the
+# (one per room and tick: a snapshot every tick is the default). The load generator does not
+# scrape the server's /metrics (`--metrics-url` points at /readyz), so nothing but the load
+# runs in the window; /metrics itself works under valgrind since rustix reads the aux vector
+# through libc (Cargo.toml). The figure is every instruction the server process executed in the
 # window, on all its threads (reading inputs, ticking, encoding, writing, timers, metrics) —
 # kernel work is not counted — divided by those room-ticks. Also prints the functions with the
 # most inclusive instructions (callgrind_annotate) and keeps the profile.

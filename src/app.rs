@@ -199,6 +199,7 @@ pub async fn run(
 
     let app_state = state.clone();
     let upgrades = crate::session::Upgrades::new(state.clone().into_inner());
+    let sessions = upgrades.clone();
     let builder = actix_server::Server::build()
         .workers(state.config.http_workers)
         .shutdown_timeout(shutdown_timeout)
@@ -311,6 +312,7 @@ pub async fn run(
     let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
     let engine = state.engine.clone();
     let drain_timeout = state.config.cluster.drain_timeout;
+    let session_timeout = state.config.shutdown_timeout;
     actix_web::rt::spawn(async move {
         shutdown.await;
         if let Some(c) = engine.registry.cluster().cloned() {
@@ -323,6 +325,17 @@ pub async fn run(
                 error: crate::protocol::code::UNAVAILABLE,
                 message: "server restarting; reconnect".into(),
             });
+        }
+        // WebSocket sessions are not actix-server connections (the upgrade hands the socket
+        // over and ends): stop accepting, let the sessions finish their close handshake, then
+        // stop the workers they run on.
+        handle.pause().await;
+        let left = sessions.drain(session_timeout).await;
+        if left > 0 {
+            tracing::warn!(
+                sessions = left,
+                "shutdown timeout: closing sessions still open"
+            );
         }
         if let Some(h) = metrics_handle {
             h.stop(true).await;

@@ -11,9 +11,10 @@ use std::sync::Arc;
 struct Inner {
     rooms: HashMap<RoomId, RoomEntry>,
     codes: HashMap<String, RoomId>,
-    sessions: HashMap<PlayerId, SessionHandle>,
+    /// Each player's current session (its id: the handle is kept once, in `by_id`).
+    sessions: HashMap<PlayerId, String>,
     /// Every live authenticated session by id, the replaced ones included until they stop
-    /// (what rooms on other instances deliver to).
+    /// (what rooms on other instances deliver to). Holds every id `sessions` names.
     by_id: HashMap<String, SessionHandle>,
     player_rooms: HashMap<PlayerId, RoomId>,
     tournaments: HashMap<TournamentId, TournamentHandle>,
@@ -77,7 +78,7 @@ impl LocalRegistry {
             .lock()
             .sessions
             .iter()
-            .map(|(p, s)| (p.clone(), s.session_id.clone()))
+            .map(|(p, s)| (p.clone(), s.clone()))
             .collect()
     }
 
@@ -157,8 +158,10 @@ impl LocalRegistry {
         session: SessionHandle,
     ) -> Option<SessionHandle> {
         let mut g = self.inner.lock();
-        g.by_id.insert(session.session_id.clone(), session.clone());
-        g.sessions.insert(player.clone(), session)
+        let id = session.session_id.clone();
+        g.by_id.insert(id.clone(), session);
+        let old = g.sessions.insert(player.clone(), id)?;
+        g.by_id.get(&old).cloned()
     }
 
     /// A live session by id (current or replaced but not yet closed).
@@ -171,22 +174,28 @@ impl LocalRegistry {
     pub fn session_gone(&self, player: &PlayerId, session_id: &str) {
         let mut g = self.inner.lock();
         g.by_id.remove(session_id);
-        if g.sessions
-            .get(player)
-            .is_some_and(|s| s.session_id == session_id)
-        {
+        if g.sessions.get(player).is_some_and(|s| s == session_id) {
             g.sessions.remove(player);
         }
     }
 
     /// The live session of `player`.
     pub fn session(&self, player: &PlayerId) -> Option<SessionHandle> {
-        self.inner.lock().sessions.get(player).cloned()
+        let g = self.inner.lock();
+        g.sessions
+            .get(player)
+            .and_then(|id| g.by_id.get(id))
+            .cloned()
     }
 
     /// Every live session (shutdown notices).
     pub fn all_sessions(&self) -> Vec<SessionHandle> {
-        self.inner.lock().sessions.values().cloned().collect()
+        let g = self.inner.lock();
+        g.sessions
+            .values()
+            .filter_map(|id| g.by_id.get(id))
+            .cloned()
+            .collect()
     }
 
     /// Number of live sessions.

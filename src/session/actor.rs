@@ -6,6 +6,7 @@ use super::admission::Ticket;
 use super::conn::{self, Outlet, ReadEvent, Refused};
 use super::frame::{Incoming, Violation};
 use super::pacing::Pacing;
+use super::upgrade::LiveGuard;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::ids::{RoomId, TournamentId};
@@ -68,8 +69,9 @@ pub struct Session {
     /// The client sent its close frame.
     peer_closed: bool,
     disconnect_reason: &'static str,
-    /// Dropped with the actor: tells the upgrade task the connection is over.
-    _done: tokio::sync::oneshot::Sender<()>,
+    /// Dropped with the actor: the connection no longer counts as live (graceful shutdown
+    /// waits for the live ones).
+    _live: LiveGuard,
 }
 
 impl Session {
@@ -79,7 +81,7 @@ impl Session {
         outlet: Outlet,
         encoding: Encoding,
         ticket: Ticket,
-        done: tokio::sync::oneshot::Sender<()>,
+        live: LiveGuard,
     ) -> Self {
         let now = Instant::now();
         Session {
@@ -104,7 +106,7 @@ impl Session {
             closing: None,
             peer_closed: false,
             disconnect_reason: "client_closed",
-            _done: done,
+            _live: live,
         }
     }
 

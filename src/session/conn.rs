@@ -4,7 +4,9 @@
 //!
 //! The outlet writes each frame straight to the socket (header and payload in one `writev`);
 //! only what the kernel does not take waits in a bounded queue, flushed by a small task when
-//! the socket becomes writable again — several queued frames per `writev`. A queue that
+//! the socket becomes writable again — several queued frames per `writev`. That task exists
+//! only while something waits (it is spawned when the queue fills and ends when it is empty):
+//! an idle connection, or one whose socket takes every frame at once, has none. A queue that
 //! passes its bounds (frames or bytes) or stays blocked longer than the send timeout marks a
 //! slow reader. Closing either lets the queue drain first (a normal close), or discards it
 //! and writes the close frame in its place (a slow reader: the close is the next thing the
@@ -83,6 +85,9 @@ pub enum ReadEvent {
 pub struct Reader {
     io: Arc<TcpStream>,
     decoder: Decoder,
+    /// The oldest decoded event not yet yielded (most reads decode one message: no queue).
+    first: Option<ReadEvent>,
+    /// Events decoded after `first`, in order (allocated only when one read holds several).
     ready: VecDeque<ReadEvent>,
     /// After a violation or the close handshake: read and discard (so closing never resets a
     /// connection whose client is still sending), until the peer closes.
@@ -99,6 +104,7 @@ impl Reader {
         let mut r = Reader {
             io,
             decoder: Decoder::new(limits),
+            first: None,
             ready: VecDeque::new(),
             discard: false,
             done: false,
@@ -113,7 +119,8 @@ impl Reader {
     /// Stop decoding: the rest of what the client sends is read and dropped.
     pub fn discard(&mut self) {
         self.discard = true;
-        self.ready.clear();
+        self.first = None;
+        self.ready = VecDeque::new();
     }
 
     /// Bytes held between reads (partial frame and reassembly).
@@ -127,14 +134,36 @@ impl Reader {
             return;
         }
         observe(now);
-        let ready = &mut self.ready;
+        let (first, ready) = (&mut self.first, &mut self.ready);
         let r = self.decoder.feed(data, &mut |msg| {
-            ready.push_back(ReadEvent::Message { msg, at: now })
+            push(first, ready, ReadEvent::Message { msg, at: now })
         });
         if let Err(v) = r {
-            self.ready.push_back(ReadEvent::Violation(v));
+            push(&mut self.first, &mut self.ready, ReadEvent::Violation(v));
             self.discard = true;
         }
+    }
+
+    /// The next event to yield, oldest first.
+    fn pop(&mut self) -> Option<ReadEvent> {
+        if let Some(e) = self.first.take() {
+            return Some(e);
+        }
+        let e = self.ready.pop_front();
+        if self.ready.is_empty() && self.ready.capacity() > 0 {
+            // A burst is over: an idle connection keeps no queue.
+            self.ready = VecDeque::new();
+        }
+        e
+    }
+}
+
+/// Queue `e` behind what is already decoded.
+fn push(first: &mut Option<ReadEvent>, ready: &mut VecDeque<ReadEvent>, e: ReadEvent) {
+    if first.is_none() && ready.is_empty() {
+        *first = Some(e);
+    } else {
+        ready.push_back(e);
     }
 }
 
@@ -144,7 +173,7 @@ impl futures_util::Stream for Reader {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ReadEvent>> {
         let this = self.get_mut();
         loop {
-            if let Some(e) = this.ready.pop_front() {
+            if let Some(e) = this.pop() {
                 return Poll::Ready(Some(e));
             }
             if this.done {
@@ -245,6 +274,8 @@ struct OutState {
     broken: bool,
     /// The session is gone: the flusher ends.
     abandoned: bool,
+    /// A flusher task is running (spawned when the queue fills, ends when it is empty).
+    flushing: bool,
     /// Frames written through the sink are held back (see [`Outlet::hold`]).
     hold: bool,
     /// The frames held back, and their bytes.
@@ -259,6 +290,11 @@ struct Shared {
     encoding: Encoding,
     state: Mutex<OutState>,
     wake: Notify,
+    /// The runtime of the thread the connection is registered on (the session's): flushers
+    /// run there, whichever thread (a room's) filled the queue.
+    runtime: tokio::runtime::Handle,
+    /// This, for the flusher (frames reach `Shared` through `&self`).
+    me: std::sync::Weak<Shared>,
 }
 
 /// Frames out. Owned by the session; dropping it ends the flusher.
@@ -269,17 +305,18 @@ pub struct Outlet {
 }
 
 impl Outlet {
-    /// An outlet on `io` for a connection speaking `encoding`; starts its flusher on the
-    /// current thread.
+    /// An outlet on `io` for a connection speaking `encoding`; `io` must be registered with the
+    /// current thread's runtime (its flusher, when one is needed, runs there).
     pub fn new(io: Arc<TcpStream>, bounds: QueueBounds, encoding: Encoding) -> Outlet {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
             io,
             bounds,
             encoding,
             state: Mutex::new(OutState::default()),
             wake: Notify::new(),
+            runtime: tokio::runtime::Handle::current(),
+            me: me.clone(),
         });
-        actix_rt::spawn(flusher(shared.clone()));
         Outlet {
             shared,
             bytes_out: 0,
@@ -382,8 +419,9 @@ impl Outlet {
             st.queue.push_back(q);
         }
         st.blocked_since.get_or_insert_with(Instant::now);
-        drop(st);
         // The flusher writes what it can now and the rest as the socket drains.
+        s.start_flusher(&mut st);
+        drop(st);
         s.wake.notify_one();
     }
 }
@@ -522,12 +560,23 @@ impl Shared {
         st.queue.push_back(q);
         if was_empty {
             st.blocked_since = Some(Instant::now());
-            self.wake.notify_one();
+            self.start_flusher(st);
         }
         if st.queue.len() > self.bounds.frames || st.queued_bytes > self.bounds.bytes {
             return Err(Refused::Slow);
         }
         Ok(())
+    }
+
+    /// Make sure a flusher runs for what is queued (spawned on the connection's own thread).
+    fn start_flusher(&self, st: &mut OutState) {
+        if st.flushing || st.abandoned || st.broken {
+            return;
+        }
+        if let Some(me) = self.me.upgrade() {
+            st.flushing = true;
+            self.runtime.spawn(flusher(me));
+        }
     }
 
     /// Write what the socket takes. Ok(true): the queue is empty.
@@ -571,42 +620,42 @@ impl Shared {
     }
 }
 
-/// Writes queued frames as the socket drains; ends when the outlet is dropped, the write side
-/// is shut down, or the connection breaks.
+/// Writes queued frames as the socket drains; ends when the queue is empty (after the close
+/// frame: once the write side is shut down), when the outlet is dropped, or when the
+/// connection breaks. Started by [`Shared::start_flusher`]; `flushing` is cleared under the
+/// same lock that decides to end, so a frame queued meanwhile starts a new one.
 async fn flusher(s: Arc<Shared>) {
     loop {
-        s.wake.notified().await;
-        loop {
-            let done = {
-                let mut st = s.state.lock();
-                if st.abandoned || st.broken {
-                    return;
-                }
+        {
+            let mut st = s.state.lock();
+            let done = if st.abandoned || st.broken {
+                true
+            } else {
                 match s.flush(&mut st) {
                     Ok(empty) => empty,
                     Err(e) => {
                         tracing::debug!(error = %e, "websocket write failed");
                         st.broken = true;
-                        return;
+                        true
                     }
                 }
             };
             if done {
-                break;
-            }
-            // Writable again, or woken (the outlet was dropped: checked above).
-            tokio::select! {
-                r = s.io.writable() => {
-                    if r.is_err() {
-                        s.state.lock().broken = true;
-                        return;
-                    }
-                }
-                () = s.wake.notified() => {}
+                st.flushing = false;
+                return;
             }
         }
-        if s.state.lock().shut {
-            return;
+        // Writable again, or woken (the outlet was dropped: checked above).
+        tokio::select! {
+            r = s.io.writable() => {
+                if r.is_err() {
+                    let mut st = s.state.lock();
+                    st.broken = true;
+                    st.flushing = false;
+                    return;
+                }
+            }
+            () = s.wake.notified() => {}
         }
     }
 }

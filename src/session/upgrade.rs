@@ -2,7 +2,9 @@
 //! (and `CONNECT`) to this service together with the raw connection, instead of the App. It
 //! answers errors itself as JSON (the App's error shape), admits the connection against the
 //! pending-connection bounds, writes the `101` and starts a [`Session`] that owns the socket
-//! from then on.
+//! from then on. The upgrade task itself ends there: actix-http's connection task (its
+//! dispatcher, ~3 KiB) is not kept for the connection's life; [`Upgrades::drain`] is what
+//! lets a graceful shutdown wait for the sessions instead.
 
 use super::actor::Session;
 use super::admission::{Admission, Refusal};
@@ -17,10 +19,12 @@ use actix_http::{h1, HttpMessage, Request};
 use bytes::BytesMut;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 /// The only path that upgrades.
 pub const WS_PATH: &str = "/ws";
@@ -32,6 +36,25 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Upgrades {
     app: Arc<AppState>,
     admission: Arc<Admission>,
+    live: Arc<Live>,
+}
+
+/// The upgraded connections whose session has not ended yet.
+#[derive(Default)]
+struct Live {
+    count: AtomicUsize,
+    ended: Notify,
+}
+
+/// Held by a session for its connection's life: the connection counts as live until it drops.
+pub struct LiveGuard(Arc<Live>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.ended.notify_waiters();
+        }
+    }
 }
 
 impl Upgrades {
@@ -39,7 +62,33 @@ impl Upgrades {
     pub fn new(app: Arc<AppState>) -> Upgrades {
         let cfg = &app.engine.config;
         let admission = Admission::new(cfg.ws_max_pending, cfg.ws_max_pending_per_ip);
-        Upgrades { app, admission }
+        Upgrades {
+            app,
+            admission,
+            live: Arc::default(),
+        }
+    }
+
+    /// Upgraded connections whose session is still running.
+    pub fn live(&self) -> usize {
+        self.live.count.load(Ordering::Acquire)
+    }
+
+    /// Wait until every session has ended (its close handshake done), or `timeout`; returns
+    /// how many are still live. Graceful shutdown calls this after telling the clients, before
+    /// it stops the workers the sessions run on.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        let wait = async {
+            loop {
+                let ended = self.live.ended.notified();
+                if self.live() == 0 {
+                    return;
+                }
+                ended.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        self.live()
     }
 
     /// The actix-http upgrade service factory (one per worker).
@@ -97,7 +146,7 @@ impl Upgrades {
                 }
                 // The request head is not needed any more (nor kept for the connection's life).
                 drop(req);
-                self.run(io, early, ticket, negotiated.encoding).await;
+                self.run(io, early, ticket, negotiated.encoding);
                 return;
             }
         };
@@ -177,8 +226,8 @@ impl Upgrades {
         }
     }
 
-    /// Run the session on the upgraded socket until it ends.
-    async fn run(
+    /// Start the session on the upgraded socket (it owns the socket from now on).
+    fn run(
         &self,
         io: TcpStream,
         early: BytesMut,
@@ -199,15 +248,13 @@ impl Upgrades {
         let reader = Reader::new(io.clone(), limits, &early);
         drop(early);
         let outlet = Outlet::new(io, bounds, encoding);
-        let (done, ended) = tokio::sync::oneshot::channel();
+        self.live.count.fetch_add(1, Ordering::AcqRel);
+        let live = LiveGuard(self.live.clone());
         let app = self.app.clone();
         Session::create(move |ctx| {
             actix::AsyncContext::add_stream(ctx, reader);
-            Session::new(app, outlet, encoding, ticket, done)
+            Session::new(app, outlet, encoding, ticket, live)
         });
-        // The connection counts as in flight (graceful shutdown waits for it) until the
-        // session ends.
-        let _ = ended.await;
     }
 }
 
