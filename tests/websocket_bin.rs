@@ -70,13 +70,7 @@ async fn play_out(c: &mut Client, seat: usize) -> (Value, BTreeMap<u64, Value>) 
                     ball_y = 9000 - ball_y;
                 }
                 let pad_y = v["state"]["paddles"][seat].as_i64().unwrap();
-                let want = if ball_y < pad_y - 200 {
-                    "up"
-                } else if ball_y > pad_y + 200 {
-                    "down"
-                } else {
-                    "stop"
-                };
+                let want = common::play::follow(ball_y, pad_y);
                 if want != intent {
                     intent = want;
                     c.input(want).await;

@@ -211,13 +211,7 @@ pub async fn play(
                     }
                     let ball_y = msg["state"]["ball"][1].as_i64().unwrap_or(4500);
                     let pad_y = msg["state"]["paddles"][seat].as_i64().unwrap_or(4500);
-                    let want = if ball_y < pad_y - 200 {
-                        "up"
-                    } else if ball_y > pad_y + 200 {
-                        "down"
-                    } else {
-                        "stop"
-                    };
+                    let want = super::play::follow(ball_y, pad_y);
                     if want != intent {
                         intent = want;
                         seq += 1;

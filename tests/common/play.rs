@@ -16,6 +16,17 @@ use tokio_tungstenite::tungstenite::Message;
 pub type Live = Arc<Mutex<Vec<SocketAddr>>>;
 
 /// The addresses of `c`'s live instances.
+/// The intent of a player that follows the ball with its paddle centre (a 200-unit dead zone).
+pub fn follow(ball_y: i64, pad_y: i64) -> &'static str {
+    if ball_y < pad_y - 200 {
+        "up"
+    } else if ball_y > pad_y + 200 {
+        "down"
+    } else {
+        "stop"
+    }
+}
+
 pub fn live(c: &TestCluster) -> Live {
     Arc::new(Mutex::new(
         c.alive().into_iter().map(|i| c.addr(i)).collect(),
@@ -121,13 +132,7 @@ pub async fn play(
             Some(v) if v["type"] == "snapshot" && track => {
                 let ball_y = v["state"]["ball"][1].as_i64().unwrap_or(4500);
                 let pad_y = v["state"]["paddles"][seat].as_i64().unwrap_or(4500);
-                let want = if ball_y < pad_y - 200 {
-                    "up"
-                } else if ball_y > pad_y + 200 {
-                    "down"
-                } else {
-                    "stop"
-                };
+                let want = follow(ball_y, pad_y);
                 if want != intent {
                     intent = want;
                     c.input(want).await;
