@@ -414,7 +414,13 @@ mod tests {
         assert!(matches!(decode(&text).unwrap(), Incoming::Event(e) if e.event == event));
 
         for (msg, want) in [
-            (ServerMsg::Queued { game: "pong" }, "queued"),
+            (
+                ServerMsg::Queued {
+                    game: "pong",
+                    size: 2,
+                },
+                "queued",
+            ),
             (ServerMsg::QueueLeft, "queue_left"),
             (ServerMsg::Left { room: "r1" }, "left"),
             (ServerMsg::Location { room: None }, "location"),

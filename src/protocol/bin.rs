@@ -300,6 +300,11 @@ mod tests {
             },
             ClientMsg::Queue {
                 game: "pong".into(),
+                size: None,
+            },
+            ClientMsg::Queue {
+                game: "cycles".into(),
+                size: Some(6),
             },
             ClientMsg::CancelQueue,
             ClientMsg::Join {
@@ -455,7 +460,10 @@ mod tests {
                 client_time: 12.5,
                 server_time: 3,
             },
-            ServerMsg::Queued { game: "pong" },
+            ServerMsg::Queued {
+                game: "pong",
+                size: 2,
+            },
             ServerMsg::QueueLeft,
             ServerMsg::MatchFound {
                 room: "r",
