@@ -343,6 +343,7 @@ impl Handler<Conclude> for RoomActor {
             winner: msg.winner,
             scores: self.game.scores(),
             reason: msg.reason,
+            places: Outcome::places_for_winner(usize::from(self.game.seats()), msg.winner),
         };
         // As in `finish`: release and announce.
         self.announce_end(&outcome);

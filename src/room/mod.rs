@@ -626,6 +626,7 @@ impl RoomActor {
             winner: None,
             scores: self.game.scores(),
             reason: EndReason::Abandoned,
+            places: Outcome::places_for_winner(usize::from(self.game.seats()), None),
         };
         // Journal, then announce (the mailbox waits a moment; nothing else happens here now).
         ctx.wait(journaled.wait().into_actor(self).map(move |_, act, ctx| {
