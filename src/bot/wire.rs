@@ -386,6 +386,7 @@ mod tests {
             winner: Some(0),
             scores: vec![1, 0],
             reason: EndReason::Score,
+            places: vec![1, 2],
         };
         let text = ServerMsg::MatchEnd {
             room: "r1",

@@ -424,6 +424,7 @@ mod tests {
             winner: Some(1),
             scores: vec![2, 5],
             reason: EndReason::Score,
+            places: vec![2, 1],
         };
         let event = GameEvent::Scored {
             seat: 1,
