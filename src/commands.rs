@@ -292,9 +292,10 @@ fn load_replay(url: &DatabaseUrl, id: &MatchId) -> anyhow::Result<Replay> {
     let seats = db
         .run_sync(|c| matches::seats_of(c, &[id.as_str()]))
         .map_err(|e| anyhow::anyhow!("cannot read match {id}: {e}"))?;
-    row.replay(seats.get(&row.id).map_or(&[], |s| s)).map_err(|e| match e.kind {
-        // A corrupt stored log or config: the cause is the useful part.
-        crate::error::ErrorKind::Internal => anyhow::anyhow!("match {id}: {e}"),
-        _ => anyhow::anyhow!("{}", e.message),
-    })
+    row.replay(seats.get(&row.id).map_or(&[], |s| s))
+        .map_err(|e| match e.kind {
+            // A corrupt stored log or config: the cause is the useful part.
+            crate::error::ErrorKind::Internal => anyhow::anyhow!("match {id}: {e}"),
+            _ => anyhow::anyhow!("{}", e.message),
+        })
 }

@@ -291,7 +291,7 @@ fn unreachable_ticks() -> &'static TickMetrics {
 /// The engine's metric handles (registered on first use; call [`install`] first).
 pub fn engine() -> &'static EngineMetrics {
     ENGINE.get_or_init(|| {
-        use metrics::{counter, histogram};
+        use metrics::counter;
         EngineMetrics {
             inputs_applied: counter!("rally_inputs_total", "result" => "applied"),
             inputs_repeated: counter!("rally_inputs_total", "result" => "repeated"),

@@ -236,7 +236,9 @@ pub enum ReplayError {
         error: InputError,
     },
     /// A removal names a seat the game does not have.
-    #[error("corrupt input log: removal {index} (tick {tick}) names seat {seat}, which does not exist")]
+    #[error(
+        "corrupt input log: removal {index} (tick {tick}) names seat {seat}, which does not exist"
+    )]
     NoSuchSeat {
         /// Position in the removals.
         index: usize,

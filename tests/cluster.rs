@@ -589,7 +589,9 @@ async fn a_four_player_cycles_room_fails_over_from_its_checkpoint() {
     // Play a while, then wait for a checkpoint that has it.
     let mut before = 0;
     while before < 60 {
-        before = clients[0].expect("snapshot").await["tick"].as_u64().unwrap();
+        before = clients[0].expect("snapshot").await["tick"]
+            .as_u64()
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     c.kill9(owner);

@@ -94,13 +94,14 @@ impl Field {
             v.as_array()
                 .unwrap()
                 .iter()
-                .map(|h| {
-                    let h = h.as_array().unwrap();
-                    (
+                .map(|h| match h.as_array() {
+                    Some(h) => (
                         h[0].as_i64().unwrap(),
                         h[1].as_i64().unwrap(),
                         h[2].as_i64().unwrap(),
-                    )
+                    ),
+                    // No cycle this round (out before it started).
+                    None => (-1, -1, -1),
                 })
                 .collect()
         };
@@ -243,13 +244,19 @@ async fn queue_checks_the_game_and_the_size() {
     c.send(json!({"type": "queue", "game": "cycles", "size": 3}))
         .await;
     let q = c.expect("queued").await;
-    assert_eq!((q["game"].as_str(), q["size"].as_u64()), (Some("cycles"), Some(3)));
+    assert_eq!(
+        (q["game"].as_str(), q["size"].as_u64()),
+        (Some("cycles"), Some(3))
+    );
     c.send(json!({"type": "cancel_queue"})).await;
     c.expect("queue_left").await;
     // Pong's default size is echoed too.
     c.send(json!({"type": "queue"})).await;
     let q = c.expect("queued").await;
-    assert_eq!((q["game"].as_str(), q["size"].as_u64()), (Some("pong"), Some(2)));
+    assert_eq!(
+        (q["game"].as_str(), q["size"].as_u64()),
+        (Some("pong"), Some(2))
+    );
     s.stop();
 }
 
@@ -308,7 +315,10 @@ async fn four_players_play_to_a_winner_with_places_stored_and_replayable() {
     for h in handles {
         let (end, fulls, deltas) = h.await.unwrap();
         assert!(fulls >= 1);
-        assert!(deltas > 0, "the shared frames are deltas: {fulls} fulls, {deltas} deltas");
+        assert!(
+            deltas > 0,
+            "the shared frames are deltas: {fulls} fulls, {deltas} deltas"
+        );
         ends.push(end);
     }
     let outcome = &ends[0]["outcome"];
@@ -368,8 +378,12 @@ async fn players_who_leave_do_not_end_the_others_match() {
         }
     };
     assert_eq!(out["event"]["data"]["seat"], 3, "{out}");
-    let before = clients[0].expect("snapshot").await["tick"].as_u64().unwrap();
-    let after = clients[0].expect("snapshot").await["tick"].as_u64().unwrap();
+    let before = clients[0].expect("snapshot").await["tick"]
+        .as_u64()
+        .unwrap();
+    let after = clients[0].expect("snapshot").await["tick"]
+        .as_u64()
+        .unwrap();
     assert!(after > before, "the match goes on");
     // The leaver may queue again at once.
     clients[3].send(json!({"type": "queue"})).await;
@@ -409,7 +423,10 @@ async fn players_who_leave_do_not_end_the_others_match() {
     common::assert_error(st, &bad, 400, "validation");
     let (_, me) = s.get("/api/v1/me", Some(&tokens[0])).await;
     assert_eq!(me["ratings"]["cycles"]["games_played"], 1, "{me}");
-    assert!(me["ratings"]["cycles"]["rating"].as_i64().unwrap() > 1500, "{me}");
+    assert!(
+        me["ratings"]["cycles"]["rating"].as_i64().unwrap() > 1500,
+        "{me}"
+    );
     assert_eq!(me["ratings"]["pong"]["games_played"], 0, "{me}");
     assert_eq!(me["rating"], 1500, "the top-level rating is Pong's: {me}");
     s.stop();
@@ -451,7 +468,9 @@ async fn an_away_player_is_out_after_the_grace_while_the_room_plays_on() {
     assert!(field.apply(next["tick"].as_u64().unwrap(), &next["state"]));
     // After the grace seat 2 is out (forfeit); the match goes on for the two left.
     let out = loop {
-        let e = clients[0].expect_within("event", Duration::from_secs(5)).await;
+        let e = clients[0]
+            .expect_within("event", Duration::from_secs(5))
+            .await;
         if e["event"]["name"] == "out" {
             break e;
         }
@@ -460,8 +479,12 @@ async fn an_away_player_is_out_after_the_grace_while_the_room_plays_on() {
     assert_eq!(out["event"]["data"]["reason"], "forfeit", "{out}");
     let r = clients[0].expect("room").await;
     assert_eq!(r["state"], "playing", "{r}");
-    let t0 = clients[0].expect("snapshot").await["tick"].as_u64().unwrap();
-    let t1 = clients[0].expect("snapshot").await["tick"].as_u64().unwrap();
+    let t0 = clients[0].expect("snapshot").await["tick"]
+        .as_u64()
+        .unwrap();
+    let t1 = clients[0].expect("snapshot").await["tick"]
+        .as_u64()
+        .unwrap();
     assert!(t1 > t0);
     // A spectator gets the full state first as well.
     let (mut spec, _) = Client::login(s.addr, &s.guest().await).await;

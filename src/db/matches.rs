@@ -247,41 +247,41 @@ pub fn insert_created(conn: &mut AnyConnection, m: &NewMatch) -> AppResult<()> {
     }
     let seat = |i: usize| m.players.get(i).cloned().flatten();
     conn.transaction(|conn| {
-    diesel::insert_into(matches::table)
-        .values((
-            matches::id.eq(&m.id),
-            matches::room_id.eq(&m.room_id),
-            matches::game.eq(&m.game),
-            matches::mode.eq(&m.mode),
-            matches::rated.eq(m.rated),
-            matches::status.eq(STATUS_CREATED),
-            matches::player0_id.eq(seat(0)),
-            matches::player1_id.eq(seat(1)),
-            matches::seed.eq(m.seed),
-            matches::config.eq(&m.config),
-            matches::epoch.eq(1i64),
-            matches::tournament_id.eq(&m.tournament_id),
-            matches::tournament_slot.eq(&m.tournament_slot),
-            matches::created_at.eq(now_ms()),
-        ))
-        .execute(conn)
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::conflict(format!("match {} already exists", m.id))
-            } else {
-                AppError::internal(e)
-            }
-        })?;
-    for (i, player) in m.players.iter().enumerate() {
-        diesel::insert_into(match_seats::table)
+        diesel::insert_into(matches::table)
             .values((
-                match_seats::match_id.eq(&m.id),
-                match_seats::seat.eq(i as i64),
-                match_seats::player_id.eq(player),
+                matches::id.eq(&m.id),
+                matches::room_id.eq(&m.room_id),
+                matches::game.eq(&m.game),
+                matches::mode.eq(&m.mode),
+                matches::rated.eq(m.rated),
+                matches::status.eq(STATUS_CREATED),
+                matches::player0_id.eq(seat(0)),
+                matches::player1_id.eq(seat(1)),
+                matches::seed.eq(m.seed),
+                matches::config.eq(&m.config),
+                matches::epoch.eq(1i64),
+                matches::tournament_id.eq(&m.tournament_id),
+                matches::tournament_slot.eq(&m.tournament_slot),
+                matches::created_at.eq(now_ms()),
             ))
-            .execute(conn)?;
-    }
-    Ok(())
+            .execute(conn)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    AppError::conflict(format!("match {} already exists", m.id))
+                } else {
+                    AppError::internal(e)
+                }
+            })?;
+        for (i, player) in m.players.iter().enumerate() {
+            diesel::insert_into(match_seats::table)
+                .values((
+                    match_seats::match_id.eq(&m.id),
+                    match_seats::seat.eq(i as i64),
+                    match_seats::player_id.eq(player),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
     })
 }
 
@@ -432,6 +432,11 @@ pub struct FinishedMatch {
     /// existed (then derived from `winner_seat`).
     #[serde(default)]
     pub places: Vec<u8>,
+    /// Seats whose player the room unseated before the first tick (quick-match no-shows the
+    /// match started without): their `match_seats` player is cleared, so they are neither
+    /// rated nor listed.
+    #[serde(default)]
+    pub unseated: Vec<u8>,
     /// [`EndReason`] as text (`score`, `forfeit`, `resign`, `abandoned`).
     pub end_reason: String,
     /// JSON of [`InputLog`].
@@ -515,7 +520,9 @@ pub fn finish_at(
             f.scores.len()
         )));
     }
-    if f.winner_seat.is_some_and(|s| usize::from(s) >= f.scores.len()) {
+    if f.winner_seat
+        .is_some_and(|s| usize::from(s) >= f.scores.len())
+    {
         return Err(AppError::validation(format!(
             "winner_seat must be a seat (0..{}) or null, got {:?}",
             f.scores.len(),
@@ -587,6 +594,24 @@ pub fn finish_at(
             .find(&f.id)
             .select(MatchRow::as_select())
             .first(c)?;
+        for &seat in &f.unseated {
+            diesel::update(
+                match_seats::table
+                    .filter(match_seats::match_id.eq(&f.id))
+                    .filter(match_seats::seat.eq(i64::from(seat))),
+            )
+            .set(match_seats::player_id.eq(None::<String>))
+            .execute(c)?;
+            match seat {
+                0 => diesel::update(matches::table.find(&f.id))
+                    .set(matches::player0_id.eq(None::<String>))
+                    .execute(c)?,
+                1 => diesel::update(matches::table.find(&f.id))
+                    .set(matches::player1_id.eq(None::<String>))
+                    .execute(c)?,
+                _ => 0,
+            };
+        }
         for (seat, score) in f.scores.iter().enumerate() {
             diesel::update(
                 match_seats::table
@@ -658,11 +683,13 @@ pub fn rating_in(c: &mut AnyConnection, player: &str, game: &str) -> AppResult<R
         ))
         .first::<(f64, f64, f64)>(c)
         .optional()?;
-    Ok(row.map_or_else(Rating::default, |(rating, deviation, volatility)| Rating {
-        rating,
-        deviation,
-        volatility,
-    }))
+    Ok(
+        row.map_or_else(Rating::default, |(rating, deviation, volatility)| Rating {
+            rating,
+            deviation,
+            volatility,
+        }),
+    )
 }
 
 /// A player's rating per game, as stored: `(game, rating, deviation, games_played)`, by game.

@@ -683,7 +683,10 @@ mod tests {
         let unknown = check_queue("chess", None).unwrap_err();
         assert_eq!(unknown.code, code::INVALID_FIELD);
         for spec in crate::game::specs() {
-            assert_eq!(check_queue(spec.kind, None).unwrap(), spec.default_queue_size);
+            assert_eq!(
+                check_queue(spec.kind, None).unwrap(),
+                spec.default_queue_size
+            );
             assert!(check_queue(spec.kind, Some(spec.max_seats + 1)).is_err());
             assert!(check_queue(spec.kind, Some(spec.min_seats - 1)).is_err());
         }

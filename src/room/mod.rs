@@ -271,6 +271,10 @@ impl RoomActor {
             for r in &cp.log.removals {
                 if let Some(slot) = seats.get_mut(usize::from(r.seat)) {
                     slot.out = true;
+                    // A no-show the match started without was unseated: it stays so.
+                    if matches!(cp.seats.get(usize::from(r.seat)), Some(None)) {
+                        slot.player = None;
+                    }
                 }
             }
             started = cp
@@ -861,6 +865,13 @@ impl RoomActor {
                 .collect(),
             winner_seat: outcome.winner,
             places,
+            unseated: self
+                .seats
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.out && s.player.is_none())
+                .map(|(i, _)| i as Seat)
+                .collect(),
             end_reason: outcome.reason.as_str().to_string(),
             input_log: serde_json::to_string(&self.log.to_log()).unwrap_or_default(),
             final_hash: self.game.state_hash(),

@@ -299,8 +299,7 @@ impl RoomActor {
             }
             None => {
                 let frame: ByteString =
-                    protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot())
-                        .into();
+                    protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot()).into();
                 s.outbound.try_send(Outbound { frame }).is_ok()
             }
         };

@@ -324,6 +324,9 @@ impl Session {
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(a) => {
                 act.released = false;
+                if a.role == JoinRole::Player {
+                    act.last_game = a.info["kind"].as_str().map(str::to_owned);
+                }
                 act.room = Some((handle, a.role));
                 act.send(
                     ctx,
