@@ -709,13 +709,13 @@ pub fn ratings_of(c: &mut AnyConnection, player: &str) -> AppResult<Vec<(String,
 /// Rate the seated players of a finished match in `game` from their `places` (indexed by
 /// seat) and count it in their `games_played` for that game.
 ///
-/// Each player's rating row for the game is created when missing (the default rating), then
-/// locked, in id order (an `UPDATE` takes the row lock), and read after: under Postgres's READ
-/// COMMITTED the read then sees any rating another transaction committed while we waited, so two
-/// matches finishing at once for the same player never lose an update, and the fixed lock order
-/// rules out deadlocks. Two first matches of a new player finishing at the same instant may
-/// both try to create the row: one fails with a unique violation and the durable outbox retries
-/// it, and the retry finds the row.
+/// Each player's rating row for the game is created when missing (the default rating, in a
+/// savepoint: two first matches of a new player finishing at once both go on, one creating the
+/// row and the other using it),
+/// then locked, in id order (an `UPDATE` takes the row lock), and read after: under Postgres's
+/// READ COMMITTED the read then sees any rating another transaction committed while we waited,
+/// so two matches finishing at once for the same player never lose an update, and the fixed
+/// lock order rules out deadlocks.
 fn rate_players(
     c: &mut AnyConnection,
     game: &str,
@@ -726,6 +726,7 @@ fn rate_players(
     let mut order: Vec<&str> = seated.iter().map(|(_, p)| p.as_str()).collect();
     order.sort_unstable();
     for id in order {
+        let d = Rating::default();
         let exists = ratings::table
             .find((id, game))
             .select(ratings::games_played)
@@ -733,18 +734,27 @@ fn rate_players(
             .optional()?
             .is_some();
         if !exists {
-            let d = Rating::default();
-            diesel::insert_into(ratings::table)
-                .values((
-                    ratings::player_id.eq(id),
-                    ratings::game.eq(game),
-                    ratings::rating.eq(d.rating),
-                    ratings::rating_deviation.eq(d.deviation),
-                    ratings::rating_volatility.eq(d.volatility),
-                    ratings::games_played.eq(0i64),
-                    ratings::updated_at.eq(now),
-                ))
-                .execute(c)?;
+            // In a savepoint: when another transaction created the row meanwhile (a unique
+            // violation once it commits), only the savepoint is rolled back and the row that
+            // won is used.
+            let created = c.transaction(|c| {
+                diesel::insert_into(ratings::table)
+                    .values((
+                        ratings::player_id.eq(id),
+                        ratings::game.eq(game),
+                        ratings::rating.eq(d.rating),
+                        ratings::rating_deviation.eq(d.deviation),
+                        ratings::rating_volatility.eq(d.volatility),
+                        ratings::games_played.eq(0i64),
+                        ratings::updated_at.eq(now),
+                    ))
+                    .execute(c)
+            });
+            match created {
+                Ok(_) => {}
+                Err(e) if super::is_unique_violation(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         diesel::update(ratings::table.find((id, game)))
             .set((
