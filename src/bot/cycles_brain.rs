@@ -7,9 +7,15 @@
 //! the free area reachable from it (a flood fill capped at [`AREA_CAP`] cells), halved when
 //! another rider's head is next to it (both could enter it: a head-on), and less one when going
 //! straight runs into a blocked cell the move after. The best score wins; straight wins ties, so
-//! the bot only turns when it must or when turning opens clearly more room. That is enough to
-//! survive a long time alone and to play a 4-player match to the end.
+//! the bot only turns when it must or when turning opens clearly more room. With probability
+//! [`WANDER_ONE_IN`]⁻¹ per move it instead takes a random option among those with room (at least
+//! half of [`AREA_CAP`] reachable), from its own seeded generator: identical deterministic bots on the
+//! point-symmetric spawns otherwise mirror each other and draw every round forever (found by
+//! `four_brains_play_a_match_to_the_end`). That is enough to survive a long time alone and to
+//! play a 4-player match to the end.
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::error::{truncate, BotError, BotResult};
@@ -17,6 +23,10 @@ use super::error::{truncate, BotError, BotResult};
 /// Flood fills stop after this many cells: beyond it every option is "roomy" and going straight
 /// is as good as turning, and a fill costs at most ~10 µs.
 pub const AREA_CAP: usize = 1_024;
+/// One move in this many takes a random good-enough option instead of the best (see the module
+/// docs): rare enough not to cost survival, frequent enough to break symmetric play within a
+/// few seconds.
+pub const WANDER_ONE_IN: u32 = 64;
 
 /// What the model needs from `joined.info` of a cycles game.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +82,7 @@ struct WireState {
     starts_in: u64,
     scores: Vec<u32>,
     status: Vec<u8>,
-    heads: Vec<Option<[u16; 3]>>,
+    heads: Vec<Option<(u16, u16, u8)>>,
     #[serde(default)]
     trails: Option<Vec<Vec<u16>>>,
     #[serde(default)]
@@ -170,11 +180,7 @@ impl CyclesModel {
         self.starts_in = wire.starts_in;
         self.scores = wire.scores;
         self.status = wire.status;
-        self.heads = wire
-            .heads
-            .iter()
-            .map(|h| h.map(|[x, y, d]| (x, y, d)))
-            .collect();
+        self.heads = wire.heads;
         self.held = true;
         Ok(applied)
     }
@@ -247,18 +253,30 @@ impl CyclesModel {
 #[derive(Clone, Debug)]
 pub struct CyclesBrain {
     seat: u8,
+    /// Source of the occasional wander.
+    rng: ChaCha8Rng,
+    /// One move in this many wanders; 0 never.
+    wander_one_in: u32,
     /// The head cell the last decision was made for: one decision per move, because a turn
     /// sent waits for the next move and a second one would turn again.
     decided_at: Option<(u32, u16, u16)>,
 }
 
 impl CyclesBrain {
-    /// A brain for `seat`.
-    pub fn new(seat: u8) -> Self {
+    /// A brain for `seat`, its wanders drawn from `seed` (give each bot its own).
+    pub fn new(seat: u8, seed: u64) -> Self {
         Self {
             seat,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            wander_one_in: WANDER_ONE_IN,
             decided_at: None,
         }
+    }
+
+    /// The same brain wandering one move in `one_in` (0: never, the pure policy).
+    pub fn with_wander(mut self, one_in: u32) -> Self {
+        self.wander_one_in = one_in;
+        self
     }
 
     /// The turn to send now (`"left"` or `"right"`), or `None` to ride straight on (or when our
@@ -278,7 +296,7 @@ impl CyclesBrain {
             (Some("left"), (dir + 3) % 4),
             (Some("right"), (dir + 1) % 4),
         ];
-        let mut best: Option<(i64, Option<&'static str>)> = None;
+        let mut scored: Vec<(i64, Option<&'static str>)> = Vec::with_capacity(3);
         for (turn, d) in options {
             let (dx, dy) = step_of(d);
             let (nx, ny) = (i32::from(x) + dx, i32::from(y) + dy);
@@ -292,11 +310,22 @@ impl CyclesBrain {
             if turn.is_none() && !model.is_free(nx + dx, ny + dy) {
                 score -= 1;
             }
-            if best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, turn));
+            scored.push((score, turn));
+        }
+        // The first best: straight wins ties.
+        let best = scored
+            .iter()
+            .copied()
+            .reduce(|b, o| if o.0 > b.0 { o } else { b })?;
+        if self.wander_one_in > 0 && self.rng.gen_ratio(1, self.wander_one_in) {
+            // Only where there is room: a wander late in a round would cost the cycle its life.
+            let roomy = AREA_CAP as i64;
+            let good: Vec<_> = scored.iter().filter(|o| o.0 >= roomy).collect();
+            if let Some(pick) = good.get(self.rng.gen_range(0..good.len().max(1))) {
+                return pick.1;
             }
         }
-        best.and_then(|(_, turn)| turn)
+        best.1
     }
 
     /// Whether another riding cycle's head is next to `(x, y)`.

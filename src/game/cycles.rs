@@ -420,10 +420,12 @@ impl Cycles {
 
     /// Ends the round: scores it, then ends the game or starts the next round.
     fn end_round(&mut self, events: &mut Vec<GameEvent>) {
-        let mut riding = self.riding();
-        let winner = match (riding.next(), riding.next()) {
-            (Some(seat), None) => Some(seat),
-            _ => None,
+        let winner = {
+            let mut riding = self.riding();
+            match (riding.next(), riding.next()) {
+                (Some(seat), None) => Some(seat),
+                _ => None,
+            }
         };
         if let Some(seat) = winner {
             if let Some(score) = self.scores.get_mut(usize::from(seat)) {
