@@ -7,6 +7,8 @@
 //!   [`default_config`], [`GAMES`]) and the catalogue ([`GameSpec`], [`specs`], [`spec`],
 //!   [`config_for_seats`]).
 //! - [`pong`]: Pong, the reference game (two seats, held intents, a small full snapshot).
+//! - [`cycles`]: light cycles (2–8 seats, elimination, turns as one-off events, a growing state
+//!   sent as deltas).
 //!
 //! docs/games.md is the guide to writing a game: the contract of [`Game`] with two worked
 //! examples.
@@ -19,6 +21,7 @@
 //! machine and build, which is what lets a replay be verified by re-simulating it and comparing
 //! [`Game::state_hash`].
 
+pub mod cycles;
 pub mod pong;
 
 use rand::{RngCore, SeedableRng};
@@ -31,7 +34,7 @@ use serde_json::value::RawValue;
 pub type Seat = u8;
 
 /// The kinds that [`create`] knows, in the order clients should list them.
-pub const GAMES: &[&str] = &[pong::KIND];
+pub const GAMES: &[&str] = &[pong::KIND, cycles::KIND];
 
 /// What the engine (matchmaker, lobby, `GET /api/v1/games`) needs to know about a game kind
 /// without creating one.
@@ -51,13 +54,22 @@ pub struct GameSpec {
 }
 
 /// The catalogue, in the order of [`GAMES`].
-const SPECS: &[GameSpec] = &[GameSpec {
-    kind: pong::KIND,
-    name: "Pong",
-    min_seats: pong::SEATS,
-    max_seats: pong::SEATS,
-    default_queue_size: pong::SEATS,
-}];
+const SPECS: &[GameSpec] = &[
+    GameSpec {
+        kind: pong::KIND,
+        name: "Pong",
+        min_seats: pong::SEATS,
+        max_seats: pong::SEATS,
+        default_queue_size: pong::SEATS,
+    },
+    GameSpec {
+        kind: cycles::KIND,
+        name: "Light cycles",
+        min_seats: cycles::SEATS_MIN as u8,
+        max_seats: cycles::SEATS_MAX as u8,
+        default_queue_size: 4,
+    },
+];
 
 /// Every game kind with its seat range, in the order clients should list them.
 pub fn specs() -> &'static [GameSpec] {
@@ -86,6 +98,13 @@ pub fn config_for_seats(kind: &str, seats: u8) -> Result<serde_json::Value, Game
     match spec.kind {
         // Pong's seat count is fixed; its config has no `seats` field.
         pong::KIND => default_config(kind),
+        cycles::KIND => to_json(
+            cycles::KIND,
+            &cycles::CyclesConfig {
+                seats: u32::from(seats),
+                ..cycles::CyclesConfig::default()
+            },
+        ),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
 }
@@ -363,6 +382,10 @@ pub fn create(
             pong::PongConfig::from_json(config)?,
             seed,
         ))),
+        cycles::KIND => Ok(Box::new(cycles::Cycles::new(
+            cycles::CyclesConfig::from_json(config)?,
+            seed,
+        ))),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
 }
@@ -372,6 +395,7 @@ pub fn create(
 pub fn restore(kind: &str, saved: &serde_json::Value) -> Result<Box<dyn Game>, GameError> {
     match kind {
         pong::KIND => Ok(Box::new(pong::Pong::restore(saved)?)),
+        cycles::KIND => Ok(Box::new(cycles::Cycles::restore(saved)?)),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
 }
@@ -379,14 +403,18 @@ pub fn restore(kind: &str, saved: &serde_json::Value) -> Result<Box<dyn Game>, G
 /// The default configuration of `kind`, as JSON, for forms and documentation.
 pub fn default_config(kind: &str) -> Result<serde_json::Value, GameError> {
     match kind {
-        pong::KIND => {
-            serde_json::to_value(pong::PongConfig::default()).map_err(|e| GameError::BadConfig {
-                kind: pong::KIND,
-                message: e.to_string(),
-            })
-        }
+        pong::KIND => to_json(pong::KIND, &pong::PongConfig::default()),
+        cycles::KIND => to_json(cycles::KIND, &cycles::CyclesConfig::default()),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
+}
+
+/// A config as JSON (cannot fail for these plain structs of integers).
+fn to_json(kind: &'static str, config: &impl Serialize) -> Result<serde_json::Value, GameError> {
+    serde_json::to_value(config).map_err(|e| GameError::BadConfig {
+        kind,
+        message: e.to_string(),
+    })
 }
 
 /// The JSON type of `value`, for error messages that must not echo large inputs.
