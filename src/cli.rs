@@ -120,9 +120,17 @@ pub struct LoadgenArgs {
     /// whose instance goes away reconnects through another).
     #[arg(long = "url", default_value = "http://127.0.0.1:8080")]
     pub urls: Vec<String>,
-    /// Concurrent two-player rooms (0 with --idle only).
+    /// Concurrent rooms (0 with --idle only); each holds `--seats` bots.
     #[arg(long, default_value_t = 1)]
     pub rooms: usize,
+    /// The game the bots play: `pong` (the default) or `cycles` (light cycles; the bots steer
+    /// off walls and trails).
+    #[arg(long, default_value = "pong")]
+    pub game: String,
+    /// Players per room (quick match: the queue's group size); default the game's
+    /// `default_queue_size` (pong 2, cycles 4), within its seat range.
+    #[arg(long)]
+    pub seats: Option<u8>,
     /// Complete matches to play per room slot (ignored with --duration).
     #[arg(long, default_value_t = 1)]
     pub matches: usize,

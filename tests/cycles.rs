@@ -171,9 +171,10 @@ impl Field {
     }
 }
 
-/// Play `c` as `seat` until `match_end` (steering off walls and trails), checking that the
-/// first snapshot is full and that deltas apply; returns the match_end message and the field.
-async fn play_to_end(c: &mut Client, seat: usize, size: (i64, i64)) -> (Value, Field) {
+/// Play `c` as `seat` until `match_end` (steering off walls and trails when `steer`, else
+/// riding straight on), checking that the first snapshot is full and that deltas apply;
+/// returns the match_end message and the field.
+async fn play_to_end(c: &mut Client, seat: usize, size: (i64, i64), steer: bool) -> (Value, Field) {
     let mut f = Field::default();
     let mut seq = 0u64;
     let mut turned_at: Option<(i64, i64)> = None;
@@ -190,7 +191,7 @@ async fn play_to_end(c: &mut Client, seat: usize, size: (i64, i64)) -> (Value, F
                 let Some(&(x, y, _)) = f.heads.get(seat) else {
                     continue;
                 };
-                if turned_at == Some((x, y)) {
+                if !steer || turned_at == Some((x, y)) {
                     continue;
                 }
                 if let Some(turn) = f.steer(seat, size) {
@@ -289,13 +290,17 @@ async fn a_quick_match_of_four_forms_one_room() {
         let j = c.expect("joined").await;
         assert_eq!(j["info"]["seats"], 4, "{j}");
         seats.insert(j["seat"].as_u64().unwrap());
+        // Each player's first snapshot is the full state, sent to it alone at the join.
+        let snap = c.expect("snapshot").await;
+        assert_eq!(snap["state"]["full"], true, "{snap}");
+        assert_eq!(snap["state"]["heads"].as_array().unwrap().len(), 4);
     }
     assert_eq!(seats.len(), 4);
     let r = clients[0].expect_room_state("playing").await;
     assert_eq!(r["players"].as_array().unwrap().len(), 4, "{r}");
+    // The shared frames that follow are deltas.
     let snap = clients[0].expect("snapshot").await;
-    assert_eq!(snap["state"]["full"], true, "{snap}");
-    assert_eq!(snap["state"]["heads"].as_array().unwrap().len(), 4);
+    assert_eq!(snap["state"]["full"], false, "{snap}");
     s.stop();
 }
 
@@ -305,9 +310,11 @@ async fn four_players_play_to_a_winner_with_places_stored_and_replayable() {
     let tokens = guests(&s, 4).await;
     let (clients, _room, match_id) = private_room(&s, small(4), false, tokens).await;
     let mut handles = Vec::new();
+    // The spawns are symmetric: four identical steering bots could draw round after round.
+    // Seat 0 steers; the others ride straight into a wall — seat 0 outlives them.
     for (seat, mut c) in clients.into_iter().enumerate() {
         handles.push(tokio::spawn(async move {
-            let (end, f) = play_to_end(&mut c, seat, (16, 16)).await;
+            let (end, f) = play_to_end(&mut c, seat, (16, 16), seat == 0).await;
             (end, f.fulls, f.deltas)
         }));
     }
@@ -330,6 +337,8 @@ async fn four_players_play_to_a_winner_with_places_stored_and_replayable() {
         .collect();
     assert_eq!(places.len(), 4, "{outcome}");
     assert!(places.contains(&1), "{outcome}");
+    assert_eq!(outcome["winner"], 0, "the steering bot wins: {outcome}");
+    assert_eq!(places[0], 1, "{outcome}");
     for e in &ends {
         assert_eq!(e["outcome"], *outcome);
     }

@@ -1,4 +1,6 @@
-//! [`play_match`]: one Pong match for one bot, from `join` to `match_end`, measured.
+//! [`play_match`]: one match for one bot, from `join` to `match_end`, measured. The game is
+//! read from `joined.info.kind`: Pong with a [`PongBrain`], light cycles with a
+//! [`CyclesModel`] (full and delta snapshots) and a [`CyclesBrain`].
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +10,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use super::brain::{intent_value, Intent, PongBrain, PongInfo, PongState};
 use super::client::{BotClient, ClientConfig};
+use super::cycles_brain::{CyclesBrain, CyclesInfo, CyclesModel};
 use super::error::{BotError, BotResult};
 use super::stats::{AckTracker, Hist, IntervalTracker, TickTracker};
 use super::wire::{Incoming, Joined, MatchEnd};
@@ -175,6 +178,12 @@ pub struct MatchSummary {
     pub planned_misses: u64,
     /// Reconnections during the match.
     pub reconnects: ReconnectStats,
+    /// Payload bytes of the snapshot frames received (in the connection's encoding): with
+    /// [`MatchSummary::snapshots`], the bytes per snapshot (light cycles: mostly deltas).
+    pub snapshot_bytes: u64,
+    /// Snapshots that carried the full state (light cycles; Pong's are all full and counted
+    /// here too).
+    pub full_snapshots: u64,
     /// Whether the bot left the match at [`PlayOptions::stop_at`].
     pub left_at_stop: bool,
     /// Index (in [`Reconnect::ws_urls`]) of the instance the bot was connected to at the end,
@@ -252,18 +261,14 @@ pub async fn play_match(
         expected: "a seat in joined",
         got: "no seat".into(),
     })?;
-    if seat > 1 {
-        return Err(BotError::Unexpected {
-            expected: "seat 0 or 1",
-            got: format!("seat {seat}"),
-        });
-    }
-    let info = PongInfo::from_json(&joined.info)?;
+    let mut player = Player::new(&joined.info, seat, opts)?;
     let tick_hz = u64::from(joined.tick_hz.max(1));
     // Clients may send up to twice the tick rate.
     let min_input_gap = Duration::from_micros(1_000_000 / (2 * tick_hz));
-    let mut brain = PongBrain::new(seat, info, opts.miss_rate, opts.seed);
-    let mut schedule: Option<Interval> = opts.input_schedule.map(|s| {
+    // Light cycles' inputs are events (a turn each): there is no held intent to repeat on a
+    // schedule, so its bots send only the turns they decide.
+    let open_loop = opts.input_schedule.filter(|_| player.repeats_intents());
+    let mut schedule: Option<Interval> = open_loop.map(|s| {
         let start = tokio::time::Instant::now() + s.phase;
         let mut timer = tokio::time::interval_at(start, s.period.max(min_input_gap));
         // A late loadgen skips sends rather than bursting (the server would rate-limit a burst);
@@ -289,9 +294,11 @@ pub async fn play_match(
     let mut decided = false;
     let (mut snapshots, mut inputs_sent, mut events, mut points) = (0u64, 0u64, 0u64, 0u64);
     let mut playing_snapshots = 0u64;
+    let (mut snapshot_bytes, mut full_snapshots) = (0u64, 0u64);
     let seat_ix = usize::from(seat);
 
     let end = loop {
+        let bytes_before = client.traffic().bytes_in;
         let event = tokio::select! {
             msg = client.recv(opts.idle_timeout) => Event::Message(msg),
             Some(at) = next_tick(&mut schedule) => Event::InputDue(at.into_std()),
@@ -331,6 +338,7 @@ pub async fn play_match(
                         Incoming::Snapshot(snap) => {
                             let now = Instant::now();
                             snapshots += 1;
+                            snapshot_bytes += client.traffic().bytes_in - bytes_before;
                             if let Some(live) = &opts.live {
                                 LiveCounters::add(&live.snapshots_received);
                             }
@@ -339,9 +347,35 @@ pub async fn play_match(
                             if let Some(&ack) = snap.acks.get(seat_ix) {
                                 acks.acked(ack, now, &mut latency);
                             }
-                            let state = PongState::parse(snap.state.get())?;
-                            let intent = brain.decide(&state);
-                            decided = info.is_over(&state);
+                            let intent = match &mut player {
+                                Player::Pong { brain, info } => {
+                                    let state = PongState::parse(snap.state.get())?;
+                                    full_snapshots += 1;
+                                    decided = info.is_over(&state);
+                                    Some(brain.decide(&state))
+                                }
+                                Player::Cycles { model, brain } => {
+                                    if model.apply(snap.state.get())?
+                                        == super::cycles_brain::Applied::Full
+                                    {
+                                        full_snapshots += 1;
+                                    }
+                                    let playing =
+                                        matches!(room_state.as_deref(), None | Some("playing"));
+                                    if playing && !left {
+                                        if let Some(turn) = brain.decide(model) {
+                                            let seq = client.next_input_seq();
+                                            client.send_input(seq, serde_json::json!(turn)).await?;
+                                            acks.sent(seq, Instant::now());
+                                            inputs_sent += 1;
+                                            if let Some(live) = &opts.live {
+                                                LiveCounters::add(&live.inputs_sent);
+                                            }
+                                        }
+                                    }
+                                    None
+                                }
+                            };
                             // Not after the deciding point: the room is finishing and would
                             // drop it.
                             let playing = matches!(room_state.as_deref(), None | Some("playing"))
@@ -349,12 +383,14 @@ pub async fn play_match(
                             if playing {
                                 playing_snapshots += 1;
                             }
-                            if schedule.is_some() {
+                            if let Some(intent) = intent.filter(|_| schedule.is_some()) {
                                 held = intent;
                             } else {
                                 let rate_ok = last_input
                                     .is_none_or(|t| now.duration_since(t) >= min_input_gap);
-                                if intent != held && playing && rate_ok && !left {
+                                if let Some(intent) =
+                                    intent.filter(|i| *i != held && playing && rate_ok && !left)
+                                {
                                     let seq = client.next_input_seq();
                                     client.send_input(seq, intent_value(intent)).await?;
                                     let sent = Instant::now();
@@ -492,12 +528,83 @@ pub async fn play_match(
         points,
         latency,
         snapshot_interval,
-        approaches: brain.approaches(),
-        planned_misses: brain.planned_misses(),
+        approaches: player.approaches(),
+        planned_misses: player.planned_misses(),
         reconnects: stats,
+        snapshot_bytes,
+        full_snapshots,
         left_at_stop: left,
         instance: reconnect.as_ref().map(|r| r.current),
     })
+}
+
+/// The game-specific side of a bot: what it decides from each snapshot.
+enum Player {
+    /// Pong: a held intent from each snapshot.
+    Pong { brain: PongBrain, info: PongInfo },
+    /// Light cycles: a model rebuilt from full and delta snapshots, and a turn when needed.
+    Cycles {
+        model: Box<CyclesModel>,
+        brain: CyclesBrain,
+    },
+}
+
+impl Player {
+    /// The player for the game of `info` (`joined.info`; `kind` absent means Pong, as servers
+    /// before the catalogue sent), seated at `seat`.
+    fn new(info: &serde_json::Value, seat: u8, opts: &PlayOptions) -> BotResult<Player> {
+        match info.get("kind").and_then(|k| k.as_str()) {
+            Some("cycles") => {
+                let ci = CyclesInfo::from_json(info)?;
+                if seat >= ci.seats {
+                    return Err(BotError::Unexpected {
+                        expected: "a seat of the room",
+                        got: format!("seat {seat} of {}", ci.seats),
+                    });
+                }
+                Ok(Player::Cycles {
+                    model: Box::new(CyclesModel::new(ci)),
+                    brain: CyclesBrain::new(seat, opts.seed),
+                })
+            }
+            None | Some("pong") => {
+                if seat > 1 {
+                    return Err(BotError::Unexpected {
+                        expected: "seat 0 or 1",
+                        got: format!("seat {seat}"),
+                    });
+                }
+                let info = PongInfo::from_json(info)?;
+                Ok(Player::Pong {
+                    brain: PongBrain::new(seat, info, opts.miss_rate, opts.seed),
+                    info,
+                })
+            }
+            Some(other) => Err(BotError::Unexpected {
+                expected: "a game this bot plays (pong, cycles)",
+                got: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Whether inputs are held intents that an open-loop schedule may repeat.
+    fn repeats_intents(&self) -> bool {
+        matches!(self, Player::Pong { .. })
+    }
+
+    fn approaches(&self) -> u64 {
+        match self {
+            Player::Pong { brain, .. } => brain.approaches(),
+            Player::Cycles { .. } => 0,
+        }
+    }
+
+    fn planned_misses(&self) -> u64 {
+        match self {
+            Player::Pong { brain, .. } => brain.planned_misses(),
+            Player::Cycles { .. } => 0,
+        }
+    }
 }
 
 /// What woke the match loop.

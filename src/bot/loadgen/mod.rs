@@ -61,8 +61,12 @@ pub enum Mode {
 pub struct Options {
     /// Base URLs of the instances (`http://host:port`); bot `i` starts on `urls[i % n]`.
     pub urls: Vec<String>,
-    /// Concurrent two-player room slots (0 with `idle` only).
+    /// Concurrent room slots (0 with `idle` only).
     pub rooms: usize,
+    /// The game played (`pong`, `cycles`).
+    pub game: String,
+    /// Bots per room (quick match: the group size queued for).
+    pub seats: u8,
     /// Complete matches per room slot (when `duration` is `None`).
     pub matches: usize,
     /// Timed run: keep starting matches until this long after the start, then leave the ones
@@ -111,6 +115,8 @@ impl Options {
         Self {
             urls: vec![url.into()],
             rooms,
+            game: crate::game::pong::KIND.to_owned(),
+            seats: 2,
             matches,
             duration: None,
             ramp: Duration::ZERO,
@@ -182,7 +188,25 @@ impl TryFrom<&LoadgenArgs> for Options {
         }
         let seed = seed_or_clock(a.seed);
         let progress = duration("progress", &a.progress)?;
+        let Some(spec) = crate::game::spec(&a.game) else {
+            anyhow::bail!(
+                "--game {:?} is not a game of this build (known: {})",
+                a.game,
+                crate::game::GAMES.join(", ")
+            );
+        };
+        let seats = a.seats.unwrap_or(spec.default_queue_size);
+        if !(spec.min_seats..=spec.max_seats).contains(&seats) {
+            anyhow::bail!(
+                "--seats must be in {}..={} for {}, got {seats}",
+                spec.min_seats,
+                spec.max_seats,
+                spec.kind
+            );
+        }
         Ok(Self {
+            game: spec.kind.to_owned(),
+            seats,
             mode: a.mode,
             miss_rate: a.miss_rate,
             seed,
@@ -260,6 +284,10 @@ struct Totals {
     reconnects_failed: u64,
     reconnects_deliberate: u64,
     traffic: Traffic,
+    /// Snapshots, their payload bytes and how many were full, over every completed match.
+    snapshots: u64,
+    snapshot_bytes: u64,
+    full_snapshots: u64,
 }
 
 /// State shared by every bot task of a run.
@@ -298,6 +326,9 @@ impl Shared {
         t.max_tick_gap = t.max_tick_gap.max(s.max_tick_gap);
         t.reconnects_ok += s.reconnects.ok;
         t.reconnects_deliberate += s.reconnects.deliberate;
+        t.snapshots += s.snapshots;
+        t.snapshot_bytes += s.snapshot_bytes;
+        t.full_snapshots += s.full_snapshots;
         t.resume.add(&s.reconnects.resume);
         if s.left_at_stop {
             t.cut.insert(s.match_id.clone());
@@ -375,6 +406,11 @@ impl Shared {
 
     fn deadline(&self) -> Option<Instant> {
         self.deadline.get().copied().flatten()
+    }
+
+    /// Bots playing: one per seat of every room slot.
+    fn players(&self) -> usize {
+        usize::from(self.opts.seats) * self.opts.rooms
     }
 
     fn timed(&self) -> bool {
@@ -526,8 +562,8 @@ async fn finish_bot(shared: &Shared, bot: Bot) {
 async fn queue_for_match(shared: &Shared, client: &mut BotClient, mine: i64) -> BotResult<String> {
     client
         .send(&ClientMsg::Queue {
-            game: "pong".into(),
-            size: None,
+            game: shared.opts.game.clone(),
+            size: Some(shared.opts.seats),
         })
         .await?;
     let queued_at = Instant::now();
@@ -595,7 +631,7 @@ async fn play_one(
 
 /// One quick-match bot: connect, then queue and play `matches` times (or until the deadline).
 async fn quick_bot(shared: Arc<Shared>, idx: usize) {
-    shared.ramp_wait(idx, 2 * shared.opts.rooms).await;
+    shared.ramp_wait(idx, shared.players()).await;
     let matches = shared.opts.matches as i64;
     let mut left = matches;
     let who = format!("bot{idx}");
@@ -652,36 +688,58 @@ async fn quick_bot(shared: Arc<Shared>, idx: usize) {
     }
 }
 
-/// One private-room slot: two bots; for each match the first creates a room, both join by code.
+/// One private-room slot: `seats` bots; for each match the first creates a room (the game's
+/// config for that many seats), all join by code.
 async fn private_slot(shared: Arc<Shared>, slot: usize) {
     shared.ramp_wait(slot, shared.opts.rooms).await;
-    let (a, b) = tokio::join!(
-        start_bot(&shared, 2 * slot),
-        start_bot(&shared, 2 * slot + 1)
-    );
-    let (mut host, mut guest) = match (a, b) {
-        (Ok(h), Ok(g)) => (h, g),
-        (a, b) => {
-            for (i, r) in [(2 * slot, a), (2 * slot + 1, b)] {
-                match r {
-                    Ok(bot) => finish_bot(&shared, bot).await,
-                    Err(e) => shared.record_error(&format!("bot{i}"), &e),
-                }
+    let n = usize::from(shared.opts.seats);
+    let first = n * slot;
+    let started =
+        futures_util::future::join_all((first..first + n).map(|i| start_bot(&shared, i))).await;
+    if started.iter().any(Result::is_err) {
+        for (i, r) in (first..).zip(started) {
+            match r {
+                Ok(bot) => finish_bot(&shared, bot).await,
+                Err(e) => shared.record_error(&format!("bot{i}"), &e),
+            }
+        }
+        return;
+    }
+    let mut bots: Vec<Bot> = started.into_iter().flatten().collect();
+    let mut config = match crate::game::config_for_seats(&shared.opts.game, shared.opts.seats) {
+        Ok(c) => c,
+        Err(e) => {
+            shared.record_error(
+                "slot",
+                &BotError::Unexpected {
+                    expected: "a config for the game and seats",
+                    got: e.to_string(),
+                },
+            );
+            for bot in bots {
+                finish_bot(&shared, bot).await;
             }
             return;
         }
     };
-    let config = match shared.opts.points_to_win {
-        Some(p) => serde_json::json!({ "points_to_win": p }),
-        None => serde_json::json!({}),
-    };
+    if let (Some(p), Some(obj)) = (shared.opts.points_to_win, config.as_object_mut()) {
+        if shared.opts.game == crate::game::pong::KIND {
+            obj.insert("points_to_win".into(), serde_json::json!(p));
+        }
+    }
     let mut m = 0usize;
     while shared.timed() || m < shared.opts.matches {
         if shared.past_deadline() {
             break;
         }
+        let host = &bots[0];
         let room = match shared.apis[host.instance]
-            .create_room(&host.account.token, "pong", false, config.clone())
+            .create_room(
+                &host.account.token,
+                &shared.opts.game,
+                false,
+                config.clone(),
+            )
             .await
         {
             Ok(r) => r,
@@ -690,23 +748,24 @@ async fn private_slot(shared: Arc<Shared>, slot: usize) {
                 break;
             }
         };
-        shared.in_match.fetch_add(2, Ordering::Relaxed);
-        let (host_opts, guest_opts) = (
-            shared.play_options(host.idx, host.instance, &host.account.token, m),
-            shared.play_options(guest.idx, guest.instance, &guest.account.token, m),
-        );
-        let (ra, rb) = tokio::join!(
-            play_one(&mut host, JoinTarget::Code(room.code.clone()), &host_opts),
-            play_one(&mut guest, JoinTarget::Code(room.code.clone()), &guest_opts),
-        );
-        shared.in_match.fetch_sub(2, Ordering::Relaxed);
+        shared.in_match.fetch_add(n, Ordering::Relaxed);
+        let results = futures_util::future::join_all(bots.iter_mut().map(|bot| {
+            let opts = shared.play_options(bot.idx, bot.instance, &bot.account.token, m);
+            let code = room.code.clone();
+            async move {
+                let r = play_one(bot, JoinTarget::Code(code), &opts).await;
+                (bot.name.clone(), r)
+            }
+        }))
+        .await;
+        shared.in_match.fetch_sub(n, Ordering::Relaxed);
         let mut stop = false;
-        for (bot, r) in [(&host, ra), (&guest, rb)] {
+        for (name, r) in results {
             match r {
                 Ok(summary) => shared.record_match(&summary),
                 Err(BotError::RunOver) => stop = true,
                 Err(e) => {
-                    shared.record_error(&bot.name, &e);
+                    shared.record_error(&name, &e);
                     stop = true;
                 }
             }
@@ -716,8 +775,9 @@ async fn private_slot(shared: Arc<Shared>, slot: usize) {
         }
         m += 1;
     }
-    finish_bot(&shared, host).await;
-    finish_bot(&shared, guest).await;
+    for bot in bots {
+        finish_bot(&shared, bot).await;
+    }
 }
 
 /// Prints a progress line to stderr every `every`.
@@ -740,7 +800,7 @@ async fn progress(shared: Arc<Shared>, every: Duration) {
              snapshots {} ({:.0}/s); inputs {}; p99 {:.1} ms; errors {}",
             shared.started.elapsed().as_secs_f64(),
             shared.connected.load(Ordering::Relaxed),
-            2 * shared.opts.rooms,
+            shared.players(),
             shared.opts.idle,
             shared.in_match.load(Ordering::Relaxed),
             shared.matches_completed.load(Ordering::Relaxed),
@@ -799,7 +859,7 @@ pub async fn run(opts: Options) -> BotResult<Report> {
     let cpu_before = process_cpu_time();
     let ws_urls = Arc::new(apis.iter().map(|a| a.ws_url().to_owned()).collect());
     let shared = Arc::new(Shared {
-        remaining: AtomicI64::new((2 * opts.rooms * opts.matches) as i64),
+        remaining: AtomicI64::new((usize::from(opts.seats) * opts.rooms * opts.matches) as i64),
         apis,
         ws_urls,
         started: Instant::now(),
@@ -837,7 +897,7 @@ pub async fn run(opts: Options) -> BotResult<Report> {
     let mut bots = JoinSet::new();
     match opts.mode {
         Mode::Quick => {
-            for i in 0..2 * opts.rooms {
+            for i in 0..shared.players() {
                 bots.spawn(quick_bot(shared.clone(), i));
             }
         }
@@ -956,7 +1016,15 @@ pub async fn run(opts: Options) -> BotResult<Report> {
     let p99_exceeded = opts.max_p99_ms.is_some_and(|bound| latency_ms.p99 > bound);
     Ok(Report {
         rooms: opts.rooms,
-        players: 2 * opts.rooms,
+        players: shared.players(),
+        game: opts.game.clone(),
+        seats: opts.seats,
+        bytes_per_snapshot: if t.snapshots == 0 {
+            0.0
+        } else {
+            round3(t.snapshot_bytes as f64 / t.snapshots as f64)
+        },
+        full_snapshots: t.full_snapshots,
         instances: opts.urls.len(),
         mode: opts.mode,
         encoding: opts.client.encoding.as_str(),

@@ -13,8 +13,17 @@ use crate::bot::stats::{Percentiles, ShortPercentiles};
 pub struct Report {
     /// Room slots.
     pub rooms: usize,
-    /// Bots (2 per room).
+    /// Bots (`seats` per room).
     pub players: usize,
+    /// The game played.
+    pub game: String,
+    /// Players per room.
+    pub seats: u8,
+    /// Mean payload bytes of a snapshot frame as the bots received them (in `encoding`); for
+    /// light cycles mostly deltas (`full_snapshots` of them were full).
+    pub bytes_per_snapshot: f64,
+    /// Snapshots that carried the full state (Pong: all of them).
+    pub full_snapshots: u64,
     /// Instances (`--url`s) the bots were spread over.
     pub instances: usize,
     /// Quick or private.

@@ -55,6 +55,8 @@ fn summary(match_id: &str, seat: u8, latencies_ms: &[u64], gaps: u64) -> MatchSu
         approaches: 3,
         planned_misses: 1,
         reconnects: Default::default(),
+        snapshot_bytes: 0,
+        full_snapshots: 0,
         left_at_stop: false,
         instance: Some(0),
     }
