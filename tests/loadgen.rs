@@ -206,3 +206,44 @@ async fn a_p99_bound_that_is_exceeded_fails_the_command() {
     assert_eq!(report["p99_exceeded"], true, "{report}");
     assert!(stderr.contains("--max-p99-ms"), "{stderr}");
 }
+
+/// Light cycles: four bots per room (quick match of 4), steering with the cycles brain, in both
+/// encodings; a short timed run (the default field is large: the matches are cut at the end,
+/// the bots leaving one by one until the last one wins). Snapshots are mostly deltas, and their
+/// size is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_play_light_cycles_in_rooms_of_four() {
+    let server = server().await;
+    for encoding in ["json", "bin"] {
+        let args = [
+            "--game",
+            "cycles",
+            "--seats",
+            "4",
+            "--rooms",
+            "1",
+            "--duration",
+            "6s",
+            "--timeout",
+            "1m",
+            "--seed",
+            "5",
+            "--progress",
+            "0s",
+            "--encoding",
+            encoding,
+        ];
+        let (ok, report, stderr) = loadgen_command(&server, &args).await;
+        assert!(ok, "{report}\nstderr:\n{stderr}");
+        assert_eq!(report["game"], "cycles", "{report}");
+        assert_eq!(report["players"], 4, "{report}");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert!(report["inputs_sent"].as_u64().unwrap() > 0, "{report}");
+        let bytes = report["bytes_per_snapshot"].as_f64().unwrap();
+        assert!(bytes > 0.0, "{report}");
+        let full = report["full_snapshots"].as_u64().unwrap();
+        let all = report["snapshots_received"].as_u64().unwrap();
+        assert!(full >= 1 && full * 10 < all, "mostly deltas: {report}");
+        println!("LOADGEN cycles {encoding}: bytes_per_snapshot={bytes} full={full} of {all}");
+    }
+}

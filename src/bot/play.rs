@@ -36,6 +36,10 @@ pub struct LiveCounters {
     pub snapshots_received: AtomicU64,
     /// Lost connections after which the bot did not get its seat back.
     pub resumes_failed: AtomicU64,
+    /// Payload bytes of the snapshots received.
+    pub snapshot_bytes: AtomicU64,
+    /// Snapshots received that carried the full state.
+    pub full_snapshots: AtomicU64,
 }
 
 impl LiveCounters {
@@ -338,7 +342,12 @@ pub async fn play_match(
                         Incoming::Snapshot(snap) => {
                             let now = Instant::now();
                             snapshots += 1;
-                            snapshot_bytes += client.traffic().bytes_in - bytes_before;
+                            let bytes = client.traffic().bytes_in - bytes_before;
+                            snapshot_bytes += bytes;
+                            if let Some(live) = &opts.live {
+                                live.snapshot_bytes.fetch_add(bytes, Ordering::Relaxed);
+                            }
+                            let fulls_before = full_snapshots;
                             if let Some(live) = &opts.live {
                                 LiveCounters::add(&live.snapshots_received);
                             }
@@ -355,7 +364,7 @@ pub async fn play_match(
                                     Some(brain.decide(&state))
                                 }
                                 Player::Cycles { model, brain } => {
-                                    if model.apply(snap.state.get())?
+                                    if model.apply(&cycles_state(snap.state.get()))?
                                         == super::cycles_brain::Applied::Full
                                     {
                                         full_snapshots += 1;
@@ -376,6 +385,11 @@ pub async fn play_match(
                                     None
                                 }
                             };
+                            if full_snapshots > fulls_before {
+                                if let Some(live) = &opts.live {
+                                    LiveCounters::add(&live.full_snapshots);
+                                }
+                            }
                             // Not after the deciding point: the room is finishing and would
                             // drop it.
                             let playing = matches!(room_state.as_deref(), None | Some("playing"))
@@ -444,7 +458,11 @@ pub async fn play_match(
                         // The answer to our `leave` at the end of a timed run. Before the
                         // start it freed the seat and no match_end follows.
                         Incoming::Left(_) if left => {
-                            if matches!(room_state.as_deref(), None | Some("waiting")) {
+                            // Light cycles go on without a player who leaves: no match_end
+                            // follows for it (the others' match ends without it).
+                            if matches!(room_state.as_deref(), None | Some("waiting"))
+                                || !player.repeats_intents()
+                            {
                                 Err(BotError::RunOver)
                             } else {
                                 Ok(None)
@@ -605,6 +623,47 @@ impl Player {
             Player::Cycles { .. } => 0,
         }
     }
+}
+
+/// A cycles snapshot `state` as the JSON object [`CyclesModel::apply`] reads: a `rally.v1.bin`
+/// connection receives the compact form (docs/protocol.md §13.4: the object's values in order,
+/// as an array), which is mapped back onto the names of the full or the delta form.
+fn cycles_state(raw: &str) -> std::borrow::Cow<'_, str> {
+    const FULL: [&str; 8] = [
+        "tick",
+        "full",
+        "round",
+        "starts_in",
+        "scores",
+        "status",
+        "heads",
+        "trails",
+    ];
+    const DELTA: [&str; 9] = [
+        "tick",
+        "full",
+        "since",
+        "round",
+        "starts_in",
+        "scores",
+        "status",
+        "heads",
+        "cells",
+    ];
+    if !raw.trim_start().starts_with('[') {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let Ok(values) = serde_json::from_str::<Vec<serde_json::Value>>(raw) else {
+        return std::borrow::Cow::Borrowed(raw);
+    };
+    let names: &[&str] = if values.get(1) == Some(&serde_json::Value::Bool(true)) {
+        &FULL
+    } else {
+        &DELTA
+    };
+    let object: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|n| (*n).to_owned()).zip(values).collect();
+    std::borrow::Cow::Owned(serde_json::Value::Object(object).to_string())
 }
 
 /// What woke the match loop.

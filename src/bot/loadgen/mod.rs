@@ -284,10 +284,6 @@ struct Totals {
     reconnects_failed: u64,
     reconnects_deliberate: u64,
     traffic: Traffic,
-    /// Snapshots, their payload bytes and how many were full, over every completed match.
-    snapshots: u64,
-    snapshot_bytes: u64,
-    full_snapshots: u64,
 }
 
 /// State shared by every bot task of a run.
@@ -326,9 +322,6 @@ impl Shared {
         t.max_tick_gap = t.max_tick_gap.max(s.max_tick_gap);
         t.reconnects_ok += s.reconnects.ok;
         t.reconnects_deliberate += s.reconnects.deliberate;
-        t.snapshots += s.snapshots;
-        t.snapshot_bytes += s.snapshot_bytes;
-        t.full_snapshots += s.full_snapshots;
         t.resume.add(&s.reconnects.resume);
         if s.left_at_stop {
             t.cut.insert(s.match_id.clone());
@@ -1019,12 +1012,16 @@ pub async fn run(opts: Options) -> BotResult<Report> {
         players: shared.players(),
         game: opts.game.clone(),
         seats: opts.seats,
-        bytes_per_snapshot: if t.snapshots == 0 {
-            0.0
-        } else {
-            round3(t.snapshot_bytes as f64 / t.snapshots as f64)
+        bytes_per_snapshot: {
+            let n = shared.live.snapshots_received.load(Ordering::Relaxed);
+            let bytes = shared.live.snapshot_bytes.load(Ordering::Relaxed);
+            if n == 0 {
+                0.0
+            } else {
+                round3(bytes as f64 / n as f64)
+            }
         },
-        full_snapshots: t.full_snapshots,
+        full_snapshots: shared.live.full_snapshots.load(Ordering::Relaxed),
         instances: opts.urls.len(),
         mode: opts.mode,
         encoding: opts.client.encoding.as_str(),
