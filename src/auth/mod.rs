@@ -337,6 +337,12 @@ pub async fn reauthorize(
 /// takes for a string or a comment; real checks use a handful.
 pub const MAX_DATALOG_OPENINGS: usize = 256;
 
+/// Longest Datalog block [`attenuate`] accepts, in bytes. biscuit's parser builds a chain of
+/// binary operators (`1+1+1…`) as a tree as deep as the chain and walks it recursively: 60,000
+/// operators overflowed the stack in a debug build, 20,000 did not. Real blocks are a few
+/// hundred bytes.
+pub const MAX_DATALOG_BYTES: usize = 16 * 1024;
+
 /// The number of opening brackets (`(`, `[`, `{`) and negations (`!`) anywhere in `code`, in
 /// string literals and comments too: an upper bound of the recursion depth biscuit's Datalog
 /// parser needs for `code`.
@@ -353,10 +359,17 @@ pub fn datalog_openings(code: &str) -> usize {
 }
 
 /// Append a block of Datalog checks to a token (attenuation). Needs no key. A block with more
-/// than [`MAX_DATALOG_OPENINGS`] brackets and negations is refused before it is parsed.
+/// than [`MAX_DATALOG_BYTES`] bytes or [`MAX_DATALOG_OPENINGS`] brackets and negations is
+/// refused before it is parsed.
 pub fn attenuate(token: &str, code: &str) -> anyhow::Result<String> {
     let unverified = biscuit_auth::UnverifiedBiscuit::from_base64(token.trim())
         .map_err(|e| anyhow::anyhow!("not a biscuit token: {e}"))?;
+    if code.len() > MAX_DATALOG_BYTES {
+        anyhow::bail!(
+            "invalid Datalog: the block is {} bytes, more than {MAX_DATALOG_BYTES}",
+            code.len()
+        );
+    }
     let openings = datalog_openings(code);
     if openings > MAX_DATALOG_OPENINGS {
         anyhow::bail!(
@@ -433,6 +446,12 @@ mod tests {
         let narrowed = attenuate(&t, &ok).unwrap();
         assert!(check_token(k.public(), &narrowed, Operation::Spectate, "room:x").is_ok());
         assert!(check_token(k.public(), &narrowed, Operation::Play, "room:x").is_err());
+        // A long operator chain nests as deep as it is long.
+        let chain = format!("check if 1{} == 2;", "+1".repeat(60_000));
+        let e = attenuate(&t, &chain).unwrap_err().to_string();
+        assert!(e.contains("bytes, more than"), "{e}");
+        let chain = format!("check if 1{} == 2;", "+1".repeat(5_000));
+        assert!(attenuate(&t, &chain).is_ok());
         // Counted everywhere: in strings, comments and `!=` too.
         assert_eq!(
             datalog_openings(r#"check if user($u), $u != "((((!!!!";"#),
