@@ -140,29 +140,136 @@ export function onQueueChange() {
   mount(queueBox, queueControls());
 }
 
+/**
+ * A game the server offers (GET /api/v1/games).
+ * @typedef {{kind:string, name:string, seats:{min:number, max:number}, default_queue_size:number, default_config:Record<string, any>}} GameSpec
+ */
+
+/** Pong alone: what a server without GET /api/v1/games offers. @type {GameSpec[]} */
+export const PONG_ONLY = [{ kind: 'pong', name: 'Pong', seats: { min: 2, max: 2 }, default_queue_size: 2, default_config: { points_to_win: 5 } }];
+
+/** Where the lobby remembers the game picked. */
+export const GAME_KEY = 'rally.game';
+
+/** @type {Promise<GameSpec[]>|null} */
+let gamesLoad = null;
+
+/**
+ * The games of the server, fetched once per page load (Pong alone when the server does not
+ * list games, or the list cannot be read).
+ * @returns {Promise<GameSpec[]>}
+ */
+export function loadGames() {
+  if (!gamesLoad) {
+    gamesLoad = api('GET', '/api/v1/games').then((res) => {
+      const list = /** @type {any[]} */ (Array.isArray(res?.games) ? res.games : [])
+        .filter((g) => g && typeof g.kind === 'string' && g.seats && Number.isInteger(g.seats.min) && Number.isInteger(g.seats.max))
+        .map((g) => ({
+          kind: g.kind, name: typeof g.name === 'string' ? g.name : g.kind, seats: { min: g.seats.min, max: g.seats.max },
+          default_queue_size: Number.isInteger(g.default_queue_size) ? g.default_queue_size : g.seats.min,
+          default_config: g.default_config && typeof g.default_config === 'object' ? g.default_config : {},
+        }));
+      return list.length ? list : PONG_ONLY;
+    }, () => PONG_ONLY);
+  }
+  return gamesLoad;
+}
+
 function queueControls() {
   if (app.queue === 'queued' || app.queue === 'found') {
+    const many = app.queueFor.size && app.queueFor.size > 2;
     return h('div', { class: 'queue-state' },
-      h('p', { testid: 'queue-status', class: 'searching' }, app.queue === 'found' ? 'Opponent found, joining…' : 'Searching for an opponent…'),
+      h('p', { testid: 'queue-status', class: 'searching' }, app.queue === 'found'
+        ? (many ? 'Players found, joining…' : 'Opponent found, joining…')
+        : (many ? `Searching for ${(app.queueFor.size ?? 2) - 1} other players…` : 'Searching for an opponent…')),
       h('button', { type: 'button', testid: 'cancel-queue', onclick: () => { send(msg.cancelQueue()); } }, 'Cancel'));
   }
   return h('button', {
     type: 'button', class: 'primary big', testid: 'quick-match',
-    onclick: () => { if (send(msg.queue())) { app.queue = 'queued'; onQueueChange(); } },
+    onclick: () => { if (send(msg.queue(app.queueFor.game, app.queueFor.size))) { app.queue = 'queued'; onQueueChange(); } },
   }, 'Quick match');
 }
+
+/**
+ * A select of the whole numbers lo..hi.
+ * @param {string} testid @param {number} lo @param {number} hi @param {number} value @param {(n:number) => string} label
+ */
+function numberSelect(testid, lo, hi, value, label) {
+  const opts = [];
+  for (let n = lo; n <= hi; n++) opts.push(h('option', { value: n, selected: n === value }, label(n)));
+  return h('select', { name: testid, testid }, opts);
+}
+
+/** Light cycles grids offered for private rooms: [width, height]. */
+const CYCLES_GRIDS = [[32, 24], [48, 36], [64, 48]];
+/** Light cycles speeds offered: ticks per cell (move_every) and their names. */
+const CYCLES_SPEEDS = /** @type {[number, string][]} */ ([[6, 'relaxed'], [4, 'normal'], [3, 'fast'], [2, 'very fast']]);
 
 export function lobbyPage() {
   const p = /** @type {Player} */ (app.player);
   queueBox = h('div', { class: 'queue', testid: 'queue-box' }, queueControls());
   returnBox = h('p', { class: ['notice', !showReturn && 'hidden'], testid: 'return-to-game' },
     'You have a match in progress. ', h('a', { href: '#/game' }, 'Back to the match'));
-  const points = h('select', { name: 'points', testid: 'room-points' },
-    [1, 3, 5, 7, 11, 21].map((n) => h('option', { value: n, selected: n === 5 }, `first to ${n}`)));
+  const gameSelect = h('select', { name: 'game', testid: 'game-select', 'aria-label': 'Game' });
+  const sizeBox = h('div', { class: 'queue-size' });
+  const roomOptions = h('div', { class: 'room-options' });
   const rated = h('input', { type: 'checkbox', name: 'rated', testid: 'room-rated' });
+  /** @type {GameSpec[]} */
+  let games = PONG_ONLY;
+  /** @type {() => Record<string, any>} the config of the private room, from the options shown */
+  let roomConfig = () => ({});
+  const spec = () => games.find((g) => g.kind === gameSelect.value) || games[0];
+  const showGame = () => {
+    const g = spec();
+    localStorage.setItem(GAME_KEY, g.kind);
+    if (app.queue === 'idle') {
+      app.queueFor = g.seats.max > 2 ? { game: g.kind, size: app.queueFor.game === g.kind && app.queueFor.size ? app.queueFor.size : g.default_queue_size } : { game: g.kind };
+      onQueueChange();
+    }
+    if (g.seats.max > 2) {
+      const size = numberSelect('queue-size', g.seats.min, g.seats.max, app.queueFor.size ?? g.default_queue_size, (n) => `${n} players`);
+      size.addEventListener('change', () => { if (app.queue === 'idle') app.queueFor = { game: g.kind, size: Number(size.value) }; });
+      mount(sizeBox, h('label', null, 'Players ', size));
+    } else {
+      mount(sizeBox);
+    }
+    if (g.kind === 'pong') {
+      const points = h('select', { name: 'points', testid: 'room-points' },
+        [1, 3, 5, 7, 11, 21].map((n) => h('option', { value: n, selected: n === 5 }, `first to ${n}`)));
+      mount(roomOptions, h('label', null, 'Length ', points));
+      roomConfig = () => ({ points_to_win: Number(points.value) });
+    } else if (g.kind === 'cycles') {
+      const d = g.default_config;
+      const seats = numberSelect('room-seats', g.seats.min, g.seats.max, Number(d.seats) || g.default_queue_size, (n) => `${n} players`);
+      const rounds = numberSelect('room-rounds', 1, 9, Number(d.rounds_to_win) || 3, (n) => `first to ${n} round${n === 1 ? '' : 's'}`);
+      const grid = h('select', { name: 'room-grid', testid: 'room-grid' },
+        CYCLES_GRIDS.map(([w, hh]) => h('option', { value: `${w}x${hh}`, selected: w === (Number(d.width) || 64) }, `${w} × ${hh}`)));
+      const speed = h('select', { name: 'room-speed', testid: 'room-speed' },
+        CYCLES_SPEEDS.map(([e, name]) => h('option', { value: e, selected: e === (Number(d.move_every) || 4) }, name)));
+      mount(roomOptions, h('label', null, 'Players ', seats), h('label', null, 'Length ', rounds),
+        h('label', null, 'Grid ', grid), h('label', null, 'Speed ', speed));
+      roomConfig = () => {
+        const [w, hh] = grid.value.split('x').map(Number);
+        return { seats: Number(seats.value), rounds_to_win: Number(rounds.value), width: w, height: hh, move_every: Number(speed.value) };
+      };
+    } else {
+      mount(roomOptions);
+      roomConfig = () => ({});
+    }
+  };
+  gameSelect.addEventListener('change', showGame);
+  loadGames().then((list) => {
+    games = list;
+    const want = app.queue !== 'idle' ? app.queueFor.game : localStorage.getItem(GAME_KEY) || app.queueFor.game;
+    mount(gameSelect, list.map((g) => h('option', { value: g.kind, selected: g.kind === want },
+      `${g.name}${g.seats.max > 2 ? ` (${g.seats.min}–${g.seats.max} players)` : ''}`)));
+    gameSelect.disabled = list.length < 2;
+    showGame();
+  });
+  showGame();
   const createBtn = h('button', { type: 'button', testid: 'create-room' }, 'Create private room');
   createBtn.addEventListener('click', () => act(createBtn, async () => {
-    const res = await api('POST', '/api/v1/rooms', { game: 'pong', rated: rated.checked, config: { points_to_win: Number(points.value) } });
+    const res = await api('POST', '/api/v1/rooms', { game: spec().kind, rated: rated.checked, config: roomConfig() });
     app.invite = { room: res.room, code: res.code };
     send(msg.join({ room: res.room }));
   }));
@@ -193,10 +300,11 @@ export function lobbyPage() {
     h('h1', null, `Hello, ${p.name}`),
     h('p', { class: 'muted', testid: 'my-rating' }, `Rating ${p.rating}${p.games_played !== undefined ? ` · ${p.games_played} rated games` : ''}${p.guest ? ' · guest (' : ''}`,
       p.guest ? h('a', { href: '#/account', testid: 'upgrade-link' }, 'keep this name — register') : null, p.guest ? ')' : ''),
+    h('label', { class: 'game-pick' }, 'Game ', gameSelect),
     h('div', { class: 'cards' },
-      h('div', { class: 'card' }, h('h2', null, 'Quick match'), h('p', { class: 'muted' }, 'Play the next player of about your rating.'), queueBox),
-      h('div', { class: 'card' }, h('h2', null, 'Private room'), h('p', { class: 'muted' }, 'Play a friend: you get a code and a link to share.'),
-        h('label', null, 'Length ', points), h('label', { class: 'check' }, rated, ' rated'), createBtn),
+      h('div', { class: 'card' }, h('h2', null, 'Quick match'), h('p', { class: 'muted' }, 'Play the next players of about your rating.'), sizeBox, queueBox),
+      h('div', { class: 'card' }, h('h2', null, 'Private room'), h('p', { class: 'muted' }, 'Play friends: you get a code and a link to share.'),
+        roomOptions, h('label', { class: 'check' }, rated, ' rated'), createBtn),
       h('div', { class: 'card' }, h('h2', null, 'Join by code'), joinForm)),
     h('details', { class: 'settings' }, h('summary', null, 'Settings'),
       h('label', { class: 'check' }, delayAuto, ' adapt the render delay to the connection (recommended)'),
