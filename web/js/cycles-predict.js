@@ -46,9 +46,11 @@ export const MAX_QUEUED_TURNS = 3;
  */
 
 export class TurnPredictor {
-  /** @param {{moveEvery:number, hz:number, maxQueued?:number, maxAheadTicks?:number}} o */
+  /** @param {{moveEvery:number, hz:number, seat?:number, maxQueued?:number, maxAheadTicks?:number}} o */
   constructor(o) {
     this.every = o.moveEvery;
+    /** The own seat (its cells after the snapshot's tick do not block the path predicted from it). */
+    this.seat = o.seat ?? 0;
     this.hz = o.hz;
     this.maxQueued = o.maxQueued ?? MAX_QUEUED_TURNS;
     /** Never predict further than this past the last snapshot (ticks). */
@@ -224,7 +226,7 @@ export class TurnPredictor {
     let lastTick = /** @type {number|null} */ (null);
     const end = Math.min(t, b.tick + this.maxAheadTicks);
     const own = new Set();
-    const free = (/** @type {number} */ nx, /** @type {number} */ ny) => !st.blocked(nx, ny) && !own.has(ny * st.width + nx);
+    const free = (/** @type {number} */ nx, /** @type {number} */ ny) => !st.blockedFor(nx, ny, this.seat, b.tick) && !own.has(ny * st.width + nx);
     let crashed = false;
     let ti = 0;
     const turnAt = (/** @type {number} */ tick, /** @type {number} */ d) => {

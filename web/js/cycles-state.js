@@ -109,6 +109,8 @@ export class CyclesState {
     /** @type {Cell[][]} each seat's trail from its spawn to its head */ this.trails = [];
     /** Occupied cells: seat + 1, 0 when free. */
     this.grid = new Uint8Array(o.width * o.height);
+    /** The tick each occupied cell was added at (−Infinity: unknown, before a full snapshot). */
+    this.cellTick = new Float64Array(o.width * o.height);
     /**
      * The last tick at which a cycle was seen to move (a delta of exactly one tick that added
      * cells), or null: with `moveEvery` it gives the ticks of every move.
@@ -129,12 +131,28 @@ export class CyclesState {
   }
 
   /**
+   * Whether (x, y) blocks a cycle of `seat` moving after tick `after`: outside the grid, or a
+   * trail cell — except the seat's own cells added after `after` (the path being predicted
+   * from there, already confirmed by the server).
+   * @param {number} x @param {number} y @param {number} seat @param {number} after
+   */
+  blockedFor(x, y, seat, after) {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return true;
+    const i = y * this.width + x;
+    const g = this.grid[i];
+    return g !== 0 && !(g === seat + 1 && this.cellTick[i] > after);
+  }
+
+  /**
    * @param {number} seat @param {number} x @param {number} y @param {number} tick
    */
   addCell(seat, x, y, tick) {
     const t = this.trails[seat] || (this.trails[seat] = []);
     t.push({ x, y, tick });
-    if (x >= 0 && y >= 0 && x < this.width && y < this.height) this.grid[y * this.width + x] = seat + 1;
+    if (x >= 0 && y >= 0 && x < this.width && y < this.height) {
+      this.grid[y * this.width + x] = seat + 1;
+      this.cellTick[y * this.width + x] = tick;
+    }
   }
 
   /**

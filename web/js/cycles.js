@@ -42,7 +42,7 @@ export class CyclesView {
     this.hz = this.info.hz;
     this.every = this.info.moveEvery;
     this.state = new CyclesState(this.info);
-    this.predictor = new TurnPredictor({ moveEvery: this.every, hz: this.hz });
+    this.predictor = new TurnPredictor({ moveEvery: this.every, hz: this.hz, seat: this.seat ?? 0 });
     this.ticks = new TickClock({ hz: this.hz });
     this.jitter = new JitterMeter();
     this.ownClock = new SmoothTimeline({ hz: this.hz, maxFast: 0.1, maxSlow: 0.1 });

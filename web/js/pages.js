@@ -6,6 +6,7 @@ import { api, exists, ApiError } from './api.js';
 import { msg, endReasonText } from './protocol.js';
 import { paddleTrack, tickTime, framesEvery, readFrames, sampleFrames, pointTicks, PONG_GEOMETRY } from './replay.js';
 import { DELAY_KEY, renderDelaySetting, SOUND_KEY } from './game.js';
+import { ordinal } from './cycles-state.js';
 import { app, toast, act, describe, signedIn, send, go, storedGuest, forgetGuest } from './app.js';
 
 /** The short "how to play" of the landing page and the lobby. */
@@ -326,9 +327,10 @@ export function roomsPage() {
       const items = /** @type {any[]} */ (res.items || []);
       if (!items.length) { mount(body, notice('No match is being played right now.', 'rooms-empty')); return; }
       mount(body, h('table', { class: 'list' },
-        h('thead', null, h('tr', null, h('th', null, 'Players'), h('th', null, 'Score'), h('th', null, 'State'), h('th', null, 'Watching'), h('th', null, ''))),
+        h('thead', null, h('tr', null, h('th', null, 'Game'), h('th', null, 'Players'), h('th', null, 'Score'), h('th', null, 'State'), h('th', null, 'Watching'), h('th', null, ''))),
         h('tbody', null, items.map((r) => h('tr', { testid: 'room-row', 'data-room': r.id },
-          h('td', null, (r.players || []).map((/** @type {any} */ n) => n || '–').join(' vs ')),
+          h('td', null, gameName(r.game || 'pong')),
+          h('td', null, (r.players || []).map((/** @type {any} */ n) => n || '–').join((r.players || []).length > 2 ? ', ' : ' vs ')),
           h('td', null, Array.isArray(r.score) ? r.score.join(' – ') : ''),
           h('td', null, `${r.state}${r.rated ? ' · rated' : ''}`),
           h('td', null, String(r.spectators ?? 0)),
@@ -346,17 +348,17 @@ export function roomsPage() {
 
 export function leaderboardPage() {
   const body = h('div', null, h('p', { class: 'muted' }, 'Loading…'));
-  const el = h('section', { class: 'page', testid: 'leaderboard-page' }, h('h1', null, 'Leaderboard'), body);
-  (async () => {
-    if (!(await feature('matches', '/api/v1/leaderboard'))) {
-      mount(body, notice('This server does not serve a leaderboard yet.', 'feature-missing'));
-      return;
-    }
+  const pick = h('select', { testid: 'leaderboard-game', 'aria-label': 'Game' });
+  const pickBox = h('label', { class: 'game-pick hidden' }, 'Game ', pick);
+  const el = h('section', { class: 'page', testid: 'leaderboard-page' }, h('h1', null, 'Leaderboard'), pickBox, body);
+  /** @param {string} game */
+  const load = async (game) => {
     try {
-      const res = await api('GET', '/api/v1/leaderboard?limit=100');
+      // Ratings are per game (GET /api/v1/leaderboard?game=…; Pong when absent).
+      const res = await api('GET', `/api/v1/leaderboard?limit=100${game === 'pong' ? '' : `&game=${encodeURIComponent(game)}`}`);
       const items = /** @type {any[]} */ (res.items || []);
       if (!items.length) { mount(body, notice('Nobody is ranked yet: registered players appear after their first rated match.')); return; }
-      mount(body, h('table', { class: 'list', testid: 'leaderboard' },
+      mount(body, h('table', { class: 'list', testid: 'leaderboard', 'data-game': game },
         h('thead', null, h('tr', null, h('th', null, '#'), h('th', null, 'Player'), h('th', null, 'Rating'), h('th', null, 'Games'))),
         h('tbody', null, items.map((r) => h('tr', { testid: 'leaderboard-row' },
           h('td', null, String(r.rank)), h('td', null, h('a', { href: `#/players/${encodeURIComponent(r.id)}` }, r.name)),
@@ -364,6 +366,19 @@ export function leaderboardPage() {
     } catch (e) {
       mount(body, notice(describe(e), 'error'));
     }
+  };
+  (async () => {
+    if (!(await feature('matches', '/api/v1/leaderboard'))) {
+      mount(body, notice('This server does not serve a leaderboard yet.', 'feature-missing'));
+      return;
+    }
+    const list = await loadGames();
+    if (list.length > 1) {
+      mount(pick, list.map((g) => h('option', { value: g.kind }, g.name)));
+      pickBox.classList.remove('hidden');
+      pick.addEventListener('change', () => load(pick.value));
+    }
+    await load('pong');
   })();
   return el;
 }
@@ -406,20 +421,37 @@ export function playerPage(id) {
 function historyRow(m, id) {
   const players = /** @type {any[]} */ (m.players || []);
   const mine = players.find((p) => p.id === id);
-  const other = players.find((p) => p.id !== id);
+  const others = players.filter((p) => p.id !== id);
+  const many = players.length > 2;
   let result = m.status;
   if (m.status === 'finished') {
-    result = m.winner_seat === null || m.winner_seat === undefined ? 'draw' : mine && m.winner_seat === mine.seat ? 'won' : 'lost';
-    result += ` ${players.map((p) => p.score).join('–')} ${m.end_reason && m.end_reason !== 'score' ? `(${endReasonText(m.end_reason)})` : ''}`;
+    const why = m.end_reason && m.end_reason !== 'score' ? ` (${endReasonText(m.end_reason)})` : '';
+    if (many || (mine && typeof mine.place === 'number')) {
+      // Free for all: the place (Outcome.places) and the rounds won by seat.
+      const place = mine && typeof mine.place === 'number' ? mine.place : null;
+      const won = mine && m.winner_seat === mine.seat;
+      result = `${place ? `${ordinal(place)} of ${players.length}` : won ? 'won' : 'lost'} ${[...players].sort((a, b) => a.seat - b.seat).map((p) => p.score).join('–')}${why}`;
+    } else {
+      result = m.winner_seat === null || m.winner_seat === undefined ? 'draw' : mine && m.winner_seat === mine.seat ? 'won' : 'lost';
+      result += ` ${players.map((p) => p.score).join('–')} ${why}`;
+    }
   }
   const rating = mine && mine.rating_before !== null && mine.rating_after !== null && mine.rating_before !== undefined
     ? `${mine.rating_before} → ${mine.rating_after}` : m.rated ? '' : 'unrated';
-  return h('tr', { testid: 'history-row' },
+  const vs = others.length
+    ? ['vs ', ...others.flatMap((o, i) => [i ? ', ' : '', h('a', { href: `#/players/${encodeURIComponent(o.id)}` }, o.name)])]
+    : ['–'];
+  return h('tr', { testid: 'history-row', 'data-game': m.game || 'pong' },
     h('td', null, when(m.finished_at || m.created_at)),
-    h('td', null, other ? h('a', { href: `#/players/${encodeURIComponent(other.id)}` }, `vs ${other.name}`) : '–', ` · ${m.mode}`),
+    h('td', null, ...vs, ` · ${m.game && m.game !== 'pong' ? `${gameName(m.game)} · ` : ''}${m.mode}`),
     h('td', null, result),
     h('td', null, rating),
     h('td', null, m.status === 'finished' ? h('a', { href: `#/replay/${encodeURIComponent(m.id)}`, testid: 'replay-link' }, 'Replay') : ''));
+}
+
+/** @param {string} kind */
+function gameName(kind) {
+  return kind === 'cycles' ? 'Light cycles' : kind === 'pong' ? 'Pong' : kind;
 }
 
 // ---------------------------------------------------------------- replay viewer
