@@ -292,3 +292,101 @@ export function ordinal(n) {
   const s = n % 100 >= 11 && n % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] || 'th';
   return `${n}${s}`;
 }
+
+// ---------------------------------------------------------------- replays
+
+/**
+ * One round of a replay: every seat's trail with the tick each cell was added at, and the
+ * scalar state of each frame.
+ * @typedef {object} ReplayRound
+ * @property {number} round
+ * @property {number} start  tick of the round's first frame
+ * @property {Cell[][]} trails
+ * @property {{tick:number, startsIn:number, scores:number[], status:number[], heads:number[][]}[]} frames
+ */
+
+/**
+ * @typedef {object} CyclesFrameSet
+ * @property {number} hz
+ * @property {number} every
+ * @property {number} seats
+ * @property {number} lastTick
+ * @property {number} count  frames read
+ * @property {ReplayRound[]} rounds
+ */
+
+/**
+ * Read the document of GET …/replay/frames of a cycles match: each frame is a `snapshot.state`,
+ * full, or a delta from the frame before. The trails are rebuilt per round; cells that appear
+ * between two frames taken every N ticks get ticks spread evenly between them (a playback at
+ * any tick shows them growing, exact at every frame).
+ * @param {any} doc
+ * @param {{width:number, height:number}} grid
+ * @returns {CyclesFrameSet}
+ */
+export function readCyclesFrames(doc, grid) {
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.frames)) throw new Error('the replay frames are malformed');
+  const hz = Number(doc.tick_hz) > 0 ? Number(doc.tick_hz) : 60;
+  const every = Number(doc.every) >= 1 ? Number(doc.every) : 1;
+  const frames = doc.frames.filter(isCyclesState);
+  if (!frames.length) throw new Error('the replay has no frames');
+  const seats = frames[0].heads.length;
+  /** @type {ReplayRound[]} */
+  const rounds = [];
+  /** @type {CyclesState|null} */
+  let st = null;
+  /** @type {ReplayRound|null} */
+  let cur = null;
+  let prevTick = -1;
+  for (const f of frames) {
+    if (f.tick <= prevTick) continue;
+    const newRound = !st || !cur || f.round !== cur.round;
+    if (newRound) {
+      st = new CyclesState({ seats, width: grid.width, height: grid.height });
+      if (!f.full) continue; // a delta with nothing to apply it to
+      st.apply(f);
+      cur = { round: f.round, start: f.tick, trails: st.trails.map((t) => t.map((c) => ({ ...c }))), frames: [] };
+      rounds.push(cur);
+    } else if (st && cur) {
+      const before = cur.trails.map((t) => t.length);
+      const r = st.apply(f);
+      if (r !== 'full' && r !== 'delta') continue;
+      // The cells added since the frame before, spread over the ticks between the two frames.
+      for (let seat = 0; seat < seats; seat++) {
+        const t = st.trails[seat] || [];
+        const have = before[seat] ?? 0;
+        const added = t.length - have;
+        if (added < 0) {
+          cur.trails[seat] = t.map((c) => ({ ...c }));
+          continue;
+        }
+        for (let j = 0; j < added; j++) {
+          const c = t[have + j];
+          cur.trails[seat] = cur.trails[seat] || [];
+          cur.trails[seat].push({ x: c.x, y: c.y, tick: prevTick + ((f.tick - prevTick) * (j + 1)) / added });
+        }
+      }
+    }
+    if (!st || !cur) continue;
+    cur.frames.push({ tick: f.tick, startsIn: st.startsIn, scores: st.scores.slice(), status: st.status.slice(), heads: st.heads.map((x) => x.slice()) });
+    prevTick = f.tick;
+  }
+  if (!rounds.length) throw new Error('the replay has no full frame');
+  return { hz, every, seats, lastTick: prevTick, count: frames.length, rounds };
+}
+
+/**
+ * The replay at tick `t`: its round and the last frame at or before `t`.
+ * @param {CyclesFrameSet} set
+ * @param {number} t
+ */
+export function cyclesFrameAt(set, t) {
+  let round = set.rounds[0];
+  for (const r of set.rounds) if (r.start <= t) round = r;
+  let frame = round.frames[0];
+  for (const f of round.frames) {
+    if (f.tick <= t) frame = f;
+    else break;
+  }
+  return { round, frame };
+}

@@ -6,7 +6,8 @@ import { api, exists, ApiError } from './api.js';
 import { msg, endReasonText } from './protocol.js';
 import { paddleTrack, tickTime, framesEvery, readFrames, sampleFrames, pointTicks, PONG_GEOMETRY } from './replay.js';
 import { DELAY_KEY, renderDelaySetting, SOUND_KEY } from './game.js';
-import { ordinal } from './cycles-state.js';
+import { ordinal, readCyclesFrames, cyclesFrameAt, readInfo, standings, RIDING, OUT } from './cycles-state.js';
+import { seatColour, visibleCount, headAt } from './cycles-draw.js';
 import { app, toast, act, describe, signedIn, send, go, storedGuest, forgetGuest } from './app.js';
 
 /** The short "how to play" of the landing page and the lobby. */
@@ -18,7 +19,12 @@ export function howToPlay() {
       h('li', null, 'Return the ball past your opponent: a ball that crosses a goal line is a point for the other side. First to the match length wins.'),
       h('li', null, 'Where the ball hits your paddle sets its angle (steeper near the edges), and every hit makes it faster.'),
       h('li', null, 'Before each serve the ball rests in the middle; the ring shows when it leaves, the arrow where it goes.'),
-      h('li', null, 'Sound is off by default: turn it on in the game. The ` key shows network figures (ping, jitter, delay).')));
+      h('li', null, 'Sound is off by default: turn it on in the game. The ` key shows network figures (ping, jitter, delay).')),
+    h('p', null, h('strong', null, 'Light cycles'), ' (2–8 players, free for all):'),
+    h('ul', { testid: 'how-to-play-cycles' },
+      h('li', null, 'Your cycle rides on by itself and leaves a trail. Turn with ← / A (left) and → / D (right), relative to where you are heading; on a phone, ⟲ ⟳.'),
+      h('li', null, 'Hitting a wall or any trail (yours too) puts you out of the round; the last rider wins it. The first to the match length in rounds wins.'),
+      h('li', null, 'Out of a round, you watch it end; leaving during the match gives it up (you place below everyone still in it), the others play on.')));
 }
 
 /** @typedef {import('./app.js').Player} Player */
@@ -484,6 +490,10 @@ export function replayPage(id) {
       mount(body, notice(text, 'error'));
       return;
     }
+    if (replay.game === 'cycles' || match.game === 'cycles') {
+      if (el.isConnected) mount(body, await cyclesReplay(id, match, replay, asked));
+      return;
+    }
     /** @type {import('./replay.js').FrameSet|null} */
     let frames = null;
     let why = '';
@@ -603,6 +613,127 @@ function replayViewer(match, replay, set, why) {
     h('div', { class: 'controls' }, playBtn, scrub, clock, speed),
     h('p', { class: set ? 'muted' : 'notice', testid: 'replay-about' }, about),
     h('details', null, h('summary', null, 'Input timeline'), inputsList));
+}
+
+/** Most frames the cycles viewer asks for by default (each frame may hold the whole grid). */
+const CYCLES_FRAME_BUDGET = 2500;
+
+/**
+ * The replay viewer of a light cycles match: the server's frames (full states, or deltas from
+ * the frame before) rebuilt into trails per round; play/pause, speed, a scrubber, the seats with
+ * their rounds won, the turns on a timeline, and the finishing order.
+ * @param {string} id
+ * @param {any} match
+ * @param {any} replay
+ * @param {number|null} asked  `?every=` of the route
+ */
+async function cyclesReplay(id, match, replay, asked) {
+  const info = readInfo({ ...(replay.config || {}), seats: replay.config?.seats ?? (match.players || []).length });
+  const ticks = Number(replay.ticks) || 0;
+  // A frame per move at most (nothing changes between moves), at most CYCLES_FRAME_BUDGET.
+  const every = asked ? framesEvery(ticks, asked) : Math.max(framesEvery(ticks, null, CYCLES_FRAME_BUDGET), info.moveEvery);
+  /** @type {import('./cycles-state.js').CyclesFrameSet} */
+  let set;
+  try {
+    set = readCyclesFrames(await api('GET', `/api/v1/matches/${encodeURIComponent(id)}/replay/frames?every=${every}`), info);
+  } catch (e) {
+    const text = e instanceof ApiError && e.status === 404 && /no such API route/i.test(e.message)
+      ? 'This server does not re-simulate replays, so the match cannot be shown.'
+      : `The match cannot be shown: ${describe(e)}`;
+    return notice(text, 'error');
+  }
+  const seats = set.seats;
+  const names = Array.from({ length: seats }, (_, s) => (match.players || []).find((/** @type {any} */ p) => p.seat === s)?.name || `seat ${s + 1}`);
+  const hz = set.hz;
+  const lastTick = Math.max(set.lastTick, ticks);
+  const inputs = /** @type {{tick:number, seat:number, input:string}[]} */ ((replay.log?.inputs || [])
+    .map((/** @type {any[]} */ [tick, seat, input]) => ({ tick: Number(tick), seat: Number(seat), input: String(input) })));
+  const cellPx = Math.max(4, Math.floor(960 / info.width));
+  const canvas = h('canvas', { class: 'field grid', width: cellPx * info.width, height: cellPx * info.height + 24, testid: 'replay-canvas' });
+  const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d'));
+  const scrub = h('input', { type: 'range', min: 0, max: lastTick, step: 1, value: 0, testid: 'replay-scrub', 'aria-label': 'Position' });
+  const clock = h('span', { testid: 'replay-time' }, tickTime(0, hz));
+  const playBtn = h('button', { type: 'button', testid: 'replay-play' }, 'Play');
+  const speed = h('select', { testid: 'replay-speed', 'aria-label': 'Speed' }, [0.25, 0.5, 1, 2, 4, 8].map((v) => h('option', { value: v, selected: v === 1 }, `${v}×`)));
+  const roundEl = h('span', { class: 'score', testid: 'replay-round' });
+  const seatList = h('ol', { class: 'cycles-seats', testid: 'replay-seats' });
+  let tick = 0;
+  let playing = false;
+  let last = 0;
+  const state = hooks.replay = { match: match.id, game: 'cycles', every: set.every, frames: set.count, rounds: set.rounds.length, lastTick, hz, tick: 0, round: 0, scores: /** @type {number[]} */ ([]), playing: false, ended: false };
+  let shownScores = '';
+  const draw = () => {
+    const t = Math.min(lastTick, Math.max(0, tick));
+    const { round, frame } = cyclesFrameAt(set, t);
+    const c = cellPx;
+    ctx.fillStyle = '#0b1020';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    for (let seat = 0; seat < seats; seat++) {
+      const trail = round.trails[seat] || [];
+      const n = visibleCount(trail, t);
+      const status = frame.status[seat] ?? RIDING;
+      ctx.globalAlpha = status === OUT ? 0.25 : status === RIDING ? 0.85 : 0.55;
+      ctx.fillStyle = seatColour(seat);
+      for (let i = 0; i < n; i++) ctx.fillRect(trail[i].x * c + 1, trail[i].y * c + 1, c - 2, c - 2);
+      ctx.globalAlpha = 1;
+      const head = headAt(trail, n, t, info.moveEvery);
+      if (head) {
+        ctx.fillStyle = status === RIDING ? '#ffffff' : '#f87171';
+        ctx.fillRect(head.x * c + c * 0.15, head.y * c + c * 0.15, c * 0.7, c * 0.7);
+      }
+    }
+    // The timeline along the bottom: turns (one colour per seat), rounds (white), playhead.
+    const y0 = info.height * c;
+    const span = Math.max(1, lastTick);
+    for (const i of inputs) {
+      ctx.fillStyle = seatColour(i.seat);
+      ctx.fillRect((i.tick / span) * canvas.width, y0 + 4 + (i.seat % 4) * 4, 2, 3);
+    }
+    ctx.fillStyle = '#e5e7eb';
+    for (const r of set.rounds) ctx.fillRect((r.start / span) * canvas.width - 1, y0 + 2, 2, 20);
+    ctx.fillStyle = '#fbbf24';
+    ctx.fillRect((t / span) * canvas.width - 1, y0, 3, 24);
+    clock.textContent = `${tickTime(t, hz)} / ${tickTime(lastTick, hz)}`;
+    scrub.value = String(Math.round(t));
+    roundEl.textContent = `Round ${round.round}`;
+    const key = `${round.round}|${frame.scores.join(',')}|${frame.status.join(',')}`;
+    if (key !== shownScores) {
+      shownScores = key;
+      mount(seatList, names.map((n, s) => h('li', { class: ['cycles-seat', frame.status[s] === OUT && 'out'], testid: 'replay-seat', 'data-seat': s },
+        h('span', { class: 'swatch', 'data-seat': s }), h('span', { class: 'name' }, n),
+        h('span', { class: 'what' }, frame.status[s] === OUT ? 'out' : frame.status[s] === RIDING ? '' : 'crashed'),
+        h('span', { class: 'rounds' }, String(frame.scores[s] ?? 0)))));
+    }
+    Object.assign(state, { tick: t, round: round.round, scores: frame.scores.slice(), playing, ended: t >= lastTick });
+  };
+  const loop = (/** @type {number} */ now) => {
+    if (!canvas.isConnected && last) return;
+    if (playing) {
+      tick += ((now - last) / 1000) * hz * Number(speed.value);
+      if (tick >= lastTick) { tick = lastTick; playing = false; playBtn.textContent = 'Play'; }
+    }
+    last = now;
+    draw();
+    requestAnimationFrame(loop);
+  };
+  playBtn.addEventListener('click', () => {
+    if (tick >= lastTick) tick = 0;
+    playing = !playing;
+    playBtn.textContent = playing ? 'Pause' : 'Play';
+  });
+  scrub.addEventListener('input', () => { tick = Number(scrub.value); });
+  requestAnimationFrame(loop);
+  const order = standings({ places: match.places ?? (match.players || []).map((/** @type {any} */ p) => p.place), scores: replay.scores }, (match.players || []).map((/** @type {any} */ p) => ({ seat: p.seat, name: p.name })), seats);
+  return h('div', { class: 'replay cycles', 'data-frames': 'yes' },
+    h('p', { class: 'final-score', testid: 'replay-score' }, `Final: ${order.map((r) => `${ordinal(r.place)} ${r.name} (${r.score})`).join(' · ')}`,
+      match.end_reason && match.end_reason !== 'score' ? ` · ended ${endReasonText(match.end_reason)}` : ''),
+    h('div', { class: 'hud' }, roundEl),
+    h('div', { class: 'cycles-board' }, canvas, h('div', { class: 'cycles-side' }, seatList)),
+    h('div', { class: 'controls' }, playBtn, scrub, clock, speed),
+    h('p', { class: 'muted', testid: 'replay-about' },
+      `Re-simulated by the server: ${set.count} frames, one every ${set.every === 1 ? 'tick' : `${set.every} ticks`}; ${set.rounds.length} round${set.rounds.length === 1 ? '' : 's'}, ${lastTick} ticks at ${hz} Hz, ${inputs.length} turns.`),
+    h('details', null, h('summary', null, 'Turns'), h('ol', { class: 'timeline', testid: 'replay-inputs' },
+      inputs.slice(0, 500).map((i) => h('li', null, `${tickTime(i.tick, hz)} ${names[i.seat] ?? `seat ${i.seat + 1}`}: ${i.input}`)))));
 }
 
 // ---------------------------------------------------------------- account

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CyclesState, nextMoveTick, prevMoveTick, standings, ordinal, readInfo, isCyclesState, turn, CRASHED, OUT } from '../js/cycles-state.js';
+import { CyclesState, nextMoveTick, prevMoveTick, standings, ordinal, readInfo, isCyclesState, turn, CRASHED, OUT, readCyclesFrames, cyclesFrameAt } from '../js/cycles-state.js';
 
 /** A full state of tick `tick`: seat 0 rode from (2,2) to (4,2), seat 1 from (9,9) to (9,7). */
 const full = (tick, o = {}) => ({
@@ -136,4 +136,32 @@ test('joined.info with defaults; shapes; relative turns', () => {
   assert.equal(turn(1, 'right'), 2);
   assert.equal(CRASHED, 1);
   assert.equal(OUT, 2);
+});
+
+test('replay frames (full or deltas, every N ticks) become trails per round with the ticks of their cells', () => {
+  const f = (tick, round, trails, o = {}) => ({ tick, full: true, round, starts_in: 0, scores: [0, 0], status: [0, 0], heads: trails.map((t) => [t.at(-2), t.at(-1), 1]), trails, ...o });
+  const doc = {
+    tick_hz: 60, every: 4,
+    frames: [
+      f(1, 1, [[1, 1], [5, 5]]),
+      f(5, 1, [[1, 1, 2, 1], [5, 5, 5, 4]]),
+      // Two cells each between two frames: spread over the ticks between them.
+      f(9, 1, [[1, 1, 2, 1, 3, 1, 4, 1], [5, 5, 5, 4, 5, 3, 5, 2]], { status: [0, 1] }),
+      f(13, 2, [[8, 8], [2, 2]], { scores: [1, 0] }),
+      { tick: 17, full: false, since: 13, round: 2, starts_in: 0, scores: [1, 0], status: [0, 0], heads: [[9, 8, 1], [2, 3, 2]], cells: [0, 9, 8, 1, 2, 3] },
+    ],
+  };
+  const set = readCyclesFrames(doc, { width: 16, height: 12 });
+  assert.equal(set.rounds.length, 2);
+  assert.equal(set.lastTick, 17);
+  assert.equal(set.seats, 2);
+  const r1 = set.rounds[0];
+  assert.deepEqual(r1.trails[0].map((c) => [c.x, c.y, c.tick]), [[1, 1, -Infinity], [2, 1, 5], [3, 1, 7], [4, 1, 9]]);
+  assert.deepEqual(cyclesFrameAt(set, 10).frame.status, [0, 1]);
+  assert.equal(cyclesFrameAt(set, 12).round.round, 1);
+  const at15 = cyclesFrameAt(set, 15);
+  assert.equal(at15.round.round, 2);
+  assert.deepEqual(at15.frame.scores, [1, 0]);
+  assert.deepEqual(set.rounds[1].trails[1].map((c) => [c.x, c.y, c.tick]), [[2, 2, -Infinity], [2, 3, 17]]);
+  assert.throws(() => readCyclesFrames({ frames: [] }, { width: 16, height: 12 }), /no frames/);
 });
