@@ -226,8 +226,12 @@ export function lobbyPage() {
   /** @type {() => Record<string, any>} the config of the private room, from the options shown */
   let roomConfig = () => ({});
   const spec = () => games.find((g) => g.kind === gameSelect.value) || games[0];
+  /** The spec whose options are shown (they are rebuilt only when it changes, keeping choices made). @type {GameSpec|null} */
+  let shown = null;
   const showGame = () => {
     const g = spec();
+    if (shown === g) return;
+    shown = g;
     localStorage.setItem(GAME_KEY, g.kind);
     if (app.queue === 'idle') {
       app.queueFor = g.seats.max > 2 ? { game: g.kind, size: app.queueFor.game === g.kind && app.queueFor.size ? app.queueFor.size : g.default_queue_size } : { game: g.kind };
@@ -271,7 +275,9 @@ export function lobbyPage() {
     mount(gameSelect, list.map((g) => h('option', { value: g.kind, selected: g.kind === want },
       `${g.name}${g.seats.max > 2 ? ` (${g.seats.min}–${g.seats.max} players)` : ''}`)));
     gameSelect.disabled = list.length < 2;
-    showGame();
+    // Pong's options were shown before the list came: keep them (and what was picked in them).
+    if (!(shown?.kind === 'pong' && spec().kind === 'pong')) showGame();
+    else shown = spec();
   });
   showGame();
   const createBtn = h('button', { type: 'button', testid: 'create-room' }, 'Create private room');
