@@ -20,6 +20,15 @@ import { DIRS, RIDING, turn as turned } from './cycles-state.js';
 /** @typedef {import('./cycles-state.js').CyclesState} CyclesState */
 /** @typedef {import('./cycles-state.js').Cell} Cell */
 
+/**
+ * The direction of a one-cell step, or null.
+ * @param {number} dx @param {number} dy
+ */
+function dirOf(dx, dy) {
+  const i = DIRS.findIndex(([x, y]) => x === dx && y === dy);
+  return i < 0 ? null : i;
+}
+
 /** Most turns queued per seat on the server (a fourth is refused with `invalid_input`). */
 export const MAX_QUEUED_TURNS = 3;
 
@@ -215,6 +224,12 @@ export class TurnPredictor {
   path(t, st) {
     const b = this.base;
     if (!b) return { cells: [], x: 0, y: 0, dir: 0, nextDir: 0, nextTick: null, next: null, lastTick: null, riding: false };
+    if (t < b.tick) {
+      // Before the snapshot: where the server's trail says the cycle was (the shown tick can be a
+      // little behind a snapshot that just arrived; that is no correction).
+      const past = this.pastPath(t, st);
+      if (past) return past;
+    }
     this.schedule(st);
     let x = b.x;
     let y = b.y;
@@ -258,6 +273,29 @@ export class TurnPredictor {
       if (free(nx, ny)) next = { x: nx, y: ny };
     }
     return { cells, x, y, dir, nextDir, nextTick: crashed ? null : m, next, lastTick, riding: riding && !crashed };
+  }
+
+  /**
+   * The own cycle at tick `t` from the trail cells the server confirmed after `t` (null when
+   * there are none).
+   * @param {number} t
+   * @param {CyclesState} st
+   * @returns {Path|null}
+   */
+  pastPath(t, st) {
+    const trail = st.trails[this.seat] || [];
+    let n = trail.length;
+    while (n > 0 && trail[n - 1].tick > t) n--;
+    if (n === 0 || n === trail.length) return null;
+    const c = trail[n - 1];
+    const nx = trail[n];
+    const toward = dirOf(nx.x - c.x, nx.y - c.y);
+    const prev = n >= 2 ? trail[n - 2] : null;
+    const dir = prev ? dirOf(c.x - prev.x, c.y - prev.y) : toward;
+    return {
+      cells: [], x: c.x, y: c.y, dir: dir ?? 0, nextDir: toward ?? 0, nextTick: nx.tick, next: { x: nx.x, y: nx.y },
+      lastTick: Number.isFinite(c.tick) ? c.tick : null, riding: true,
+    };
   }
 
   /** Turns sent whose move has not come yet at tick `t` (shown as queued arrows). @param {number} t @param {CyclesState} st */

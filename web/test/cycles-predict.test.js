@@ -208,3 +208,11 @@ test('after a rejoin sequence numbers continue above the ack', () => {
   p.reconcile(5, [1, 1, 1], 0, 1, 41, 3, st);
   assert.equal(p.press('right', 5.5, st)?.seq, 42);
 });
+
+test('a snapshot that arrives while the shown tick is still before it is no correction', () => {
+  const server = new Server({ first: 4, every: 3 });
+  const { p, take } = client(server);
+  for (let k = 0; k < 60; k++) take(server.step(), k + 0.8); // the snapshot of k + 1 arrives at shown tick k + 0.8
+  assert.equal(p.stats.corrections, 0);
+  assert.ok(p.stats.reconciliations >= 60);
+});
