@@ -101,7 +101,7 @@ export function fitGrid(width, height, pixelWidth) {
 export function crashText(d, name) {
   const who = name(Number(d.seat));
   if (d.into === 'wall') return `${who} hit the wall`;
-  if (d.by === null || d.by === undefined) return `${who} crashed head-on`;
+  if (d.into === 'head' || d.by === null || d.by === undefined) return `${who} crashed head-on`;
   if (d.by === d.seat) return `${who} ran into their own trail`;
   return `${who} ran into ${name(d.by)}'s trail`;
 }

@@ -46,6 +46,7 @@ export function turn(dir, t) {
  * @property {number} roundsToWin
  * @property {number} roundDelayMs
  * @property {number} hz
+ * @property {number} maxQueuedTurns  turns the server queues per seat (a further one is refused)
  */
 
 /**
@@ -65,6 +66,7 @@ export function readInfo(info, hz) {
     roundsToWin: int(i.rounds_to_win, 3, 1, 100),
     roundDelayMs: int(i.round_delay_ms, 2000, 0, 600000),
     hz: int(hz ?? i.tick_hz, 60, 1, 1000),
+    maxQueuedTurns: int(i.max_queued_turns, 3, 1, 100),
   };
 }
 
@@ -78,7 +80,8 @@ const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
 export function isCyclesState(s) {
   if (!s || typeof s !== 'object' || !isInt(s.tick) || typeof s.full !== 'boolean') return false;
   if (!Array.isArray(s.scores) || !s.scores.every(isInt) || !Array.isArray(s.status) || !s.status.every(isInt)) return false;
-  if (!Array.isArray(s.heads) || !s.heads.every((/** @type {any} */ h) => Array.isArray(h) && h.length === 3 && h.every(isInt))) return false;
+  // A seat without a cycle this round (out before it started) has a null head.
+  if (!Array.isArray(s.heads) || !s.heads.every((/** @type {any} */ h) => h === null || (Array.isArray(h) && h.length === 3 && h.every(isInt)))) return false;
   if (s.full) return Array.isArray(s.trails) && s.trails.every((/** @type {any} */ t) => Array.isArray(t) && t.length % 2 === 0 && t.every(isInt));
   return isInt(s.since) && Array.isArray(s.cells) && s.cells.length % 3 === 0 && s.cells.every(isInt);
 }
@@ -105,7 +108,7 @@ export class CyclesState {
     this.startsIn = 0;
     /** @type {number[]} */ this.scores = new Array(o.seats).fill(0);
     /** @type {number[]} */ this.status = new Array(o.seats).fill(RIDING);
-    /** @type {[number, number, number][]} x, y, heading by seat */ this.heads = [];
+    /** @type {([number, number, number]|null)[]} x, y, heading by seat (null: no cycle this round) */ this.heads = [];
     /** @type {Cell[][]} each seat's trail from its spawn to its head */ this.trails = [];
     /** Occupied cells: seat + 1, 0 when free. */
     this.grid = new Uint8Array(o.width * o.height);
@@ -209,7 +212,7 @@ export class CyclesState {
     this.startsIn = s.starts_in ?? 0;
     this.scores = s.scores.slice();
     this.status = s.status.slice();
-    this.heads = s.heads.map((/** @type {number[]} */ h) => [h[0], h[1], h[2]]);
+    this.heads = s.heads.map((/** @type {number[]|null} */ h) => (h ? [h[0], h[1], h[2]] : null));
     if (this.startsIn > 0) this.firstMoveTick = s.tick + this.startsIn;
   }
 
@@ -302,7 +305,7 @@ export function ordinal(n) {
  * @property {number} round
  * @property {number} start  tick of the round's first frame
  * @property {Cell[][]} trails
- * @property {{tick:number, startsIn:number, scores:number[], status:number[], heads:number[][]}[]} frames
+ * @property {{tick:number, startsIn:number, scores:number[], status:number[], heads:(number[]|null)[]}[]} frames
  */
 
 /**
@@ -368,7 +371,7 @@ export function readCyclesFrames(doc, grid) {
       }
     }
     if (!st || !cur) continue;
-    cur.frames.push({ tick: f.tick, startsIn: st.startsIn, scores: st.scores.slice(), status: st.status.slice(), heads: st.heads.map((x) => x.slice()) });
+    cur.frames.push({ tick: f.tick, startsIn: st.startsIn, scores: st.scores.slice(), status: st.status.slice(), heads: st.heads.map((x) => (x ? x.slice() : null)) });
     prevTick = f.tick;
   }
   if (!rounds.length) throw new Error('the replay has no full frame');

@@ -42,7 +42,7 @@ export class CyclesView {
     this.hz = this.info.hz;
     this.every = this.info.moveEvery;
     this.state = new CyclesState(this.info);
-    this.predictor = new TurnPredictor({ moveEvery: this.every, hz: this.hz, seat: this.seat ?? 0 });
+    this.predictor = new TurnPredictor({ moveEvery: this.every, hz: this.hz, seat: this.seat ?? 0, maxQueued: this.info.maxQueuedTurns });
     this.ticks = new TickClock({ hz: this.hz });
     this.jitter = new JitterMeter();
     this.ownClock = new SmoothTimeline({ hz: this.hz, maxFast: 0.1, maxSlow: 0.1 });
@@ -483,7 +483,7 @@ export class CyclesView {
     this.stats.renderDelayMs = this.delayMs;
     hooks.cycles = {
       synced: st.synced, tick: st.tick, round: st.round, startsIn: st.startsIn, scores: st.scores.slice(), status: st.status.slice(),
-      heads: st.heads.map((x) => x.slice()), trailLengths: st.trails.map((t) => (t ? t.length : 0)), counts: { ...st.counts },
+      heads: st.heads.map((x) => (x ? x.slice() : null)), trailLengths: st.trails.map((t) => (t ? t.length : 0)), counts: { ...st.counts },
       renderTick: rt, ownTick: pt, drawnHeads, width: info.width, height: info.height,
     };
   }

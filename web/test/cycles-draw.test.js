@@ -49,6 +49,7 @@ test('grid fits the canvas width in whole pixels; crash words; colours by seat',
   assert.equal(crashText({ seat: 0, into: 'trail', by: 1 }, name), "ada ran into bo's trail");
   assert.equal(crashText({ seat: 1, into: 'trail', by: 1 }, name), 'bo ran into their own trail');
   assert.equal(crashText({ seat: 1, into: 'trail', by: null }, name), 'bo crashed head-on');
+  assert.equal(crashText({ seat: 1, into: 'head', by: null }, name), 'bo crashed head-on');
   assert.equal(new Set(SEAT_COLOURS).size, 8);
   assert.equal(seatColour(9), SEAT_COLOURS[1]);
 });

@@ -124,13 +124,21 @@ test('standings: places from the outcome (shared places kept), else from the rou
 
 test('joined.info with defaults; shapes; relative turns', () => {
   assert.deepEqual(readInfo({ kind: 'cycles', seats: 6, width: 32, height: 24, move_every: 2, rounds_to_win: 1, round_delay_ms: 500 }, 60),
-    { seats: 6, width: 32, height: 24, moveEvery: 2, roundsToWin: 1, roundDelayMs: 500, hz: 60 });
+    { seats: 6, width: 32, height: 24, moveEvery: 2, roundsToWin: 1, roundDelayMs: 500, hz: 60, maxQueuedTurns: 3 });
+  assert.equal(readInfo({ max_queued_turns: 5 }).maxQueuedTurns, 5);
   assert.equal(readInfo({}).width, 64);
   assert.equal(readInfo({ seats: 99 }).seats, 4);
   assert.equal(isCyclesState(full(1)), true);
   assert.equal(isCyclesState(delta(1, 2, [0, 1, 1])), true);
   assert.equal(isCyclesState(delta(1, 2, [0, 1])), false);
   assert.equal(isCyclesState({ ...full(1), heads: [[1, 2]] }), false);
+  // A seat without a cycle this round (out before it started): a null head, an empty trail.
+  const s = new CyclesState({ seats: 2, width: 16, height: 12 });
+  const none = full(1, { heads: [[4, 2, 1], null], trails: [[4, 2], []], status: [0, 2] });
+  assert.equal(isCyclesState(none), true);
+  assert.equal(s.apply(none), 'full');
+  assert.equal(s.heads[1], null);
+  assert.equal(s.trails[1].length, 0);
   assert.equal(turn(0, 'left'), 3);
   assert.equal(turn(3, 'right'), 0);
   assert.equal(turn(1, 'right'), 2);
