@@ -729,7 +729,10 @@ async function cyclesReplay(id, match, replay, asked) {
   });
   scrub.addEventListener('input', () => { tick = Number(scrub.value); });
   requestAnimationFrame(loop);
-  const order = standings({ places: match.places ?? (match.players || []).map((/** @type {any} */ p) => p.place), scores: replay.scores }, (match.players || []).map((/** @type {any} */ p) => ({ seat: p.seat, name: p.name })), seats);
+  // The finishing order: each seat's place (match view `players[].place`), else by the scores.
+  const places = Array.from({ length: seats }, (_, s) => (match.players || []).find((/** @type {any} */ p) => p.seat === s)?.place);
+  const order = standings({ places: places.every((x) => typeof x === 'number') ? places : undefined, scores: replay.scores ?? Array.from({ length: seats }, (_, s) => (match.players || []).find((/** @type {any} */ p) => p.seat === s)?.score ?? 0) },
+    (match.players || []).map((/** @type {any} */ p) => ({ seat: p.seat, name: p.name })), seats);
   return h('div', { class: 'replay cycles', 'data-frames': 'yes' },
     h('p', { class: 'final-score', testid: 'replay-score' }, `Final: ${order.map((r) => `${ordinal(r.place)} ${r.name} (${r.score})`).join(' · ')}`,
       match.end_reason && match.end_reason !== 'score' ? ` · ended ${endReasonText(match.end_reason)}` : ''),
