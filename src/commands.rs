@@ -289,9 +289,13 @@ fn load_replay(url: &DatabaseUrl, id: &MatchId) -> anyhow::Result<Replay> {
         .run_sync(|c| matches::get(c, id.as_str()))
         .map_err(|e| anyhow::anyhow!("cannot read match {id}: {e}"))?
         .with_context(|| format!("no match {id} in {}", db::redact(url)))?;
-    row.replay().map_err(|e| match e.kind {
-        // A corrupt stored log or config: the cause is the useful part.
-        crate::error::ErrorKind::Internal => anyhow::anyhow!("match {id}: {e}"),
-        _ => anyhow::anyhow!("{}", e.message),
-    })
+    let seats = db
+        .run_sync(|c| matches::seats_of(c, &[id.as_str()]))
+        .map_err(|e| anyhow::anyhow!("cannot read match {id}: {e}"))?;
+    row.replay(seats.get(&row.id).map_or(&[], |s| s))
+        .map_err(|e| match e.kind {
+            // A corrupt stored log or config: the cause is the useful part.
+            crate::error::ErrorKind::Internal => anyhow::anyhow!("match {id}: {e}"),
+            _ => anyhow::anyhow!("{}", e.message),
+        })
 }

@@ -22,7 +22,7 @@
 //! - [`telemetry`]: tracing subscriber (text or JSON).
 //! - [`web`]: the browser client, embedded in the binary at compile time.
 //! - [`protocol`]: the WebSocket wire protocol types, limits, error and close codes.
-//! - [`game`]: the pure `Game` trait and the games (Pong).
+//! - [`game`]: the pure `Game` trait and the games (Pong, light cycles; docs/games.md).
 //! - [`registry`]: which room lives where and presence; in-process alone, or with Redis:
 //!   heartbeats, leases on owned resources, the shared directory, placement, pub/sub routing
 //!   between instances (one delivery path for local and remote sessions), checkpoints and

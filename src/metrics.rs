@@ -170,14 +170,6 @@ pub async fn http_metrics(
 /// Pre-registered handles for the engine's hot paths (tick, fan-out, sessions): looking a
 /// metric up by name and labels on every frame would cost a hash per call.
 pub struct EngineMetrics {
-    /// `rally_tick_duration_seconds{phase}` by phase index (see [`TICK_PHASES`]).
-    pub tick_phase: Vec<metrics::Histogram>,
-    /// `rally_tick_lateness_seconds`.
-    pub tick_lateness: metrics::Histogram,
-    /// `rally_ticks_total`.
-    pub ticks: metrics::Counter,
-    /// `rally_ticks_skipped_total`.
-    pub ticks_skipped: metrics::Counter,
     /// `rally_inputs_total{result="applied"}`.
     pub inputs_applied: metrics::Counter,
     /// `rally_inputs_total{result="repeated"}`.
@@ -233,18 +225,74 @@ pub const DISCONNECT_REASONS: [&str; 9] = [
 
 static ENGINE: OnceLock<EngineMetrics> = OnceLock::new();
 
+/// A room's tick metrics, labelled with its game (`game` is one of [`crate::game::GAMES`]: a
+/// bounded label).
+pub struct TickMetrics {
+    /// `rally_tick_duration_seconds{game,phase}` by phase index (see [`TICK_PHASES`]).
+    pub tick_phase: Vec<metrics::Histogram>,
+    /// `rally_tick_lateness_seconds{game}`.
+    pub tick_lateness: metrics::Histogram,
+    /// `rally_ticks_total{game}`.
+    pub ticks: metrics::Counter,
+    /// `rally_ticks_skipped_total{game}`.
+    pub ticks_skipped: metrics::Counter,
+}
+
+static TICKS: OnceLock<Vec<(&'static str, TickMetrics)>> = OnceLock::new();
+
+/// The tick metric handles of `game` (registered on first use, for every known game at once;
+/// a kind the factory does not know shares the first game's series, which cannot happen for a
+/// running room).
+pub fn ticks(game: &str) -> &'static TickMetrics {
+    let all = TICKS.get_or_init(|| {
+        use metrics::{counter, histogram};
+        crate::game::GAMES
+            .iter()
+            .map(|&g| {
+                (
+                    g,
+                    TickMetrics {
+                        tick_phase: TICK_PHASES
+                            .iter()
+                            .map(|p| {
+                                histogram!("rally_tick_duration_seconds", "game" => g, "phase" => *p)
+                            })
+                            .collect(),
+                        tick_lateness: histogram!("rally_tick_lateness_seconds", "game" => g),
+                        ticks: counter!("rally_ticks_total", "game" => g),
+                        ticks_skipped: counter!("rally_ticks_skipped_total", "game" => g),
+                    },
+                )
+            })
+            .collect()
+    });
+    let found = all.iter().find(|(g, _)| *g == game).or(all.first());
+    match found {
+        Some((_, m)) => m,
+        // GAMES is never empty; this keeps the function total.
+        None => unreachable_ticks(),
+    }
+}
+
+/// Handles that record nowhere (only if no game were registered at all).
+fn unreachable_ticks() -> &'static TickMetrics {
+    static NONE: OnceLock<TickMetrics> = OnceLock::new();
+    NONE.get_or_init(|| TickMetrics {
+        tick_phase: TICK_PHASES
+            .iter()
+            .map(|_| metrics::Histogram::noop())
+            .collect(),
+        tick_lateness: metrics::Histogram::noop(),
+        ticks: metrics::Counter::noop(),
+        ticks_skipped: metrics::Counter::noop(),
+    })
+}
+
 /// The engine's metric handles (registered on first use; call [`install`] first).
 pub fn engine() -> &'static EngineMetrics {
     ENGINE.get_or_init(|| {
-        use metrics::{counter, histogram};
+        use metrics::counter;
         EngineMetrics {
-            tick_phase: TICK_PHASES
-                .iter()
-                .map(|p| histogram!("rally_tick_duration_seconds", "phase" => *p))
-                .collect(),
-            tick_lateness: histogram!("rally_tick_lateness_seconds"),
-            ticks: counter!("rally_ticks_total"),
-            ticks_skipped: counter!("rally_ticks_skipped_total"),
             inputs_applied: counter!("rally_inputs_total", "result" => "applied"),
             inputs_repeated: counter!("rally_inputs_total", "result" => "repeated"),
             inputs_dropped: counter!("rally_inputs_total", "result" => "dropped"),
@@ -322,10 +370,13 @@ pub fn describe_engine() {
         "rally_matches_finished_total",
         "Matches finished, by outcome"
     );
+    for g in crate::game::GAMES {
+        let t = ticks(g);
+        t.ticks.increment(0);
+        t.ticks_skipped.increment(0);
+    }
     let m = engine();
     for c in [
-        &m.ticks,
-        &m.ticks_skipped,
         &m.inputs_applied,
         &m.inputs_repeated,
         &m.inputs_dropped,

@@ -13,6 +13,13 @@
 //!   logged as [`ForcedEnd`] with `tick = game.tick()` at that moment, and the room then calls
 //!   [`Game::end_by_forfeit`]`(loser, reason)`. A `loser` that is not a seat (`>= seats`, the
 //!   room uses 255) is a draw.
+//! - A seat taken out of a match that goes on without it (games whose
+//!   [`Game::pauses_when_away`] is `false`: a player left, resigned or forfeited after the
+//!   reconnect grace; a quick-match no-show) is logged as a [`Removal`] with
+//!   `tick = game.tick()` at that moment, and the room then calls [`Game::remove_seat`]. The
+//!   room removes seats between ticks, before the inputs of the next tick are drained, so
+//!   [`simulate`] applies the removals of a tick before its inputs. A removal may end the game
+//!   (too few seats left): the simulation then stops there.
 //! - `ticks` is the final `game.tick()`.
 //!
 //! # JSON
@@ -20,7 +27,10 @@
 //! {"inputs":[[0,1,"up"],[42,0,"down"],[42,1,"stop"]],
 //!  "end":{"tick":97,"loser":1,"reason":"resign"}}
 //! ```
-//! `end` is `null` when the game ended by itself (score).
+//! `end` is `null` when the game ended by itself (score). A log with removals has one more
+//! member, `"removals":[{"tick":120,"seat":2,"reason":"forfeit"}]`, left out when there are
+//! none: every log written before removals existed (every Pong log) reads and verifies as
+//! before.
 
 use crate::game::{self, EndReason, Game, GameError, InputError, Seat};
 use serde::{Deserialize, Serialize};
@@ -35,6 +45,23 @@ pub struct InputLog {
     pub inputs: Vec<(u64, Seat, Value)>,
     /// The forced end, if the game did not end by itself.
     pub end: Option<ForcedEnd>,
+    /// Seats taken out of the match while it went on, in the order the room removed them
+    /// (ticks never decrease).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removals: Vec<Removal>,
+}
+
+/// A seat taken out of a match that went on without it: [`Game::remove_seat`] was called
+/// between ticks.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Removal {
+    /// `game.tick()` when the seat was removed.
+    pub tick: u64,
+    /// The seat.
+    pub seat: Seat,
+    /// Why (`resign` for a player who left or resigned, `forfeit` after the reconnect grace
+    /// or for a no-show).
+    pub reason: EndReason,
 }
 
 impl InputLog {
@@ -56,6 +83,8 @@ pub struct CompactLog {
     values: Vec<Value>,
     /// The forced end, if the game did not end by itself.
     pub end: Option<ForcedEnd>,
+    /// Seats removed while the match went on.
+    pub removals: Vec<Removal>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -123,6 +152,7 @@ impl CompactLog {
                 })
                 .collect(),
             end: self.end.clone(),
+            removals: self.removals.clone(),
         }
     }
 
@@ -133,6 +163,7 @@ impl CompactLog {
             c.record_input(*tick, *seat, v.clone());
         }
         c.end = log.end.clone();
+        c.removals = log.removals.clone();
         c
     }
 }
@@ -168,12 +199,12 @@ pub struct Replay {
     pub log: InputLog,
     /// Lower-case hex SHA-256 of the final state ([`Game::state_hash`]).
     pub final_hash: String,
-    /// Player ids by seat.
-    #[schema(value_type = Vec<Option<String>>, min_items = 2, max_items = 2)]
-    pub players: [Option<String>; 2],
+    /// Player ids by seat (`null`: nobody sat there, e.g. a no-show removed before the start).
+    #[schema(min_items = 2, max_items = 8)]
+    pub players: Vec<Option<String>>,
     /// Final scores by seat.
-    #[schema(value_type = Vec<i64>, min_items = 2, max_items = 2)]
-    pub scores: [i64; 2],
+    #[schema(min_items = 2, max_items = 8)]
+    pub scores: Vec<i64>,
 }
 
 /// Why a replay could not be simulated or did not verify.
@@ -204,6 +235,18 @@ pub enum ReplayError {
         /// The game's reason.
         error: InputError,
     },
+    /// A removal names a seat the game does not have.
+    #[error(
+        "corrupt input log: removal {index} (tick {tick}) names seat {seat}, which does not exist"
+    )]
+    NoSuchSeat {
+        /// Position in the removals.
+        index: usize,
+        /// Its tick.
+        tick: u64,
+        /// The seat.
+        seat: Seat,
+    },
     /// Inputs are logged after the point where the game ended.
     #[error("corrupt input log: {count} input(s) after the end of the game at tick {tick}")]
     InputsAfterEnd {
@@ -232,7 +275,7 @@ pub enum ReplayError {
     #[error("score mismatch: recorded {recorded:?}, recomputed {recomputed:?}")]
     ScoreMismatch {
         /// Scores in the replay.
-        recorded: [i64; 2],
+        recorded: Vec<i64>,
         /// Scores of the simulated game.
         recomputed: Vec<i64>,
     },
@@ -306,6 +349,7 @@ pub fn simulate_with(
 ) -> Result<Box<dyn Game>, ReplayError> {
     let mut g = game::create(game, config, seed)?;
     let mut next = 0;
+    let mut next_removal = 0;
     let mut events = Vec::new();
     let mut forced = false;
     loop {
@@ -313,6 +357,31 @@ pub fn simulate_with(
         if let Some(end) = log.end.as_ref().filter(|e| e.tick == now) {
             g.end_by_forfeit(end.loser, end.reason);
             forced = true;
+            break;
+        }
+        while let Some(r) = log.removals.get(next_removal) {
+            if r.tick > now || g.outcome().is_some() {
+                break;
+            }
+            if r.tick < now {
+                return Err(ReplayError::OutOfOrder {
+                    index: next_removal,
+                    tick: r.tick,
+                    previous: now,
+                });
+            }
+            if r.seat >= g.seats() {
+                return Err(ReplayError::NoSuchSeat {
+                    index: next_removal,
+                    tick: r.tick,
+                    seat: r.seat,
+                });
+            }
+            events.clear();
+            g.remove_seat(r.seat, r.reason, &mut events);
+            next_removal += 1;
+        }
+        if g.outcome().is_some() {
             break;
         }
         while let Some((tick, seat, input)) = log.inputs.get(next) {
@@ -347,11 +416,9 @@ pub fn simulate_with(
         }
     }
     let tick = g.tick();
-    if next < log.inputs.len() {
-        return Err(ReplayError::InputsAfterEnd {
-            count: log.inputs.len() - next,
-            tick,
-        });
+    let left = (log.inputs.len() - next) + (log.removals.len() - next_removal);
+    if left > 0 {
+        return Err(ReplayError::InputsAfterEnd { count: left, tick });
     }
     if let Some(end) = log.end.as_ref().filter(|_| !forced) {
         return Err(ReplayError::EndNotReached {
@@ -381,7 +448,7 @@ pub fn verify(replay: &Replay) -> Result<(), ReplayError> {
     let recomputed: Vec<i64> = g.scores().into_iter().map(i64::from).collect();
     if recomputed != replay.scores {
         return Err(ReplayError::ScoreMismatch {
-            recorded: replay.scores,
+            recorded: replay.scores.clone(),
             recomputed,
         });
     }
@@ -450,10 +517,8 @@ mod tests {
             ticks: g.tick(),
             log,
             final_hash: g.state_hash(),
-            players: [Some("a".into()), Some("b".into())],
-            scores: g.scores().into_iter().map(i64::from).collect::<Vec<_>>()[..]
-                .try_into()
-                .unwrap(),
+            players: vec![Some("a".into()), Some("b".into())],
+            scores: g.scores().into_iter().map(i64::from).collect(),
         }
     }
 
@@ -529,6 +594,51 @@ mod tests {
     }
 
     #[test]
+    fn removals_are_replayed_at_their_tick_and_old_logs_read_without_them() {
+        // Pong's remove_seat is the default (the other seat wins by forfeit): a removal logged at
+        // tick 60 replays as that end.
+        let mut r = record(&quick(), 13, 14, Some((60, 1, EndReason::Forfeit)));
+        let end = r.log.end.take().unwrap();
+        r.log.removals.push(Removal {
+            tick: end.tick,
+            seat: end.loser,
+            reason: end.reason,
+        });
+        verify(&r).unwrap();
+        let text = serde_json::to_string(&r.log).unwrap();
+        assert!(
+            text.ends_with(r#""removals":[{"tick":60,"seat":1,"reason":"forfeit"}]}"#),
+            "{text}"
+        );
+        // A log without removals has no such member, and one without it reads.
+        let plain = record(&quick(), 13, 14, None);
+        let text = serde_json::to_string(&plain.log).unwrap();
+        assert!(!text.contains("removals"), "{text}");
+        let back: InputLog = serde_json::from_str(r#"{"inputs":[],"end":null}"#).unwrap();
+        assert!(back.removals.is_empty());
+        // A removal at another tick, of a seat that does not exist, or after the end is corrupt.
+        let mut moved = r.clone();
+        moved.log.removals[0].tick = 59;
+        assert!(verify(&moved).is_err());
+        let mut seat = r.clone();
+        seat.log.removals[0].seat = 7;
+        assert!(matches!(
+            verify(&seat),
+            Err(ReplayError::NoSuchSeat { seat: 7, .. })
+        ));
+        let mut late = r.clone();
+        late.log.removals.push(Removal {
+            tick: 61,
+            seat: 0,
+            reason: EndReason::Resign,
+        });
+        assert!(matches!(
+            verify(&late),
+            Err(ReplayError::InputsAfterEnd { .. })
+        ));
+    }
+
+    #[test]
     fn a_draw_at_the_time_limit_verifies() {
         let r = record(&quick(), 21, 22, Some((50, 255, EndReason::Abandoned)));
         verify(&r).unwrap();
@@ -590,7 +700,7 @@ mod tests {
         assert!(verify(&seed).is_err());
 
         let mut scores = r.clone();
-        scores.scores = [scores.scores[1], scores.scores[0]];
+        scores.scores = vec![scores.scores[1], scores.scores[0]];
         assert!(matches!(
             verify(&scores),
             Err(ReplayError::ScoreMismatch { .. })

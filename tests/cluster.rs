@@ -547,3 +547,88 @@ async fn a_newer_session_on_another_instance_takes_over() {
         "the newer session stays open and quiet"
     );
 }
+
+/// A light-cycles room of four (players on both instances) fails over: its owner is killed
+/// mid-match, the survivor adopts it from its checkpoint, every player rejoins through the
+/// survivor and gets a full snapshot first, and the match goes on from where it was (no tick
+/// goes back to the start) to its end, with places stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_four_player_cycles_room_fails_over_from_its_checkpoint() {
+    let Some(mut c) = TestCluster::start(2, None, TTL, &flags("1")).await else {
+        return;
+    };
+    let mut tokens = Vec::new();
+    for i in 0..4 {
+        tokens.push(c.guest(i % 2).await.0);
+    }
+    // A big, slow field: nobody crashes while the test looks.
+    let config = json!({"seats": 4, "width": 64, "height": 64, "rounds_to_win": 1,
+                        "move_every": 30, "round_delay_ms": 10000});
+    let r = c
+        .http
+        .post(format!("http://{}/api/v1/rooms", c.addr(0)))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"game": "cycles", "config": config}))
+        .send()
+        .await
+        .unwrap();
+    let (st, created) = common::TestServer::read(r).await;
+    assert_eq!(st, 201, "{created}");
+    let room = created["room"].as_str().unwrap().to_string();
+    let match_id = created["match"].as_str().unwrap().to_string();
+    let mut clients = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let (mut cl, _) = Client::login(c.addr(i % 2), t).await;
+        cl.send(json!({"type": "join", "room": room})).await;
+        assert_eq!(cl.expect("joined").await["seat"], i);
+        clients.push(cl);
+    }
+    clients[0].expect_room_state("playing").await;
+    let owner = c.owner_of_room(&room).expect("owner");
+    let survivor = 1 - owner;
+    // Play a while, then wait for a checkpoint that has it.
+    let mut before = 0;
+    while before < 60 {
+        before = clients[0].expect("snapshot").await["tick"]
+            .as_u64()
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    c.kill9(owner);
+    drop(clients);
+    let lv = live(&c);
+    lv.lock().unwrap().retain(|a| *a == c.addr(survivor));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut back = Vec::new();
+    for t in &tokens {
+        back.push(common::play::rejoin(&lv, t, &room, deadline).await);
+    }
+    // The first snapshot after the rejoin is full, and the match resumed past the checkpoint.
+    let mut first = None;
+    while first.is_none() {
+        let v = read(&mut back[0], Duration::from_secs(20)).await.unwrap();
+        if v["type"] == "snapshot" {
+            first = Some(v);
+        }
+    }
+    let first = first.unwrap();
+    assert_eq!(first["state"]["full"], true, "{first}");
+    assert!(
+        first["tick"].as_u64().unwrap() >= 30,
+        "resumed from the checkpoint, not from the start: {first}"
+    );
+    back[0].expect_room_state("playing").await;
+    // Three leave: the one left wins; the result is stored with places.
+    for seat in [3, 2, 1] {
+        back[seat].send(json!({"type": "leave"})).await;
+        back[seat].expect("left").await;
+    }
+    let end = back[0].expect("match_end").await;
+    assert_eq!(end["outcome"]["places"], json!([1, 2, 3, 4]), "{end}");
+    let row = eventually(Duration::from_secs(10), "the result stored", || async {
+        let row = match_row(&c, &match_id);
+        (row.status == "finished").then_some(row)
+    })
+    .await;
+    assert!(row.epoch >= 2, "taken over: {row:?}");
+}

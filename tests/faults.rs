@@ -415,8 +415,10 @@ async fn sigstop_of_a_room_owner_past_its_lease() {
     let late = rally::db::matches::FinishedMatch {
         id: taken.id.clone(),
         epoch: old_epoch,
-        scores: [0, 9],
+        scores: vec![0, 9],
         winner_seat: Some(1),
+        places: vec![2, 1],
+        unseated: Vec::new(),
         end_reason: "resign".into(),
         input_log: "{\"inputs\":[]}".into(),
         final_hash: "stale".into(),

@@ -308,12 +308,18 @@ pub async fn upgrade(
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, player: Player) -> AppResult<HttpResponse> {
     let pid = player.0.player_id.0.clone();
-    let row = state
+    let view = state
         .db
-        .run(move |c| players::by_id(c, &pid))
+        .run(move |c| {
+            let Some(row) = players::by_id(c, &pid)? else {
+                return Ok(None);
+            };
+            let ratings = crate::db::matches::ratings_of(c, &pid)?;
+            Ok(Some(row.view().with_ratings(ratings)))
+        })
         .await?
         .ok_or_else(|| AppError::unauthorized("unknown player"))?;
-    Ok(HttpResponse::Ok().json(row.view()))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use super::page::{Page, PageQuery};
 use crate::app::AppState;
-use crate::db::matches::{self, LeaderboardRow, MatchRow};
+use crate::db::matches::{self, LeaderboardRow, MatchRow, SeatRow};
 use crate::db::players;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::replay::Replay;
@@ -25,10 +25,12 @@ pub struct MatchPlayer {
     pub id: String,
     /// Display name (current).
     pub name: String,
-    /// Seat, 0 or 1.
+    /// Seat, `0..seats` (2 for Pong, 2–8 for light cycles).
     pub seat: u8,
     /// Final (or current) score.
     pub score: i64,
+    /// 1-based finishing place (equal places are ties); `null` until finished.
+    pub place: Option<i64>,
     /// Rating before a rated match (rounded); `null` otherwise.
     pub rating_before: Option<i64>,
     /// Rating after a rated match (rounded); `null` otherwise.
@@ -67,33 +69,20 @@ pub struct MatchView {
 }
 
 impl MatchView {
-    /// Build the view of `row`; `names` maps player ids to display names.
-    pub fn new(row: &MatchRow, names: &HashMap<String, String>) -> MatchView {
-        let seats = [
-            (
-                row.player0_id.as_ref(),
-                row.score0,
-                row.rating0_before,
-                row.rating0_after,
-            ),
-            (
-                row.player1_id.as_ref(),
-                row.score1,
-                row.rating1_before,
-                row.rating1_after,
-            ),
-        ];
+    /// Build the view of `row` with its `seats` ([`matches::seats_of`]); `names` maps player
+    /// ids to display names.
+    pub fn new(row: &MatchRow, seats: &[SeatRow], names: &HashMap<String, String>) -> MatchView {
         let players = seats
-            .into_iter()
-            .zip(0u8..)
-            .filter_map(|((id, score, before, after), seat)| {
-                id.map(|id| MatchPlayer {
+            .iter()
+            .filter_map(|s| {
+                s.player_id.as_ref().map(|id| MatchPlayer {
                     id: id.clone(),
                     name: names.get(id).cloned().unwrap_or_default(),
-                    seat,
-                    score,
-                    rating_before: before.map(|r| r.round() as i64),
-                    rating_after: after.map(|r| r.round() as i64),
+                    seat: u8::try_from(s.seat).unwrap_or(u8::MAX),
+                    score: s.score,
+                    place: s.place,
+                    rating_before: s.rating_before.map(|r| r.round() as i64),
+                    rating_after: s.rating_after.map(|r| r.round() as i64),
                 })
             })
             .collect();
@@ -134,8 +123,13 @@ pub struct LeaderboardEntry {
 
 /// Views of a page of rows, with the players' names fetched in one query.
 fn views(c: &mut crate::db::AnyConnection, rows: Vec<MatchRow>) -> AppResult<Vec<MatchView>> {
-    let names = matches::player_names(c, &rows)?;
-    Ok(rows.iter().map(|r| MatchView::new(r, &names)).collect())
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let seats = matches::seats_of(c, &ids)?;
+    let names = matches::player_names(c, &seats)?;
+    Ok(rows
+        .iter()
+        .map(|r| MatchView::new(r, seats.get(&r.id).map_or(&[], |s| s), &names))
+        .collect())
 }
 
 /// `GET /api/v1/matches?limit=&offset=`: finished matches, the most recently finished first.
@@ -173,8 +167,7 @@ pub async fn show(state: web::Data<AppState>, id: web::Path<String>) -> AppResul
         .db
         .run(move |c| {
             let row = matches::get(c, &id)?.ok_or_else(|| AppError::not_found("no such match"))?;
-            let names = matches::player_names(c, std::slice::from_ref(&row))?;
-            Ok(MatchView::new(&row, &names))
+            Ok(views(c, vec![row])?.remove(0))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -196,9 +189,9 @@ pub async fn replay(state: web::Data<AppState>, id: web::Path<String>) -> AppRes
     let replay = state
         .db
         .run(move |c| {
-            matches::get(c, &id)?
-                .ok_or_else(|| AppError::not_found("no such match"))?
-                .replay()
+            let row = matches::get(c, &id)?.ok_or_else(|| AppError::not_found("no such match"))?;
+            let seats = matches::seats_of(c, &[row.id.as_str()])?;
+            row.replay(seats.get(&row.id).map_or(&[], |s| s))
         })
         .await?;
     Ok(HttpResponse::Ok().json(replay))
@@ -253,9 +246,9 @@ pub async fn replay_frames(
     let body = state
         .db
         .run(move |c| {
-            let rep = matches::get(c, &id)?
-                .ok_or_else(|| AppError::not_found("no such match"))?
-                .replay()?;
+            let row = matches::get(c, &id)?.ok_or_else(|| AppError::not_found("no such match"))?;
+            let seats = matches::seats_of(c, &[row.id.as_str()])?;
+            let rep = row.replay(seats.get(&row.id).map_or(&[], |s| s))?;
             if rep.ticks / every > crate::replay::MAX_REPLAY_FRAMES {
                 return Err(AppError::validation(format!(
                     "{} ticks at every={every} is more than {} frames; raise every",
@@ -309,22 +302,42 @@ pub async fn for_player(
     Ok(HttpResponse::Ok().json(Page::new(items, page)))
 }
 
-/// `GET /api/v1/leaderboard?limit=&offset=`: registered players with at least one rated game,
-/// by rating, then games played, then name. Guests are rated but never listed.
+/// `?game=` of the leaderboard.
+#[derive(serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct GameQuery {
+    /// Game kind (default `pong`); an unknown game is 400.
+    pub game: Option<String>,
+}
+
+/// `GET /api/v1/leaderboard?game=&limit=&offset=`: registered players with at least one rated
+/// game of `game` (default `pong`), by their rating in it, then games played, then name.
+/// Guests are rated but never listed. 400 for an unknown game.
 #[utoipa::path(
     tag = "matches",
-    params(PageQuery),
+    params(PageQuery, GameQuery),
     responses((status = 200, description = "Registered players with a rated game, by rating", body = Page<LeaderboardEntry>))
 )]
 #[get("/leaderboard")]
 pub async fn leaderboard(
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
+    game: web::Query<GameQuery>,
 ) -> AppResult<HttpResponse> {
     let page = query.into_inner().validate()?;
+    let game = game
+        .into_inner()
+        .game
+        .unwrap_or_else(|| crate::game::pong::KIND.to_owned());
+    if crate::game::spec(&game).is_none() {
+        return Err(AppError::validation(format!(
+            "unknown game {game:?} (known games: {})",
+            crate::game::GAMES.join(", ")
+        )));
+    }
     let rows = state
         .db
-        .run(move |c| matches::leaderboard(c, page.limit, page.offset))
+        .run(move |c| matches::leaderboard(c, &game, page.limit, page.offset))
         .await?;
     let items = rows
         .into_iter()

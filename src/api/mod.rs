@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod body;
 pub mod forward;
+pub mod games;
 pub mod health;
 pub mod matches;
 pub mod openapi;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(accounts::refresh)
                 .service(accounts::upgrade)
                 .service(accounts::me)
+                .service(games::list)
                 .service(rooms::create)
                 .service(rooms::list)
                 .service(matches::list)

@@ -40,6 +40,7 @@ protocol at `/ws` (docs/protocol.md), not described here.",
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "accounts", description = "Tokens: register, log in, guests"),
+        (name = "games", description = "The games this server runs (public)"),
         (name = "rooms", description = "Private rooms and the list of live public rooms"),
         (name = "matches", description = "Results, history, leaderboard, replays (public)"),
         (name = "tournaments", description = "Tournaments for players and viewers"),

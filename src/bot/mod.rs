@@ -9,6 +9,8 @@
 //! - [`client`]: [`BotClient`], one WebSocket session: connect + auth, typed send/recv with
 //!   timeouts, ping/RTT and clock offset.
 //! - [`brain`]: [`PongBrain`], pure and seeded: up/down/stop from snapshots with a miss rate.
+//! - [`cycles_brain`]: [`CyclesModel`] (light cycles rebuilt from full and delta snapshots) and
+//!   [`CyclesBrain`], pure: turns that avoid walls and trails.
 //! - [`play`]: [`play_match`], one match from `join` to `match_end`, measured
 //!   ([`MatchSummary`]).
 //! - [`stats`]: histograms and trackers (pure): input→ack latency, snapshot intervals, tick gaps.
@@ -18,6 +20,7 @@
 pub mod brain;
 pub mod client;
 pub mod cpu;
+pub mod cycles_brain;
 pub mod error;
 pub mod http;
 pub mod loadgen;
@@ -27,6 +30,7 @@ pub mod wire;
 
 pub use brain::{PongBrain, PongInfo, PongState};
 pub use client::{BotClient, ClientConfig};
+pub use cycles_brain::{Applied, CyclesBrain, CyclesInfo, CyclesModel};
 pub use error::{BotError, BotResult};
 pub use http::{Account, Api, CreatedRoom};
 pub use play::{play_match, JoinTarget, LiveCounters, MatchSummary, PlayOptions};

@@ -386,6 +386,7 @@ mod tests {
             winner: Some(0),
             scores: vec![1, 0],
             reason: EndReason::Score,
+            places: vec![1, 2],
         };
         let text = ServerMsg::MatchEnd {
             room: "r1",
@@ -414,7 +415,13 @@ mod tests {
         assert!(matches!(decode(&text).unwrap(), Incoming::Event(e) if e.event == event));
 
         for (msg, want) in [
-            (ServerMsg::Queued { game: "pong" }, "queued"),
+            (
+                ServerMsg::Queued {
+                    game: "pong",
+                    size: 2,
+                },
+                "queued",
+            ),
             (ServerMsg::QueueLeft, "queue_left"),
             (ServerMsg::Left { room: "r1" }, "left"),
             (ServerMsg::Location { room: None }, "location"),

@@ -12,15 +12,25 @@
 //! old owner's writes are refused ([`FinishOutcome::StaleEpoch`], `false`), so two instances can
 //! never both record a result.
 //!
+//! # Seats
+//! A match has as many seats as its game (2 for Pong, 2–8 for light cycles): `match_seats` holds
+//! one row per seat (player, final score, place, rating change), created with the match and
+//! completed by [`finish`]. The `player0_id`/`player1_id`, `score0`/`score1` and `rating{0,1}_*`
+//! columns of `matches` repeat the first two seats (tournaments, which are 1v1, read them).
+//!
 //! # Ratings
-//! [`finish`] applies Glicko-2 ([`crate::matchmaking::rating::update`], a one-game rating period)
-//! in the same transaction that records the result, so a result and its rating change are
-//! written together or not at all, and a repeated `finish` never rates twice.
+//! Ratings are per game (`ratings`, one row per player and game; a missing row is the default
+//! rating). [`finish`] applies Glicko-2 over the pairwise results implied by the places
+//! ([`crate::matchmaking::rating::rate_places`]; for two seats the one-game period of
+//! [`crate::matchmaking::rating::update`]) in the same transaction that records the result, so
+//! a result and its rating change are written together or not at all, and a repeated `finish`
+//! never rates twice. The Pong rating is also kept in `players.rating*`, which the token
+//! principal, `/me`'s top-level rating and tournament seeding (Pong) read.
 
-use super::schema::{matches, players};
+use super::schema::{match_seats, matches, players, ratings};
 use super::{is_unique_violation, now_ms, AnyConnection};
 use crate::error::{AppError, AppResult};
-use crate::game::EndReason;
+use crate::game::{EndReason, Outcome};
 use crate::matchmaking::rating::{self, Rating};
 use crate::replay::{InputLog, Replay};
 use diesel::prelude::*;
@@ -117,9 +127,10 @@ impl MatchRow {
         }
     }
 
-    /// The replay of this match: 404 `not_found` unless it is finished, 409 `conflict` when it
-    /// has no input log or final hash, 500 when the stored log or config is not valid JSON.
-    pub fn replay(&self) -> AppResult<Replay> {
+    /// The replay of this match (`seats`: its [`seats_of`] rows): 404 `not_found` unless it is
+    /// finished, 409 `conflict` when it has no input log or final hash, 500 when the stored log
+    /// or config is not valid JSON.
+    pub fn replay(&self, seats: &[SeatRow]) -> AppResult<Replay> {
         if self.status != STATUS_FINISHED {
             return Err(AppError::not_found(format!(
                 "match {} is not finished (status {}), so it has no replay",
@@ -146,10 +157,51 @@ impl MatchRow {
             ticks: u64::try_from(self.ticks).unwrap_or(0),
             log,
             final_hash: final_hash.clone(),
-            players: [self.player0_id.clone(), self.player1_id.clone()],
-            scores: [self.score0, self.score1],
+            players: seats.iter().map(|s| s.player_id.clone()).collect(),
+            scores: seats.iter().map(|s| s.score).collect(),
         })
     }
+}
+
+/// A row of `match_seats`: one seat of a match.
+#[derive(Clone, Debug, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = match_seats)]
+pub struct SeatRow {
+    /// The match.
+    pub match_id: String,
+    /// The seat, `0..seats`.
+    pub seat: i64,
+    /// Who sat there; `None` before a private room's seat is taken, or for a no-show the match
+    /// started without.
+    pub player_id: Option<String>,
+    /// Final (or current) score.
+    pub score: i64,
+    /// 1-based finishing place (equal places are ties); `None` until finished.
+    pub place: Option<i64>,
+    /// Rating in the match's game before a rated match.
+    pub rating_before: Option<f64>,
+    /// Rating after a rated match.
+    pub rating_after: Option<f64>,
+}
+
+/// The seats of these matches, by match id, each list in seat order.
+pub fn seats_of(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+) -> AppResult<HashMap<String, Vec<SeatRow>>> {
+    let mut out: HashMap<String, Vec<SeatRow>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<SeatRow> = match_seats::table
+        .filter(match_seats::match_id.eq_any(ids))
+        .order((match_seats::match_id.asc(), match_seats::seat.asc()))
+        .select(SeatRow::as_select())
+        .load(conn)?;
+    for r in rows {
+        out.entry(r.match_id.clone()).or_default().push(r);
+    }
+    Ok(out)
 }
 
 /// A match as its room creates it.
@@ -165,10 +217,9 @@ pub struct NewMatch {
     pub mode: String,
     /// Whether the result changes ratings.
     pub rated: bool,
-    /// Seat 0's player when known at creation (quick match, tournament).
-    pub player0: Option<String>,
-    /// Seat 1's player when known at creation.
-    pub player1: Option<String>,
+    /// Every seat's player when known at creation (quick match, tournament), `None` for a
+    /// seat still open (private room); one entry per seat of the game.
+    pub players: Vec<Option<String>>,
     /// The game seed; stored as `seed as i64`, read back with `as u64`.
     pub seed: i64,
     /// Game config JSON.
@@ -188,51 +239,111 @@ pub fn insert_created(conn: &mut AnyConnection, m: &NewMatch) -> AppResult<()> {
             m.mode
         )));
     }
-    diesel::insert_into(matches::table)
-        .values((
-            matches::id.eq(&m.id),
-            matches::room_id.eq(&m.room_id),
-            matches::game.eq(&m.game),
-            matches::mode.eq(&m.mode),
-            matches::rated.eq(m.rated),
-            matches::status.eq(STATUS_CREATED),
-            matches::player0_id.eq(&m.player0),
-            matches::player1_id.eq(&m.player1),
-            matches::seed.eq(m.seed),
-            matches::config.eq(&m.config),
-            matches::epoch.eq(1i64),
-            matches::tournament_id.eq(&m.tournament_id),
-            matches::tournament_slot.eq(&m.tournament_slot),
-            matches::created_at.eq(now_ms()),
-        ))
-        .execute(conn)
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AppError::conflict(format!("match {} already exists", m.id))
-            } else {
-                AppError::internal(e)
-            }
-        })?;
-    Ok(())
+    if !(2..=MAX_SEATS).contains(&m.players.len()) {
+        return Err(AppError::validation(format!(
+            "a match has 2 to {MAX_SEATS} seats, got {}",
+            m.players.len()
+        )));
+    }
+    let seat = |i: usize| m.players.get(i).cloned().flatten();
+    conn.transaction(|conn| {
+        diesel::insert_into(matches::table)
+            .values((
+                matches::id.eq(&m.id),
+                matches::room_id.eq(&m.room_id),
+                matches::game.eq(&m.game),
+                matches::mode.eq(&m.mode),
+                matches::rated.eq(m.rated),
+                matches::status.eq(STATUS_CREATED),
+                matches::player0_id.eq(seat(0)),
+                matches::player1_id.eq(seat(1)),
+                matches::seed.eq(m.seed),
+                matches::config.eq(&m.config),
+                matches::epoch.eq(1i64),
+                matches::tournament_id.eq(&m.tournament_id),
+                matches::tournament_slot.eq(&m.tournament_slot),
+                matches::created_at.eq(now_ms()),
+            ))
+            .execute(conn)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    AppError::conflict(format!("match {} already exists", m.id))
+                } else {
+                    AppError::internal(e)
+                }
+            })?;
+        for (i, player) in m.players.iter().enumerate() {
+            diesel::insert_into(match_seats::table)
+                .values((
+                    match_seats::match_id.eq(&m.id),
+                    match_seats::seat.eq(i as i64),
+                    match_seats::player_id.eq(player),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Most seats a match may have (the largest game's `max_seats`; light cycles: 8).
+pub const MAX_SEATS: usize = 8;
+
+/// Seat `player` in `seat` of a match whose row `guard` selects (one that has not started,
+/// and for [`seat_player`] one with the caller's epoch): `Some(false)` when `guard` matched no
+/// row, `Some(true)` when seated, an error for a seat the match does not have.
+fn seat_guarded(
+    conn: &mut AnyConnection,
+    id: &str,
+    epoch: Option<i64>,
+    seat: u8,
+    player: &str,
+) -> AppResult<bool> {
+    conn.transaction(|c| {
+        // Lock the row (a no-op update) under the guard, so no take-over or start slips in
+        // between the check and the seat's write.
+        let guard = matches::table
+            .find(id)
+            .filter(matches::status.eq(STATUS_CREATED))
+            .into_boxed();
+        let guard = match epoch {
+            Some(e) => guard.filter(matches::epoch.eq(e)),
+            None => guard,
+        };
+        let locked: Vec<String> = guard.select(matches::id).load(c)?;
+        if locked.is_empty() {
+            return Ok(false);
+        }
+        diesel::update(matches::table.find(id))
+            .set(matches::epoch.eq(matches::epoch))
+            .execute(c)?;
+        let n = diesel::update(
+            match_seats::table
+                .filter(match_seats::match_id.eq(id))
+                .filter(match_seats::seat.eq(i64::from(seat))),
+        )
+        .set(match_seats::player_id.eq(player))
+        .execute(c)?;
+        if n == 0 {
+            return Err(AppError::validation(format!("seat {seat} does not exist")));
+        }
+        match seat {
+            0 => diesel::update(matches::table.find(id))
+                .set(matches::player0_id.eq(player))
+                .execute(c)?,
+            1 => diesel::update(matches::table.find(id))
+                .set(matches::player1_id.eq(player))
+                .execute(c)?,
+            _ => 0,
+        };
+        Ok(true)
+    })
 }
 
 /// Seat `player` in `seat` (0 or 1) of a match that has not started (private rooms learn their
 /// players as they sit down; a seat left before the start may be taken by someone else).
 /// 404 for an unknown match, 409 once it has started.
 pub fn set_player(conn: &mut AnyConnection, id: &str, seat: u8, player: &str) -> AppResult<()> {
-    let target = matches::table
-        .find(id)
-        .filter(matches::status.eq(STATUS_CREATED));
-    let n = match seat {
-        0 => diesel::update(target)
-            .set(matches::player0_id.eq(player))
-            .execute(conn)?,
-        1 => diesel::update(target)
-            .set(matches::player1_id.eq(player))
-            .execute(conn)?,
-        _ => return Err(AppError::validation(format!("seat {seat} does not exist"))),
-    };
-    if n == 0 {
+    if !seat_guarded(conn, id, None, seat, player)? {
         return match status_and_epoch(conn, id)? {
             None => Err(AppError::not_found(format!("no match {id}"))),
             Some((status, _)) => Err(AppError::conflict(format!(
@@ -253,20 +364,7 @@ pub fn seat_player(
     seat: u8,
     player: &str,
 ) -> AppResult<bool> {
-    let target = matches::table
-        .find(id)
-        .filter(matches::epoch.eq(epoch))
-        .filter(matches::status.eq(STATUS_CREATED));
-    let n = match seat {
-        0 => diesel::update(target)
-            .set(matches::player0_id.eq(player))
-            .execute(conn)?,
-        1 => diesel::update(target)
-            .set(matches::player1_id.eq(player))
-            .execute(conn)?,
-        _ => return Err(AppError::validation(format!("seat {seat} does not exist"))),
-    };
-    if n == 1 {
+    if seat_guarded(conn, id, Some(epoch), seat, player)? {
         return Ok(true);
     }
     match status_and_epoch(conn, id)? {
@@ -326,10 +424,19 @@ pub struct FinishedMatch {
     pub id: String,
     /// The reporting owner's epoch (fencing token).
     pub epoch: i64,
-    /// Final scores by seat.
-    pub scores: [i64; 2],
-    /// Winning seat; `None` for a draw.
+    /// Final scores by seat (one per seat of the game).
+    pub scores: Vec<i64>,
+    /// Winning seat; `None` for a draw or when no seat is alone in first place.
     pub winner_seat: Option<u8>,
+    /// 1-based place by seat ([`Outcome::places`]); empty in results journaled before places
+    /// existed (then derived from `winner_seat`).
+    #[serde(default)]
+    pub places: Vec<u8>,
+    /// Seats whose player the room unseated before the first tick (quick-match no-shows the
+    /// match started without): their `match_seats` player is cleared, so they are neither
+    /// rated nor listed.
+    #[serde(default)]
+    pub unseated: Vec<u8>,
     /// [`EndReason`] as text (`score`, `forfeit`, `resign`, `abandoned`).
     pub end_reason: String,
     /// JSON of [`InputLog`].
@@ -345,6 +452,8 @@ pub struct FinishedMatch {
 /// One player's rating change, as stored on the match and applied to the player.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RatingRow {
+    /// The player's seat.
+    pub seat: u8,
     /// Player id.
     pub player: String,
     /// Rating before the match.
@@ -356,11 +465,11 @@ pub struct RatingRow {
 /// What [`finish`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FinishOutcome {
-    /// The result is recorded now; `ratings` (by seat) when the match was rated and had both
-    /// players.
+    /// The result is recorded now; `ratings` (in seat order, one per seated player) when the
+    /// match was rated and had at least two distinct players.
     Recorded {
-        /// Rating changes by seat, for a rated match.
-        ratings: Option<[RatingRow; 2]>,
+        /// Rating changes in seat order, for a rated match.
+        ratings: Option<Vec<RatingRow>>,
     },
     /// The match was already finished under this epoch: nothing changed (the write is idempotent
     /// by match id; ratings are never applied twice).
@@ -405,12 +514,33 @@ pub fn finish_at(
     f: &FinishedMatch,
     timing: &Timing,
 ) -> AppResult<FinishOutcome> {
-    if f.winner_seat.is_some_and(|s| s > 1) {
+    if !(2..=MAX_SEATS).contains(&f.scores.len()) {
         return Err(AppError::validation(format!(
-            "winner_seat must be 0, 1 or null, got {:?}",
+            "scores must have one entry per seat (2 to {MAX_SEATS}), got {}",
+            f.scores.len()
+        )));
+    }
+    if f.winner_seat
+        .is_some_and(|s| usize::from(s) >= f.scores.len())
+    {
+        return Err(AppError::validation(format!(
+            "winner_seat must be a seat (0..{}) or null, got {:?}",
+            f.scores.len(),
             f.winner_seat
         )));
     }
+    if !f.places.is_empty() && f.places.len() != f.scores.len() {
+        return Err(AppError::validation(format!(
+            "places must have one entry per seat ({}), got {}",
+            f.scores.len(),
+            f.places.len()
+        )));
+    }
+    let places = if f.places.is_empty() {
+        Outcome::places_for_winner(f.scores.len(), f.winner_seat)
+    } else {
+        f.places.clone()
+    };
     if serde_json::from_value::<EndReason>(serde_json::Value::from(f.end_reason.as_str())).is_err()
     {
         return Err(AppError::validation(format!(
@@ -428,7 +558,7 @@ pub fn finish_at(
         .set((
             matches::status.eq(STATUS_FINISHED),
             matches::score0.eq(f.scores[0]),
-            matches::score1.eq(f.scores[1]),
+            matches::score1.eq(f.scores.get(1).copied().unwrap_or(0)),
             matches::winner_seat.eq(f.winner_seat.map(i64::from)),
             matches::end_reason.eq(&f.end_reason),
             matches::input_log.eq(&f.input_log),
@@ -464,97 +594,222 @@ pub fn finish_at(
             .find(&f.id)
             .select(MatchRow::as_select())
             .first(c)?;
-        let ratings = match (&row.player0_id, &row.player1_id) {
-            (Some(p0), Some(p1)) if row.rated && p0 != p1 => {
-                let score0 = match f.winner_seat {
-                    Some(0) => 1.0,
-                    Some(_) => 0.0,
-                    None => 0.5,
+        for &seat in &f.unseated {
+            diesel::update(
+                match_seats::table
+                    .filter(match_seats::match_id.eq(&f.id))
+                    .filter(match_seats::seat.eq(i64::from(seat))),
+            )
+            .set(match_seats::player_id.eq(None::<String>))
+            .execute(c)?;
+            match seat {
+                0 => diesel::update(matches::table.find(&f.id))
+                    .set(matches::player0_id.eq(None::<String>))
+                    .execute(c)?,
+                1 => diesel::update(matches::table.find(&f.id))
+                    .set(matches::player1_id.eq(None::<String>))
+                    .execute(c)?,
+                _ => 0,
+            };
+        }
+        for (seat, score) in f.scores.iter().enumerate() {
+            diesel::update(
+                match_seats::table
+                    .filter(match_seats::match_id.eq(&f.id))
+                    .filter(match_seats::seat.eq(seat as i64)),
+            )
+            .set((
+                match_seats::score.eq(score),
+                match_seats::place.eq(places.get(seat).map(|&p| i64::from(p))),
+            ))
+            .execute(c)?;
+        }
+        let seated: Vec<(u8, String)> = match_seats::table
+            .filter(match_seats::match_id.eq(&f.id))
+            .order(match_seats::seat.asc())
+            .select((match_seats::seat, match_seats::player_id))
+            .load::<(i64, Option<String>)>(c)?
+            .into_iter()
+            .filter_map(|(seat, p)| p.map(|p| (seat as u8, p)))
+            .collect();
+        let mut distinct: Vec<&str> = seated.iter().map(|(_, p)| p.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let ratings = if row.rated && seated.len() >= 2 && distinct.len() == seated.len() {
+            let rows = rate_players(c, &row.game, &seated, &places)?;
+            for r in &rows {
+                diesel::update(
+                    match_seats::table
+                        .filter(match_seats::match_id.eq(&f.id))
+                        .filter(match_seats::seat.eq(i64::from(r.seat))),
+                )
+                .set((
+                    match_seats::rating_before.eq(Some(r.before)),
+                    match_seats::rating_after.eq(Some(r.after)),
+                ))
+                .execute(c)?;
+                match r.seat {
+                    0 => diesel::update(matches::table.find(&f.id))
+                        .set((
+                            matches::rating0_before.eq(Some(r.before)),
+                            matches::rating0_after.eq(Some(r.after)),
+                        ))
+                        .execute(c)?,
+                    1 => diesel::update(matches::table.find(&f.id))
+                        .set((
+                            matches::rating1_before.eq(Some(r.before)),
+                            matches::rating1_after.eq(Some(r.after)),
+                        ))
+                        .execute(c)?,
+                    _ => 0,
                 };
-                let rows = rate_players(c, p0, p1, score0)?;
-                diesel::update(matches::table.find(&f.id))
-                    .set((
-                        matches::rating0_before.eq(Some(rows[0].before)),
-                        matches::rating0_after.eq(Some(rows[0].after)),
-                        matches::rating1_before.eq(Some(rows[1].before)),
-                        matches::rating1_after.eq(Some(rows[1].after)),
-                    ))
-                    .execute(c)?;
-                Some(rows)
             }
-            _ => None,
+            Some(rows)
+        } else {
+            None
         };
         Ok(FinishOutcome::Recorded { ratings })
     })
 }
 
-/// Apply one Glicko-2 game between `p0` and `p1` (`score0` is seat 0's score) and count it in
-/// both players' `games_played`.
-///
-/// The rows are locked first, in id order (an `UPDATE` takes the row lock), and read after:
-/// under Postgres's READ COMMITTED the read then sees any rating another transaction committed
-/// while we waited, so two matches finishing at once for the same player never lose an update,
-/// and the fixed lock order rules out deadlocks.
-fn rate_players(
-    c: &mut AnyConnection,
-    p0: &str,
-    p1: &str,
-    score0: f64,
-) -> AppResult<[RatingRow; 2]> {
-    let now = now_ms();
-    let mut order = [p0, p1];
-    order.sort_unstable();
-    for id in order {
-        let n = diesel::update(players::table.find(id))
-            .set((
-                players::games_played.eq(players::games_played + 1),
-                players::updated_at.eq(now),
-            ))
-            .execute(c)?;
-        if n == 0 {
-            return Err(AppError::internal(anyhow::anyhow!(
-                "match player {id} does not exist"
-            )));
-        }
-    }
-    let read = |c: &mut AnyConnection, id: &str| -> AppResult<Rating> {
-        let (rating, deviation, volatility) = players::table
-            .find(id)
-            .select((
-                players::rating,
-                players::rating_deviation,
-                players::rating_volatility,
-            ))
-            .first::<(f64, f64, f64)>(c)?;
-        Ok(Rating {
+/// A player's rating in `game` ([`Rating::default`] when they never played it).
+pub fn rating_in(c: &mut AnyConnection, player: &str, game: &str) -> AppResult<Rating> {
+    let row = ratings::table
+        .find((player, game))
+        .select((
+            ratings::rating,
+            ratings::rating_deviation,
+            ratings::rating_volatility,
+        ))
+        .first::<(f64, f64, f64)>(c)
+        .optional()?;
+    Ok(
+        row.map_or_else(Rating::default, |(rating, deviation, volatility)| Rating {
             rating,
             deviation,
             volatility,
-        })
-    };
-    let (r0, r1) = (read(c, p0)?, read(c, p1)?);
-    let (n0, n1) = rating::update(r0, r1, score0);
-    for (id, r) in [(p0, n0), (p1, n1)] {
-        diesel::update(players::table.find(id))
+        }),
+    )
+}
+
+/// A player's rating per game, as stored: `(game, rating, deviation, games_played)`, by game.
+pub fn ratings_of(c: &mut AnyConnection, player: &str) -> AppResult<Vec<(String, f64, f64, i64)>> {
+    Ok(ratings::table
+        .filter(ratings::player_id.eq(player))
+        .order(ratings::game.asc())
+        .select((
+            ratings::game,
+            ratings::rating,
+            ratings::rating_deviation,
+            ratings::games_played,
+        ))
+        .load(c)?)
+}
+
+/// Rate the seated players of a finished match in `game` from their `places` (indexed by
+/// seat) and count it in their `games_played` for that game.
+///
+/// Each player's rating row for the game is created when missing (the default rating, in a
+/// savepoint: two first matches of a new player finishing at once both go on, one creating the
+/// row and the other using it),
+/// then locked, in id order (an `UPDATE` takes the row lock), and read after: under Postgres's
+/// READ COMMITTED the read then sees any rating another transaction committed while we waited,
+/// so two matches finishing at once for the same player never lose an update, and the fixed
+/// lock order rules out deadlocks.
+fn rate_players(
+    c: &mut AnyConnection,
+    game: &str,
+    seated: &[(u8, String)],
+    places: &[u8],
+) -> AppResult<Vec<RatingRow>> {
+    let now = now_ms();
+    let mut order: Vec<&str> = seated.iter().map(|(_, p)| p.as_str()).collect();
+    order.sort_unstable();
+    for id in order {
+        let d = Rating::default();
+        let exists = ratings::table
+            .find((id, game))
+            .select(ratings::games_played)
+            .first::<i64>(c)
+            .optional()?
+            .is_some();
+        if !exists {
+            // In a savepoint: when another transaction created the row meanwhile (a unique
+            // violation once it commits), only the savepoint is rolled back and the row that
+            // won is used.
+            let created = c.transaction(|c| {
+                diesel::insert_into(ratings::table)
+                    .values((
+                        ratings::player_id.eq(id),
+                        ratings::game.eq(game),
+                        ratings::rating.eq(d.rating),
+                        ratings::rating_deviation.eq(d.deviation),
+                        ratings::rating_volatility.eq(d.volatility),
+                        ratings::games_played.eq(0i64),
+                        ratings::updated_at.eq(now),
+                    ))
+                    .execute(c)
+            });
+            match created {
+                Ok(_) => {}
+                Err(e) if super::is_unique_violation(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        diesel::update(ratings::table.find((id, game)))
             .set((
-                players::rating.eq(r.rating),
-                players::rating_deviation.eq(r.deviation),
-                players::rating_volatility.eq(r.volatility),
+                ratings::games_played.eq(ratings::games_played + 1),
+                ratings::updated_at.eq(now),
             ))
             .execute(c)?;
+        if game == crate::game::pong::KIND {
+            let n = diesel::update(players::table.find(id))
+                .set((
+                    players::games_played.eq(players::games_played + 1),
+                    players::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            if n == 0 {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "match player {id} does not exist"
+                )));
+            }
+        }
     }
-    Ok([
-        RatingRow {
-            player: p0.to_string(),
-            before: r0.rating,
-            after: n0.rating,
-        },
-        RatingRow {
-            player: p1.to_string(),
-            before: r1.rating,
-            after: n1.rating,
-        },
-    ])
+    let mut before = Vec::with_capacity(seated.len());
+    let mut seat_places = Vec::with_capacity(seated.len());
+    for (seat, id) in seated {
+        before.push(rating_in(c, id, game)?);
+        seat_places.push(places.get(usize::from(*seat)).copied().unwrap_or(u8::MAX));
+    }
+    let after = rating::rate_places(&before, &seat_places);
+    let mut rows = Vec::with_capacity(seated.len());
+    for (((seat, id), b), a) in seated.iter().zip(&before).zip(&after) {
+        diesel::update(ratings::table.find((id.as_str(), game)))
+            .set((
+                ratings::rating.eq(a.rating),
+                ratings::rating_deviation.eq(a.deviation),
+                ratings::rating_volatility.eq(a.volatility),
+            ))
+            .execute(c)?;
+        if game == crate::game::pong::KIND {
+            // The Pong rating is mirrored where the principal and tournaments read it.
+            diesel::update(players::table.find(id))
+                .set((
+                    players::rating.eq(a.rating),
+                    players::rating_deviation.eq(a.deviation),
+                    players::rating_volatility.eq(a.volatility),
+                ))
+                .execute(c)?;
+        }
+        rows.push(RatingRow {
+            seat: *seat,
+            player: id.clone(),
+            before: b.rating,
+            after: a.rating,
+        });
+    }
+    Ok(rows)
 }
 
 /// Mark a match `abandoned` (a no-show before the start: nobody is rated) with `reason` as its
@@ -704,12 +959,11 @@ pub fn list_for_player(
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<MatchRow>> {
+    let mine = match_seats::table
+        .filter(match_seats::player_id.eq(player))
+        .select(match_seats::match_id);
     Ok(matches::table
-        .filter(
-            matches::player0_id
-                .eq(player)
-                .or(matches::player1_id.eq(player)),
-        )
+        .filter(matches::id.eq_any(mine))
         .order((matches::created_at.desc(), matches::id.desc()))
         .limit(limit)
         .offset(offset)
@@ -733,18 +987,22 @@ pub struct LeaderboardRow {
 }
 
 /// Registered players (roles `player` and `organiser`; never guests) with at least
-/// [`LEADERBOARD_MIN_GAMES`] rated games, by rating, then games played, then name.
+/// [`LEADERBOARD_MIN_GAMES`] rated games of `game`, by their rating in it, then games played,
+/// then name.
 pub fn leaderboard(
     conn: &mut AnyConnection,
+    game: &str,
     limit: i64,
     offset: i64,
 ) -> AppResult<Vec<LeaderboardRow>> {
-    Ok(players::table
+    Ok(ratings::table
+        .inner_join(players::table)
+        .filter(ratings::game.eq(game))
         .filter(players::role.eq_any(["player", "organiser"]))
-        .filter(players::games_played.ge(LEADERBOARD_MIN_GAMES))
+        .filter(ratings::games_played.ge(LEADERBOARD_MIN_GAMES))
         .order((
-            players::rating.desc(),
-            players::games_played.desc(),
+            ratings::rating.desc(),
+            ratings::games_played.desc(),
             players::name_key.asc(),
             players::id.asc(),
         ))
@@ -753,22 +1011,23 @@ pub fn leaderboard(
         .select((
             players::id,
             players::name,
-            players::rating,
-            players::rating_deviation,
-            players::games_played,
+            ratings::rating,
+            ratings::rating_deviation,
+            ratings::games_played,
         ))
         .load(conn)?)
 }
 
-/// Display names of the players seated in `rows`, by id (one query for a whole page).
+/// Display names of the players seated in `seats` ([`seats_of`]), by id (one query for a
+/// whole page).
 pub fn player_names(
     conn: &mut AnyConnection,
-    rows: &[MatchRow],
+    seats: &HashMap<String, Vec<SeatRow>>,
 ) -> AppResult<HashMap<String, String>> {
-    let mut ids: Vec<&str> = rows
-        .iter()
-        .flat_map(|r| [r.player0_id.as_deref(), r.player1_id.as_deref()])
+    let mut ids: Vec<&str> = seats
+        .values()
         .flatten()
+        .filter_map(|s| s.player_id.as_deref())
         .collect();
     ids.sort_unstable();
     ids.dedup();

@@ -89,6 +89,38 @@ pub struct PlayerView {
     pub games_played: i64,
     /// Unix ms.
     pub created_at: i64,
+    /// The player's rating in each game they were rated in (Pong always listed), by game kind.
+    /// The top-level `rating`, `rating_deviation` and `games_played` are the Pong ones.
+    pub ratings: std::collections::BTreeMap<String, GameRating>,
+}
+
+/// A player's rating in one game.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct GameRating {
+    /// Rating (rounded).
+    pub rating: i64,
+    /// Rating deviation (rounded).
+    pub rating_deviation: i64,
+    /// Rated games of this game played.
+    pub games_played: i64,
+}
+
+impl PlayerView {
+    /// The view with its ratings per game from `ratings`
+    /// ([`crate::db::matches::ratings_of`]), Pong kept when absent.
+    pub fn with_ratings(mut self, ratings: Vec<(String, f64, f64, i64)>) -> PlayerView {
+        for (game, rating, deviation, games) in ratings {
+            self.ratings.insert(
+                game,
+                GameRating {
+                    rating: rating.round() as i64,
+                    rating_deviation: deviation.round() as i64,
+                    games_played: games,
+                },
+            );
+        }
+        self
+    }
 }
 
 impl PlayerRow {
@@ -108,6 +140,15 @@ impl PlayerRow {
             rating_deviation: self.rating_deviation.round() as i64,
             games_played: self.games_played,
             created_at: self.created_at,
+            ratings: std::iter::once((
+                crate::game::pong::KIND.to_owned(),
+                GameRating {
+                    rating: self.rating.round() as i64,
+                    rating_deviation: self.rating_deviation.round() as i64,
+                    games_played: self.games_played,
+                },
+            ))
+            .collect(),
         }
     }
 

@@ -14,6 +14,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    match_seats (match_id, seat) {
+        match_id -> Text,
+        seat -> BigInt,
+        player_id -> Nullable<Text>,
+        score -> BigInt,
+        place -> Nullable<BigInt>,
+        rating_before -> Nullable<Double>,
+        rating_after -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
     matches (id) {
         id -> Text,
         room_id -> Text,
@@ -64,6 +76,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    ratings (player_id, game) {
+        player_id -> Text,
+        game -> Text,
+        rating -> Double,
+        rating_deviation -> Double,
+        rating_volatility -> Double,
+        games_played -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     revoked_tokens (revocation_id) {
         revocation_id -> Text,
         player_id -> Text,
@@ -106,14 +130,19 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(match_seats -> matches (match_id));
+diesel::joinable!(match_seats -> players (player_id));
+diesel::joinable!(ratings -> players (player_id));
 diesel::joinable!(revoked_tokens -> players (player_id));
 diesel::joinable!(tournament_entrants -> players (player_id));
 diesel::joinable!(tournament_entrants -> tournaments (tournament_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    match_seats,
     matches,
     players,
+    ratings,
     revoked_tokens,
     tournament_entrants,
     tournaments,

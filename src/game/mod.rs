@@ -3,9 +3,15 @@
 //!
 //! # Layout
 //! - this file: [`Game`], [`Outcome`], [`EndReason`], [`GameEvent`], [`InputError`],
-//!   [`GameError`], the deterministic [`GameRng`], and the factory ([`create`], [`restore`],
-//!   [`default_config`], [`GAMES`]).
-//! - [`pong`]: Pong, the reference game.
+//!   [`GameError`], the deterministic [`GameRng`], the factory ([`create`], [`restore`],
+//!   [`default_config`], [`GAMES`]) and the catalogue ([`GameSpec`], [`specs`], [`spec`],
+//!   [`config_for_seats`]).
+//! - [`pong`]: Pong, the reference game (two seats, held intents, a small full snapshot).
+//! - [`cycles`]: light cycles (2–8 seats, elimination, turns as one-off events, a growing state
+//!   sent as deltas).
+//!
+//! docs/games.md is the guide to writing a game: the contract of [`Game`] with two worked
+//! examples.
 //!
 //! # Determinism contract
 //! Nothing here touches a clock, a socket, a file or a global random generator, and no game uses
@@ -15,6 +21,7 @@
 //! machine and build, which is what lets a replay be verified by re-simulating it and comparing
 //! [`Game::state_hash`].
 
+pub mod cycles;
 pub mod pong;
 
 use rand::{RngCore, SeedableRng};
@@ -27,7 +34,80 @@ use serde_json::value::RawValue;
 pub type Seat = u8;
 
 /// The kinds that [`create`] knows, in the order clients should list them.
-pub const GAMES: &[&str] = &[pong::KIND];
+pub const GAMES: &[&str] = &[pong::KIND, cycles::KIND];
+
+/// What the engine (matchmaker, lobby, `GET /api/v1/games`) needs to know about a game kind
+/// without creating one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GameSpec {
+    /// The kind, as passed to [`create`] (for example `"pong"`).
+    pub kind: &'static str,
+    /// A human-readable name for lobbies.
+    pub name: &'static str,
+    /// Fewest seats a match of this kind may have (a quick match may start with this many
+    /// when a matched player does not come).
+    pub min_seats: u8,
+    /// Most seats a match of this kind may have.
+    pub max_seats: u8,
+    /// Quick-match group size when a player does not ask for one.
+    pub default_queue_size: u8,
+}
+
+/// The catalogue, in the order of [`GAMES`].
+const SPECS: &[GameSpec] = &[
+    GameSpec {
+        kind: pong::KIND,
+        name: "Pong",
+        min_seats: pong::SEATS,
+        max_seats: pong::SEATS,
+        default_queue_size: pong::SEATS,
+    },
+    GameSpec {
+        kind: cycles::KIND,
+        name: "Light cycles",
+        min_seats: cycles::SEATS_MIN as u8,
+        max_seats: cycles::SEATS_MAX as u8,
+        default_queue_size: 4,
+    },
+];
+
+/// Every game kind with its seat range, in the order clients should list them.
+pub fn specs() -> &'static [GameSpec] {
+    SPECS
+}
+
+/// The spec of `kind`, or `None` for an unknown kind.
+pub fn spec(kind: &str) -> Option<&'static GameSpec> {
+    SPECS.iter().find(|s| s.kind == kind)
+}
+
+/// The config of a quick match of `seats` players of `kind`: the game's defaults, with the seat
+/// count where the game has one. A seat count outside the game's range is a
+/// [`GameError::BadConfig`] naming it.
+pub fn config_for_seats(kind: &str, seats: u8) -> Result<serde_json::Value, GameError> {
+    let spec = spec(kind).ok_or_else(|| GameError::UnknownKind(kind.to_owned()))?;
+    if !(spec.min_seats..=spec.max_seats).contains(&seats) {
+        return Err(GameError::BadConfig {
+            kind: spec.kind,
+            message: format!(
+                "seats must be in {}..={}, got {seats}",
+                spec.min_seats, spec.max_seats
+            ),
+        });
+    }
+    match spec.kind {
+        // Pong's seat count is fixed; its config has no `seats` field.
+        pong::KIND => default_config(kind),
+        cycles::KIND => to_json(
+            cycles::KIND,
+            &cycles::CyclesConfig {
+                seats: u32::from(seats),
+                ..cycles::CyclesConfig::default()
+            },
+        ),
+        other => Err(GameError::UnknownKind(other.to_owned())),
+    }
+}
 
 /// One running game, driven by a room at a fixed tick rate.
 ///
@@ -57,6 +137,60 @@ pub trait Game: Send + std::fmt::Debug {
     /// their intent every frame cost no replay memory. Default: `false`.
     fn inputs_are_intents(&self) -> bool {
         false
+    }
+
+    /// Whether the room pauses the game while a seated player is away (disconnected, within the
+    /// reconnect grace). `true` (the default, Pong): the room pauses, and the away player
+    /// forfeits when the grace ends. `false`: the game goes on without them (the away seat simply
+    /// sends no input); when the grace ends the room calls [`Game::remove_seat`] with
+    /// [`EndReason::Forfeit`]. The room pauses anyway when every seated player is away.
+    fn pauses_when_away(&self) -> bool {
+        true
+    }
+
+    /// Takes `seat` out of the match for good (it left, resigned or forfeited), records `reason`,
+    /// and returns `Some(outcome)` when the game ended because of it. The game may push events
+    /// (for example a game-specific "out" event) but never [`GameEvent::Ended`]: as for
+    /// [`Game::end_by_forfeit`], the room reports the returned outcome. A seat that is not in the
+    /// match, or a call after the end, changes nothing (`None` unless the game has ended, then
+    /// the existing outcome).
+    ///
+    /// The default ends the game by [`Game::end_by_forfeit`], which is right for two-player
+    /// games: when one of two leaves, the other wins.
+    fn remove_seat(
+        &mut self,
+        seat: Seat,
+        reason: EndReason,
+        events: &mut Vec<GameEvent>,
+    ) -> Option<Outcome> {
+        let _ = events;
+        Some(self.end_by_forfeit(seat, reason))
+    }
+
+    /// Whether the room's shared per-tick frame carries [`Game::snapshot_since`] (what changed
+    /// after the previous frame's tick) instead of [`Game::snapshot`]. When `true`, a client
+    /// that joins, rejoins or starts spectating first gets a full [`Game::snapshot`] of its own,
+    /// so it always holds a base to apply deltas to. Default `false`: every frame is a full
+    /// snapshot.
+    fn sends_deltas(&self) -> bool {
+        false
+    }
+
+    /// What changed after tick `since`, as compact JSON; a full snapshot when a delta cannot
+    /// express the change (for example a new round) or periodically, so that a client that
+    /// missed a frame recovers. The default is the full [`Game::snapshot`].
+    fn snapshot_since(&self, since: u64) -> Box<RawValue> {
+        let _ = since;
+        self.snapshot()
+    }
+
+    /// [`Game::snapshot_since`] in its compact `rally.v1.bin` form, appended to `out`. The
+    /// default transcodes the JSON, as [`Game::snapshot_bin`] does.
+    fn snapshot_since_bin(&self, since: u64, out: &mut Vec<u8>) {
+        let json = self.snapshot_since(since);
+        if crate::protocol::msgpack::values_from_json(json.get(), out).is_err() {
+            crate::protocol::msgpack::write_nil(out);
+        }
     }
 
     /// Advances exactly one tick and pushes what happened ([`GameEvent::Scored`],
@@ -143,6 +277,25 @@ pub struct Outcome {
     pub scores: Vec<u32>,
     /// Why the game ended.
     pub reason: EndReason,
+    /// The finishing order: the 1-based place of each seat, indexed by seat; equal places are
+    /// ties (`[1, 1]` is a draw). Empty in records written before places existed.
+    #[serde(default)]
+    pub places: Vec<u8>,
+}
+
+impl Outcome {
+    /// Places for a game decided by a single winner among `seats` seats: the winner first, every
+    /// other seat second; all first (a draw) when there is no winner. Two-player games (Pong)
+    /// and room-level ends that only know a winner use it.
+    pub fn places_for_winner(seats: usize, winner: Option<Seat>) -> Vec<u8> {
+        (0..seats)
+            .map(|s| match winner {
+                Some(w) if usize::from(w) == s => 1,
+                Some(_) => 2,
+                None => 1,
+            })
+            .collect()
+    }
 }
 
 /// Something that happened during a [`Game::step`], for the room to forward and record.
@@ -229,6 +382,10 @@ pub fn create(
             pong::PongConfig::from_json(config)?,
             seed,
         ))),
+        cycles::KIND => Ok(Box::new(cycles::Cycles::new(
+            cycles::CyclesConfig::from_json(config)?,
+            seed,
+        ))),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
 }
@@ -238,6 +395,7 @@ pub fn create(
 pub fn restore(kind: &str, saved: &serde_json::Value) -> Result<Box<dyn Game>, GameError> {
     match kind {
         pong::KIND => Ok(Box::new(pong::Pong::restore(saved)?)),
+        cycles::KIND => Ok(Box::new(cycles::Cycles::restore(saved)?)),
         other => Err(GameError::UnknownKind(other.to_owned())),
     }
 }
@@ -245,13 +403,29 @@ pub fn restore(kind: &str, saved: &serde_json::Value) -> Result<Box<dyn Game>, G
 /// The default configuration of `kind`, as JSON, for forms and documentation.
 pub fn default_config(kind: &str) -> Result<serde_json::Value, GameError> {
     match kind {
-        pong::KIND => {
-            serde_json::to_value(pong::PongConfig::default()).map_err(|e| GameError::BadConfig {
-                kind: pong::KIND,
-                message: e.to_string(),
-            })
-        }
+        pong::KIND => to_json(pong::KIND, &pong::PongConfig::default()),
+        cycles::KIND => to_json(cycles::KIND, &cycles::CyclesConfig::default()),
         other => Err(GameError::UnknownKind(other.to_owned())),
+    }
+}
+
+/// A config as JSON (cannot fail for these plain structs of integers).
+fn to_json(kind: &'static str, config: &impl Serialize) -> Result<serde_json::Value, GameError> {
+    serde_json::to_value(config).map_err(|e| GameError::BadConfig {
+        kind,
+        message: e.to_string(),
+    })
+}
+
+/// The JSON type of `value`, for error messages that must not echo large inputs.
+pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -357,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn factory_knows_pong_only() {
+    fn factory_knows_its_games() {
         assert!(create("pong", &serde_json::Value::Null, 1).is_ok());
         assert!(matches!(
             create("chess", &serde_json::Value::Null, 1),
@@ -372,11 +546,44 @@ mod tests {
     }
 
     #[test]
+    fn specs_match_the_factory() {
+        let kinds: Vec<&str> = specs().iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, GAMES);
+        for s in specs() {
+            assert!(s.min_seats >= 2 && s.min_seats <= s.max_seats);
+            assert!((s.min_seats..=s.max_seats).contains(&s.default_queue_size));
+            assert_eq!(spec(s.kind), Some(s));
+            for seats in s.min_seats..=s.max_seats {
+                let config = config_for_seats(s.kind, seats).unwrap();
+                let game = create(s.kind, &config, 1).unwrap();
+                assert_eq!(game.seats(), seats, "{} with {seats} seats", s.kind);
+            }
+            let too_many = config_for_seats(s.kind, s.max_seats + 1).unwrap_err();
+            assert!(too_many.to_string().contains("seats"), "{too_many}");
+            assert!(config_for_seats(s.kind, s.min_seats - 1).is_err());
+        }
+        assert!(spec("chess").is_none());
+        assert!(matches!(
+            config_for_seats("chess", 2),
+            Err(GameError::UnknownKind(_))
+        ));
+    }
+
+    #[test]
+    fn places_for_a_single_winner() {
+        assert_eq!(Outcome::places_for_winner(2, Some(0)), [1, 2]);
+        assert_eq!(Outcome::places_for_winner(2, Some(1)), [2, 1]);
+        assert_eq!(Outcome::places_for_winner(2, None), [1, 1]);
+        assert_eq!(Outcome::places_for_winner(3, Some(2)), [2, 2, 1]);
+    }
+
+    #[test]
     fn events_and_outcomes_have_stable_json() {
         let outcome = Outcome {
             winner: Some(1),
             scores: vec![2, 5],
             reason: EndReason::Score,
+            places: vec![2, 1],
         };
         let ended = serde_json::to_string(&GameEvent::Ended {
             outcome: outcome.clone(),
@@ -384,8 +591,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             ended,
-            r#"{"type":"ended","outcome":{"winner":1,"scores":[2,5],"reason":"score"}}"#
+            r#"{"type":"ended","outcome":{"winner":1,"scores":[2,5],"reason":"score","places":[2,1]}}"#
         );
+        // Records written before places existed still load.
+        let old: Outcome =
+            serde_json::from_str(r#"{"winner":null,"scores":[1,1],"reason":"abandoned"}"#).unwrap();
+        assert!(old.places.is_empty());
         let scored = serde_json::to_string(&GameEvent::Scored {
             seat: 0,
             scores: vec![1, 0],

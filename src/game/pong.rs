@@ -45,7 +45,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::game::{EndReason, Game, GameError, GameEvent, GameRng, InputError, Outcome, Seat};
+use crate::game::{
+    json_type, EndReason, Game, GameError, GameEvent, GameRng, InputError, Outcome, Seat,
+};
 use physics::Ball;
 
 /// The kind name used by [`crate::game::create`].
@@ -231,6 +233,7 @@ impl Pong {
                 winner: Some(scorer),
                 scores: self.scores.to_vec(),
                 reason: EndReason::Score,
+                places: Outcome::places_for_winner(usize::from(SEATS), Some(scorer)),
             };
             self.outcome = Some(outcome.clone());
             events.push(GameEvent::Ended { outcome });
@@ -408,6 +411,7 @@ impl Game for Pong {
             winner,
             scores: self.scores.to_vec(),
             reason,
+            places: Outcome::places_for_winner(usize::from(SEATS), winner),
         };
         self.outcome = Some(outcome.clone());
         outcome
@@ -443,18 +447,6 @@ fn parse_input(input: &serde_json::Value) -> Result<Intent, InputError> {
             "pong input must be the string \"up\", \"down\" or \"stop\", got {}",
             json_type(input)
         ))),
-    }
-}
-
-/// The JSON type of `value`, for error messages that must not echo large inputs.
-fn json_type(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 

@@ -146,6 +146,33 @@ pub fn update(a: Rating, b: Rating, score_a: f64) -> (Rating, Rating) {
     (new_a, new_b)
 }
 
+/// Rates a multi-player match from its finishing order: `before[i]` is seat `i`'s rating before
+/// the match, `places[i]` its 1-based place (equal places are ties). Each seat's rating period
+/// holds one game against every other seat, scored by the places (ahead: 1, tie: 0.5, behind:
+/// 0), all against the opponents' ratings before the match: the pairwise decomposition of a
+/// ranking into the games it implies, rated as one Glicko-2 period with several opponents
+/// (Glickman, "Example of the Glicko-2 system", 2013, steps 3–7 sum over the period's games).
+/// For two seats it is exactly [`update`]. Missing places count as last.
+pub fn rate_places(before: &[Rating], places: &[u8]) -> Vec<Rating> {
+    let place = |i: usize| places.get(i).copied().unwrap_or(u8::MAX);
+    (0..before.len())
+        .map(|i| {
+            let games: Vec<Outcome> = (0..before.len())
+                .filter(|&j| j != i)
+                .map(|j| Outcome {
+                    opponent: before[j],
+                    score: match place(i).cmp(&place(j)) {
+                        std::cmp::Ordering::Less => 1.0,
+                        std::cmp::Ordering::Equal => 0.5,
+                        std::cmp::Ordering::Greater => 0.0,
+                    },
+                })
+                .collect();
+            rate(before[i], &games)
+        })
+        .collect()
+}
+
 /// Rates `player` over a period with these games (Glickman, "Example of the Glicko-2
 /// system", steps 2 to 8). With no games only the deviation grows.
 pub fn rate(player: Rating, games: &[Outcome]) -> Rating {
@@ -280,6 +307,33 @@ fn new_volatility(phi: f64, sigma: f64, v: f64, delta: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn places_rate_like_pairwise_games() {
+        let a = Rating::default();
+        let b = Rating {
+            rating: 1700.0,
+            deviation: 80.0,
+            volatility: 0.06,
+        };
+        // Two seats: exactly the 1v1 update.
+        let (na, nb) = update(a, b, 1.0);
+        assert_eq!(rate_places(&[a, b], &[1, 2]), vec![na, nb]);
+        let (da, db) = update(a, b, 0.5);
+        assert_eq!(rate_places(&[a, b], &[1, 1]), vec![da, db]);
+        // Four seats: the winner gains, the last loses, places in between move in order.
+        let four = [a, a, a, a];
+        let after = rate_places(&four, &[2, 1, 4, 3]);
+        assert!(after[1].rating > after[0].rating);
+        assert!(after[0].rating > after[3].rating);
+        assert!(after[3].rating > after[2].rating);
+        assert!(after[1].rating > 1500.0 && after[2].rating < 1500.0);
+        // Everyone tied: nobody moves (equal ratings).
+        let tied = rate_places(&four, &[1, 1, 1, 1]);
+        for r in tied {
+            assert!((r.rating - 1500.0).abs() < 1e-9);
+        }
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64, tolerance: f64) -> bool {

@@ -300,6 +300,11 @@ mod tests {
             },
             ClientMsg::Queue {
                 game: "pong".into(),
+                size: None,
+            },
+            ClientMsg::Queue {
+                game: "cycles".into(),
+                size: Some(6),
             },
             ClientMsg::CancelQueue,
             ClientMsg::Join {
@@ -419,6 +424,7 @@ mod tests {
             winner: Some(1),
             scores: vec![2, 5],
             reason: EndReason::Score,
+            places: vec![2, 1],
         };
         let event = GameEvent::Scored {
             seat: 1,
@@ -455,7 +461,10 @@ mod tests {
                 client_time: 12.5,
                 server_time: 3,
             },
-            ServerMsg::Queued { game: "pong" },
+            ServerMsg::Queued {
+                game: "pong",
+                size: 2,
+            },
             ServerMsg::QueueLeft,
             ServerMsg::MatchFound {
                 room: "r",

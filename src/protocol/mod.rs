@@ -136,6 +136,10 @@ pub enum ClientMsg {
         /// Game to play (`"pong"`).
         #[serde(default = "default_game")]
         game: String,
+        /// Players per match (default: the game's `default_queue_size`; within its seat
+        /// range, else `invalid_field`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u8>,
     },
     /// Leave the quick-match queue.
     CancelQueue,
@@ -238,6 +242,8 @@ pub enum ServerMsg<'a> {
     Queued {
         /// Game.
         game: &'a str,
+        /// Players per match.
+        size: u8,
     },
     /// Left the queue.
     QueueLeft,
@@ -579,6 +585,14 @@ mod tests {
                 r#"{"type":"queue"}"#,
                 ClientMsg::Queue {
                     game: "pong".into(),
+                    size: None,
+                },
+            ),
+            (
+                r#"{"type":"queue","game":"cycles","size":4}"#,
+                ClientMsg::Queue {
+                    game: "cycles".into(),
+                    size: Some(4),
                 },
             ),
             (r#"{"type":"cancel_queue"}"#, ClientMsg::CancelQueue),

@@ -117,6 +117,7 @@ impl Handler<Join> for RoomActor {
             let frame = self.room_state_frame();
             // Held by the session until its `joined` is out.
             self.deliver(&session, &frame, &mut None);
+            self.send_full_snapshot(&session);
             return Ok(accepted(None, self));
         }
         if self.over() {
@@ -154,7 +155,7 @@ impl Handler<Join> for RoomActor {
             }
         };
         let slot = &mut self.seats[seat];
-        if let Some(old) = slot.session.replace(session) {
+        if let Some(old) = slot.session.replace(session.clone()) {
             if old.session_id != msg.session_id {
                 old.events.do_send(SessionEvent::Detached {
                     room: self.id.clone(),
@@ -169,6 +170,7 @@ impl Handler<Join> for RoomActor {
         self.maybe_start_countdown();
         self.publish_summary();
         self.broadcast_room_state();
+        self.send_full_snapshot(&session);
         Ok(reply)
     }
 }
@@ -242,7 +244,7 @@ impl Handler<Resign> for RoomActor {
         };
         match self.state {
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
-                self.force_end(i as Seat, EndReason::Resign, ctx);
+                self.depart(i as Seat, ctx);
                 Ok(())
             }
             RoomState::Waiting => Err(RoomRefusal::new(
@@ -281,6 +283,27 @@ impl RoomActor {
             return;
         };
         match self.state {
+            RoomState::Countdown | RoomState::Playing | RoomState::Paused
+                if !self.game.pauses_when_away() =>
+            {
+                // The match goes on without this player (out already, or taken out now); the
+                // seat keeps its place in the result, the player is free to go elsewhere.
+                let slot = &mut self.seats[i];
+                if slot
+                    .session
+                    .as_ref()
+                    .is_some_and(|h| h.session_id == msg.session_id)
+                {
+                    slot.session = None;
+                }
+                if let Some(p) = &slot.player {
+                    self.engine.registry.clear_player_room(&p.id, &self.id);
+                }
+                self.depart(i as Seat, ctx);
+                if !self.over() {
+                    self.on_player_away();
+                }
+            }
             RoomState::Countdown | RoomState::Playing | RoomState::Paused => {
                 self.force_end(i as Seat, EndReason::Resign, ctx);
             }
@@ -326,7 +349,11 @@ impl Handler<ForfeitPlayer> for RoomActor {
     fn handle(&mut self, msg: ForfeitPlayer, ctx: &mut Context<Self>) {
         if let Some(i) = self.seat_of(&msg.player) {
             tracing::info!(room = %self.id, seat = i, "forfeit ordered from outside");
-            self.force_end(i as Seat, EndReason::Forfeit, ctx);
+            if self.game.pauses_when_away() {
+                self.force_end(i as Seat, EndReason::Forfeit, ctx);
+            } else {
+                self.remove_seat(i as Seat, EndReason::Forfeit, ctx);
+            }
         }
     }
 }
@@ -343,6 +370,7 @@ impl Handler<Conclude> for RoomActor {
             winner: msg.winner,
             scores: self.game.scores(),
             reason: msg.reason,
+            places: Outcome::places_for_winner(self.seats.len(), msg.winner),
         };
         // As in `finish`: release and announce.
         self.announce_end(&outcome);

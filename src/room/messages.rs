@@ -14,4 +14,8 @@ use actix::prelude::*;
 pub struct Requeue {
     /// The players who did join.
     pub players: Vec<PlayerInfo>,
+    /// The game they queued for.
+    pub game: String,
+    /// The group size they queued for.
+    pub size: u8,
 }

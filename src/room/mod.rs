@@ -1,7 +1,14 @@
 //! The room actor: owns one game, its seats and spectators, and ticks it at a fixed rate
 //! against absolute deadlines.
 //!
-//! State machine: `waiting → countdown → playing ↔ paused → finished`. A tick runs six timed
+//! State machine: `waiting → countdown → playing ↔ paused → finished`. A game decides through
+//! [`Game::pauses_when_away`] whether one away player pauses it (Pong) or whether it goes on
+//! without them (light cycles): then only a room whose every seat still in the match is away
+//! pauses, a seat away past the reconnect grace is taken out ([`Game::remove_seat`],
+//! `forfeit`), and a player who leaves or resigns is taken out (`resign`) while the others
+//! play on. Games that send deltas ([`Game::sends_deltas`]) get `snapshot_since(previous
+//! shared tick)` in the shared per-tick frame, and every session that joins, rejoins or starts
+//! spectating a full snapshot of its own first. A tick runs six timed
 //! phases (1 drain inputs, 2 simulate, 3 detect outcome, 4 encode snapshot, 5 fan out,
 //! 6 record metrics). The snapshot is encoded once per tick and the same bytes go to every
 //! recipient, through each session's bounded mailbox (`try_send`: a full mailbox is a slow
@@ -29,7 +36,7 @@ use crate::registry::{
     Checkpoint, Departure, LeaseEvent, LeaseNotice, Resource, RoomPort, RoomRecord, RoomSummary,
     SessionHandle,
 };
-use crate::replay::{CompactLog, ForcedEnd};
+use crate::replay::{CompactLog, ForcedEnd, Removal};
 use actix::prelude::*;
 use bytes::Bytes;
 use bytestring::ByteString;
@@ -101,6 +108,9 @@ struct SeatSlot {
     last_input: Option<serde_json::Value>,
     away_since: Option<Instant>,
     joined_once: bool,
+    /// Taken out of a match that goes on without it ([`Game::remove_seat`]): it plays no
+    /// more, its absence pauses nothing, its player may watch or go.
+    out: bool,
 }
 
 /// Room timers are armed this long before a tick is due. tokio's timer wheel fires at the first
@@ -167,6 +177,11 @@ pub struct RoomActor {
     /// so whatever follows goes through the mailbox too (after the `match_end`), not
     /// straight to the socket.
     announced: bool,
+    /// This room's tick metrics (labelled with its game).
+    tick_metrics: &'static m::TickMetrics,
+    /// The tick of the last shared snapshot frame (games that send deltas: the next shared
+    /// frame is `snapshot_since` it; `None`: the next one is full).
+    last_shared_tick: Option<u64>,
 }
 
 /// What a room starts from: a new match, or an adopted one (failover).
@@ -211,6 +226,7 @@ impl RoomActor {
                 last_input: None,
                 away_since: None,
                 joined_once: false,
+                out: false,
             })
             .collect();
         let info = game.info();
@@ -252,6 +268,15 @@ impl RoomActor {
                 slot.last_seq = cp.last_seq.get(i).copied().unwrap_or(0);
             }
             log = CompactLog::from_log(&cp.log);
+            for r in &cp.log.removals {
+                if let Some(slot) = seats.get_mut(usize::from(r.seat)) {
+                    slot.out = true;
+                    // A no-show the match started without was unseated: it stays so.
+                    if matches!(cp.seats.get(usize::from(r.seat)), Some(None)) {
+                        slot.player = None;
+                    }
+                }
+            }
             started = cp
                 .played_ms
                 .map(|ms| now.checked_sub(Duration::from_millis(ms)).unwrap_or(now));
@@ -262,7 +287,7 @@ impl RoomActor {
             if matches!(cp.state.as_str(), "countdown" | "playing" | "paused") {
                 state = RoomState::Paused;
                 deadline = Some(now + engine.config.reconnect_grace);
-                for slot in &mut seats {
+                for slot in seats.iter_mut().filter(|s| !s.out) {
                     slot.away_since = Some(now);
                     slot.joined_once = true;
                 }
@@ -298,6 +323,8 @@ impl RoomActor {
             drained: Vec::new(),
             tick_frames: TickFrames::default(),
             announced: false,
+            last_shared_tick: None,
+            tick_metrics: m::ticks(&record.game),
             engine,
             id: record.id,
             match_id: record.match_id,
@@ -538,6 +565,15 @@ impl RoomActor {
 
     fn on_player_away(&mut self) {
         match self.state {
+            // A game that goes on without an away player pauses only when nobody in the match
+            // is left to play; the away seats are taken out one by one after the grace
+            // ([`RoomActor::forfeit_overdue`]).
+            RoomState::Countdown | RoomState::Playing
+                if !self.game.pauses_when_away() && self.any_present() =>
+            {
+                self.publish_summary();
+                self.broadcast_room_state();
+            }
             RoomState::Countdown | RoomState::Playing => {
                 let grace = Instant::now() + self.engine.config.reconnect_grace;
                 self.set_state(RoomState::Paused, Some(grace));
@@ -549,16 +585,99 @@ impl RoomActor {
         }
     }
 
+    /// Every seat still in the match has its player, connected.
     fn all_present(&self) -> bool {
         self.seats
             .iter()
+            .filter(|s| !s.out)
             .all(|s| s.player.is_some() && s.session.is_some())
     }
 
+    /// Some seat still in the match has its player connected.
+    fn any_present(&self) -> bool {
+        self.seats
+            .iter()
+            .any(|s| !s.out && s.player.is_some() && s.session.is_some())
+    }
+
     fn maybe_start_countdown(&mut self) {
-        if matches!(self.state, RoomState::Waiting | RoomState::Paused) && self.all_present() {
+        let ready = match self.state {
+            RoomState::Waiting => self.all_present(),
+            // A game that goes on without away players resumes as soon as one is back (the
+            // others' grace keeps running); one that pauses waits for everyone.
+            RoomState::Paused if !self.game.pauses_when_away() => self.any_present(),
+            RoomState::Paused => self.all_present(),
+            _ => false,
+        };
+        if ready {
             let end = Instant::now() + self.engine.config.countdown;
             self.set_state(RoomState::Countdown, Some(end));
+        }
+    }
+
+    /// Take `seat` out of a match that goes on without it ([`Game::remove_seat`]), logged
+    /// for the replay at the current tick. The game's events (e.g. who is out) go to
+    /// everyone; when the removal ends the game, the match finishes.
+    fn remove_seat(&mut self, seat: Seat, reason: EndReason, ctx: &mut Context<Self>) {
+        let i = usize::from(seat);
+        if self.over() || self.seats.get(i).is_none_or(|s| s.out) {
+            return;
+        }
+        self.seats[i].out = true;
+        self.seats[i].away_since = None;
+        self.log.removals.push(Removal {
+            tick: self.game.tick(),
+            seat,
+            reason,
+        });
+        tracing::info!(room = %self.id, seat, reason = reason.as_str(), "seat out of the match");
+        let mut events = Vec::new();
+        let outcome = self.game.remove_seat(seat, reason, &mut events);
+        let tick = self.game.tick();
+        for e in events
+            .iter()
+            .filter(|e| !matches!(e, GameEvent::Ended { .. }))
+        {
+            let frame: ByteString = ServerMsg::Event { tick, event: e }.encode().into();
+            self.broadcast_reliable(frame);
+        }
+        match outcome {
+            Some(outcome) => self.finish(outcome, true, ctx),
+            None => {
+                self.publish_summary();
+                self.broadcast_room_state();
+            }
+        }
+    }
+
+    /// Games that go on without away players: take out every seat away longer than the
+    /// reconnect grace, the longest away first.
+    fn forfeit_overdue(&mut self, ctx: &mut Context<Self>) {
+        if self.game.pauses_when_away() {
+            return;
+        }
+        let grace = self.engine.config.reconnect_grace;
+        let mut overdue: Vec<(Instant, Seat)> = self
+            .seats
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.out && s.session.is_none())
+            .filter_map(|(i, s)| s.away_since.map(|t| (t, i as Seat)))
+            .filter(|(t, _)| t.elapsed() >= grace)
+            .collect();
+        overdue.sort();
+        for (_, seat) in overdue {
+            self.remove_seat(seat, EndReason::Forfeit, ctx);
+        }
+    }
+
+    /// A seat's player leaves or resigns mid-match: games that go on without them take the
+    /// seat out; the others (two-player games) end now, the leaver losing.
+    fn depart(&mut self, seat: Seat, ctx: &mut Context<Self>) {
+        if self.game.pauses_when_away() {
+            self.force_end(seat, EndReason::Resign, ctx);
+        } else {
+            self.remove_seat(seat, EndReason::Resign, ctx);
         }
     }
 
@@ -577,6 +696,26 @@ impl RoomActor {
     }
 
     fn forfeit_absent(&mut self, ctx: &mut Context<Self>) {
+        if !self.game.pauses_when_away() {
+            // Every seat still in the match is away: take them out, the longest away first,
+            // until the game ends (the last one left wins).
+            let mut away: Vec<(Option<Instant>, Seat)> = self
+                .seats
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.out && s.session.is_none())
+                .map(|(i, s)| (s.away_since, i as Seat))
+                .collect();
+            away.sort();
+            for (_, seat) in away {
+                self.remove_seat(seat, EndReason::Forfeit, ctx);
+            }
+            if !self.over() {
+                // Somebody is back after all: play on.
+                self.maybe_start_countdown();
+            }
+            return;
+        }
         // The player away the longest forfeits.
         let loser = self
             .seats
@@ -614,6 +753,26 @@ impl RoomActor {
             .filter(|s| s.session.is_some())
             .filter_map(|s| s.player.clone())
             .collect();
+        let min_seats = crate::game::spec(&self.game_kind).map_or(u8::MAX, |s| s.min_seats);
+        if !self.game.pauses_when_away() && present.len() >= usize::from(min_seats) {
+            // Enough players came for the game to be played: it starts without the no-shows,
+            // who are taken out before the first tick, unseated (not rated, no result).
+            let absent: Vec<Seat> = (0..self.seats.len())
+                .filter(|&i| self.seats[i].session.is_none())
+                .map(|i| i as Seat)
+                .collect();
+            tracing::info!(room = %self.id, absent = absent.len(), "no-show: starting without them");
+            for seat in absent {
+                if let Some(p) = self.seats[usize::from(seat)].player.take() {
+                    self.engine.registry.clear_player_room(&p.id, &self.id);
+                }
+                self.remove_seat(seat, EndReason::Forfeit, ctx);
+            }
+            if !self.over() {
+                self.maybe_start_countdown();
+            }
+            return;
+        }
         tracing::info!(room = %self.id, present = present.len(), "no-show: abandoning match");
         self.ending = true;
         let journaled = self.engine.outbox.submit(Write::Abandon {
@@ -626,6 +785,7 @@ impl RoomActor {
             winner: None,
             scores: self.game.scores(),
             reason: EndReason::Abandoned,
+            places: Outcome::places_for_winner(self.seats.len(), None),
         };
         // Journal, then announce (the mailbox waits a moment; nothing else happens here now).
         ctx.wait(journaled.wait().into_actor(self).map(move |_, act, ctx| {
@@ -638,7 +798,11 @@ impl RoomActor {
             act.set_state(RoomState::Finished, None);
             if let Some(r) = &act.requeue {
                 if !present.is_empty() {
-                    r.do_send(Requeue { players: present });
+                    r.do_send(Requeue {
+                        players: present,
+                        game: act.game_kind.clone(),
+                        size: act.seats.len() as u8,
+                    });
                 }
             }
             act.linger(ctx);
@@ -688,14 +852,26 @@ impl RoomActor {
         }
         self.ending = true;
         let scores = self.game.scores();
+        let places = if outcome.places.len() == self.seats.len() {
+            outcome.places.clone()
+        } else {
+            Outcome::places_for_winner(self.seats.len(), outcome.winner)
+        };
         let record = FinishedMatch {
             id: self.match_id.0.clone(),
             epoch: self.epoch,
-            scores: [
-                i64::from(scores.first().copied().unwrap_or(0)),
-                i64::from(scores.get(1).copied().unwrap_or(0)),
-            ],
+            scores: (0..self.seats.len())
+                .map(|i| i64::from(scores.get(i).copied().unwrap_or(0)))
+                .collect(),
             winner_seat: outcome.winner,
+            places,
+            unseated: self
+                .seats
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.out && s.player.is_none())
+                .map(|(i, _)| i as Seat)
+                .collect(),
             end_reason: outcome.reason.as_str().to_string(),
             input_log: serde_json::to_string(&self.log.to_log()).unwrap_or_default(),
             final_hash: self.game.state_hash(),

@@ -67,9 +67,8 @@ fn on_settled(engine: &Engine, entry: &Entry, settled: &Settled) {
             {
                 let changes: Vec<RatingChange> = rows
                     .iter()
-                    .enumerate()
-                    .map(|(i, row)| RatingChange {
-                        seat: i as u8,
+                    .map(|row| RatingChange {
+                        seat: row.seat,
                         player: row.player.clone(),
                         before: row.before.round() as i64,
                         after: row.after.round() as i64,

@@ -19,7 +19,7 @@ impl RoomActor {
         if self.over() || self.moved {
             return;
         }
-        let metrics = m::engine();
+        let metrics = self.tick_metrics;
         let now = Instant::now();
         self.drain_inbox();
         metrics.tick_lateness.record(
@@ -70,7 +70,13 @@ impl RoomActor {
                     self.maybe_snapshot(true);
                 }
             }
-            RoomState::Playing => self.play_tick(ctx),
+            RoomState::Playing => {
+                // Games that go on without away players: seats away past the grace are out.
+                self.forfeit_overdue(ctx);
+                if !self.over() {
+                    self.play_tick(ctx);
+                }
+            }
             RoomState::Paused => {
                 if self.deadline.is_some_and(|d| now >= d) {
                     self.forfeit_absent(ctx);
@@ -145,7 +151,7 @@ impl RoomActor {
         // 2. simulate
         self.events.clear();
         self.game.step(&mut self.events);
-        metrics.ticks.increment(1);
+        self.tick_metrics.ticks.increment(1);
         let t2 = Instant::now();
         // 3. detect outcome
         let outcome = self.game.outcome();
@@ -188,7 +194,7 @@ impl RoomActor {
         }
         let t5 = Instant::now();
         // 6. record metrics
-        let phases = &metrics.tick_phase;
+        let phases = &self.tick_metrics.tick_phase;
         for (i, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t0, t5)]
             .into_iter()
             .enumerate()
@@ -199,7 +205,10 @@ impl RoomActor {
             self.finish(outcome, false, ctx);
         } else if timed_out {
             let scores = self.game.scores();
+            // Two seats: the one behind loses. More: nobody is singled out (the game's
+            // `end_by_forfeit` ranks the seats by score).
             let loser = match scores.first().cmp(&scores.get(1)) {
+                _ if scores.len() != 2 => NO_SEAT,
                 std::cmp::Ordering::Less => 0,
                 std::cmp::Ordering::Greater => 1,
                 std::cmp::Ordering::Equal => NO_SEAT,
@@ -236,16 +245,67 @@ impl RoomActor {
         let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
         let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
         let tick = self.game.tick();
+        // Games that send deltas: what changed since the previous shared frame (the game sends
+        // a full state itself when a delta cannot say it); the first shared frame is full.
+        let since = self.last_shared_tick.filter(|_| self.game.sends_deltas());
+        self.last_shared_tick = Some(tick);
         if json {
-            frames.json.push(
-                protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot()).into(),
-            );
+            let state = match since {
+                Some(s) => self.game.snapshot_since(s),
+                None => self.game.snapshot(),
+            };
+            frames
+                .json
+                .push(protocol::snapshot_frame(tick, &acks, &ack_ticks, &state).into());
         }
         if bin {
             let mut out = Vec::with_capacity(64);
             protocol::bin::snapshot_head(&mut out, tick, &acks, &ack_ticks);
-            self.game.snapshot_bin(&mut out);
+            match since {
+                Some(s) => self.game.snapshot_since_bin(s, &mut out),
+                None => self.game.snapshot_bin(&mut out),
+            }
             frames.bin.push(Bytes::from(out));
+        }
+    }
+
+    /// Games that send deltas: a session that joins, rejoins or starts spectating gets the full
+    /// state on its own first (the shared frames that follow are deltas against it), through
+    /// the same path the shared frames take to it, so it arrives before them.
+    pub(super) fn send_full_snapshot(&mut self, s: &SessionHandle) {
+        if !self.game.sends_deltas() || self.over() {
+            return;
+        }
+        let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
+        let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
+        let tick = self.game.tick();
+        let taken = match &s.direct {
+            Some(d) => {
+                let part = match d.encoding() {
+                    Encoding::Json => Bytes::from(protocol::snapshot_frame(
+                        tick,
+                        &acks,
+                        &ack_ticks,
+                        &self.game.snapshot(),
+                    )),
+                    Encoding::Bin => {
+                        let mut out = Vec::with_capacity(256);
+                        protocol::bin::snapshot_head(&mut out, tick, &acks, &ack_ticks);
+                        self.game.snapshot_bin(&mut out);
+                        Bytes::from(out)
+                    }
+                };
+                d.write(&[&part]) != Err(SinkRefused::Slow)
+            }
+            None => {
+                let frame: ByteString =
+                    protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot()).into();
+                s.outbound.try_send(Outbound { frame }).is_ok()
+            }
+        };
+        if !taken {
+            let sid = s.session_id.clone();
+            self.drop_session(&sid, true);
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct Session {
     pub(super) released: bool,
     /// The room that last let this session go (for the re-queue check).
     pub(super) released_from: Option<RoomId>,
+    /// The game of the last room this session sat in as a player: a `ratings` frame updates
+    /// the session's rating (its Pong rating) only after a Pong match.
+    pub(super) last_game: Option<String>,
     /// Tournaments whose live events this session receives, wherever they run (unsubscribed
     /// on stop).
     pub(super) subscriptions: HashMap<TournamentId, TournamentHandle>,
@@ -102,6 +105,7 @@ impl Session {
             room: None,
             released: false,
             released_from: None,
+            last_game: None,
             subscriptions: HashMap::new(),
             closing: None,
             peer_closed: false,
@@ -485,7 +489,12 @@ impl Session {
     /// the next match (the queue's pairing, the rating shown in `room`) uses it rather than the
     /// rating read when the session authenticated.
     fn note_rating(&mut self, frame: &bytestring::ByteString) {
-        if !frame.starts_with(RATINGS_PREFIX) {
+        if !frame.starts_with(RATINGS_PREFIX)
+            || self
+                .last_game
+                .as_deref()
+                .is_some_and(|g| g != crate::game::pong::KIND)
+        {
             return;
         }
         #[derive(serde::Deserialize)]

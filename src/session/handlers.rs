@@ -92,7 +92,7 @@ impl Session {
                     );
                 }));
             }
-            ClientMsg::Queue { game } => self.queue(principal, game, ctx),
+            ClientMsg::Queue { game, size } => self.queue(principal, game, size, ctx),
             ClientMsg::CancelQueue => {
                 let fut = self.matchmaker.send(Cancel {
                     player: principal.player_id.clone(),
@@ -198,7 +198,7 @@ impl Session {
         }
     }
 
-    fn queue(&mut self, p: Principal, game: String, ctx: &mut Ctx) {
+    fn queue(&mut self, p: Principal, game: String, size: Option<u8>, ctx: &mut Ctx) {
         if matches!(self.room, Some((_, JoinRole::Player))) {
             return self.error(
                 ctx,
@@ -206,13 +206,18 @@ impl Session {
                 "you are seated in a room; leave it first",
             );
         }
+        let size = match crate::matchmaking::queue::check_queue(&game, size) {
+            Ok(size) => size,
+            Err(r) => return self.error(ctx, &r.code, &r.message),
+        };
         let fut = self.matchmaker.send(Enqueue {
             player: Self::player_info(&p),
             game: game.clone(),
+            size,
             released_from: self.released_from.clone(),
         });
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
-            Ok(Ok(())) => act.send(ctx, ServerMsg::Queued { game: &game }),
+            Ok(Ok(())) => act.send(ctx, ServerMsg::Queued { game: &game, size }),
             Ok(Err(r)) => act.error(ctx, &r.code, &r.message),
             Err(_) => act.error(ctx, code::UNAVAILABLE, "matchmaking is unavailable"),
         }));
@@ -319,6 +324,9 @@ impl Session {
         ctx.wait(fut.into_actor(self).map(move |res, act, ctx| match res {
             Ok(a) => {
                 act.released = false;
+                if a.role == JoinRole::Player {
+                    act.last_game = a.info["kind"].as_str().map(str::to_owned);
+                }
                 act.room = Some((handle, a.role));
                 act.send(
                     ctx,

@@ -527,6 +527,7 @@ async fn queue_for_match(shared: &Shared, client: &mut BotClient, mine: i64) -> 
     client
         .send(&ClientMsg::Queue {
             game: "pong".into(),
+            size: None,
         })
         .await?;
     let queued_at = Instant::now();

@@ -37,6 +37,7 @@ fn summary(match_id: &str, seat: u8, latencies_ms: &[u64], gaps: u64) -> MatchSu
             winner: Some(0),
             scores: vec![1, 0],
             reason: EndReason::Score,
+            places: vec![1, 2],
         },
         rated: true,
         duration: Duration::from_secs(3),
