@@ -168,11 +168,7 @@ export class TurnPredictor {
     s.reconciliations++;
     const probe = at ?? tick + this.every;
     const before = this.base && this.base.round === round ? this.path(probe, st) : null;
-    if (this.base && this.base.round !== round) {
-      // The queue is cleared at each round start.
-      this.turns = [];
-      this.floor = -Infinity;
-    }
+    const newRound = !!this.base && this.base.round !== round;
     const prevTick = this.base ? this.base.tick : 0;
     for (const t of this.turns) {
       if (t.seq > ack || t.at !== null) continue;
@@ -182,6 +178,12 @@ export class TurnPredictor {
         s.lateInputs++;
         s.maxLateTicks = Math.max(s.maxLateTicks, t.at - t.stamp);
       }
+    }
+    if (newRound) {
+      // The server empties the queue at each round start (this snapshot's tick, the first of
+      // the round): turns applied by then are gone; those applied later belong to this round.
+      this.turns = this.turns.filter((t) => t.at === null || t.at > tick);
+      this.floor = -Infinity;
     }
     this.lastAck = Math.max(this.lastAck, ack);
     this.seqFloor(ack);

@@ -174,14 +174,26 @@ export class CyclesState {
     if (s.full) {
       if (this.synced && s.tick < this.tick) return 'stale';
       const newRound = s.round !== this.round;
+      // The periodic full snapshot of a round held: cells already held keep their ticks, the
+      // new ones were added after the tick held.
+      const prev = this.synced && !newRound ? this.trails : [];
+      const after = this.synced && !newRound ? s.tick : -Infinity;
+      let moved = false;
       this.grid.fill(0);
       this.trails = [];
       const trails = /** @type {number[][]} */ (s.trails);
       for (let seat = 0; seat < trails.length; seat++) {
         this.trails[seat] = [];
         const t = trails[seat];
-        for (let i = 0; i + 1 < t.length; i += 2) this.addCell(seat, t[i], t[i + 1], -Infinity);
+        const old = prev[seat] || [];
+        let same = true;
+        for (let i = 0, k = 0; i + 1 < t.length; i += 2, k++) {
+          same = same && k < old.length && old[k].x === t[i] && old[k].y === t[i + 1];
+          if (!same && k >= old.length && after > -Infinity) moved = true;
+          this.addCell(seat, t[i], t[i + 1], same ? old[k].tick : after);
+        }
       }
+      if (moved && s.tick - this.tick === 1) this.lastMoveTick = s.tick;
       if (newRound) {
         this.lastMoveTick = null;
         this.firstMoveTick = null;

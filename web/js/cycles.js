@@ -166,11 +166,18 @@ export class CyclesView {
     if (hooks.turns.length > 200) hooks.turns.shift();
   }
 
-  /** @param {number} now */
+  /**
+   * The player's timeline (as Pong's: the tick an input sent now reaches the server by), never
+   * more than the lead plus one move ahead of the newest snapshot: a server whose ticks fall
+   * behind real time (a loaded machine) would otherwise pull the prediction and the stamps of
+   * the turns far ahead of the game.
+   * @param {number} now
+   */
   present(now) {
     const c = this.o.conn.clock;
     const lead = inputLeadTicks(c.minRtt, this.jitter.percentile(INPUT_MARGIN_PERCENTILE), this.hz);
-    return this.ownClock.at(now, this.ticks.seen(now) + lead);
+    const target = Math.min(this.ticks.seen(now) + lead, this.state.tick + lead + Math.max(2, this.every));
+    return this.ownClock.at(now, target);
   }
 
   /** Render delay of the others, ms: the snapshot jitter plus one move (so the next cell is known). */

@@ -185,17 +185,24 @@ test('the prediction stops before a wall or a trail: the server decides the cras
   assert.equal(p.press('left', 13, st), null);
 });
 
-test('inputs during the countdown are held for the first playing tick; a new round clears the turns', () => {
+test('inputs during the countdown are held for the first playing tick; a new round drops the turns applied before it', () => {
   const server = new Server({ first: 4, every: 4 });
   const { st, p } = client(server);
   const input = p.press('left', 0, st);
   assert.equal(input?.tick, 1);
   p.hold(5);
   assert.equal(p.turns[0].stamp, 6);
+  const second = p.press('right', 8.2, st);
+  assert.equal(second?.tick, 9);
+  // Round 2 starts at tick 9: the first turn was applied at 8 (then emptied with the queue),
+  // the second is not applied yet, so it will be in round 2's queue.
   const r2 = { tick: 9, full: true, round: 2, starts_in: 10, scores: [1], status: [0], heads: [[3, 3, 2]], trails: [[3, 3]] };
   st.apply(r2);
-  p.reconcile(9, r2.heads[0], 0, 2, 0, 0, st);
-  assert.equal(p.turns.length, 0);
+  p.reconcile(9, r2.heads[0], 0, 2, 1, 8, st);
+  assert.deepEqual(p.turns.map((t) => t.seq), [2]);
+  assert.equal(p.path(19, st).dir, 3, 'consumed by round 2\'s first move');
+  p.reconcile(10, r2.heads[0], 0, 2, 2, 10, st);
+  p.turns = [];
   assert.equal(p.path(19, st).y, 4, 'moves from the new spawn at the round\'s first move (tick 19)');
   assert.equal(p.path(18, st).y, 3);
 });

@@ -173,3 +173,18 @@ test('replay frames (full or deltas, every N ticks) become trails per round with
   assert.deepEqual(set.rounds[1].trails[1].map((c) => [c.x, c.y, c.tick]), [[2, 2, -Infinity], [2, 3, 17]]);
   assert.throws(() => readCyclesFrames({ frames: [] }, { width: 16, height: 12 }), /no frames/);
 });
+
+test('a periodic full snapshot keeps the ticks of the cells held; its new cells are of its tick', () => {
+  const s = new CyclesState({ seats: 2, width: 16, height: 12 });
+  s.apply(full(40));
+  s.apply(delta(40, 41, [0, 5, 2]));
+  // Tick 300: full (one more cell each since 41 … here one tick later).
+  const f = full(42, { trails: [[2, 2, 3, 2, 4, 2, 5, 2, 6, 2], [9, 9, 9, 8, 9, 7, 9, 6]] });
+  assert.equal(s.apply(f), 'full');
+  assert.deepEqual(s.trails[0].map((c) => c.tick), [-Infinity, -Infinity, -Infinity, 41, 42]);
+  assert.deepEqual(s.trails[1].map((c) => c.tick), [-Infinity, -Infinity, -Infinity, 42]);
+  assert.equal(s.lastMoveTick, 42, 'a one-tick full that added cells marks a move');
+  // A full of another round starts from scratch.
+  s.apply(full(50, { round: 2, trails: [[1, 1], [8, 8]], heads: [[1, 1, 1], [8, 8, 3]] }));
+  assert.deepEqual(s.trails[0].map((c) => c.tick), [-Infinity]);
+});
