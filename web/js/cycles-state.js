@@ -251,7 +251,8 @@ export function nextMoveTick(t, every, known, first) {
   const anchor = known ?? first;
   if (anchor === null) return null;
   let m = anchor + Math.ceil((t - anchor) / every) * every;
-  if (first !== null && known === null && m < first) m = first;
+  // No move before the round's first (a turn applied during the round delay waits for it).
+  if (first !== null && m < first) m = first;
   return m;
 }
 

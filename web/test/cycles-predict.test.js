@@ -201,6 +201,12 @@ test('inputs during the countdown are held for the first playing tick; a new rou
   p.reconcile(9, r2.heads[0], 0, 2, 1, 8, st);
   assert.deepEqual(p.turns.map((t) => t.seq), [2]);
   assert.equal(p.path(19, st).dir, 3, 'consumed by round 2\'s first move');
+  // Once a move of the round is seen, the turn applied in its delay is still the first move's.
+  st.apply({ tick: 19, full: false, since: 9, round: 2, starts_in: 0, scores: [1], status: [0], heads: [[2, 3, 3]], cells: [0, 2, 3] });
+  assert.equal(st.lastMoveTick, null, 'a delta over ten ticks does not date its move');
+  st.apply({ tick: 20, full: false, since: 19, round: 2, starts_in: 0, scores: [1], status: [0], heads: [[2, 3, 3]], cells: [] });
+  st.lastMoveTick = 19;
+  assert.equal(st.nextMove(10, 4), 19);
   p.reconcile(10, r2.heads[0], 0, 2, 2, 10, st);
   p.turns = [];
   assert.equal(p.path(19, st).y, 4, 'moves from the new spawn at the round\'s first move (tick 19)');

@@ -101,6 +101,8 @@ test('move ticks from one known move and the first move of the round', () => {
   assert.equal(nextMoveTick(13, 4, 12, null), 16);
   assert.equal(nextMoveTick(16, 4, 12, null), 16);
   assert.equal(nextMoveTick(5, 4, 12, null), 8, 'a known move fixes the phase both ways');
+  assert.equal(nextMoveTick(5, 4, 12, 12), 12, 'but none before the round\'s first move');
+  assert.equal(nextMoveTick(13, 4, 16, 12), 16);
   assert.equal(nextMoveTick(5, 4, null, 20), 20);
   assert.equal(nextMoveTick(21, 4, null, 20), 24);
   assert.equal(prevMoveTick(15, 4, 12, null), 12);
