@@ -356,6 +356,12 @@ function onServerError(m) {
     tournaments.onSubscribeRefused();
     return;
   }
+  if (m.code === 'invalid_input' && app.game instanceof CyclesView) {
+    // A turn in flight when the cycle crashed (or a round ended) is refused: expected, no toast.
+    hooks.lastServerError = m;
+    app.game.inputRefused(m.message || '');
+    return;
+  }
   const text = errorText(m.code, m.message);
   hooks.lastServerError = m;
   if (['not_found', 'room_full', 'forbidden'].includes(m.code)) {

@@ -86,8 +86,10 @@ export class TurnPredictor {
       /** Acked turns applied later than their stamped tick, and the largest lateness (ticks). */
       lateInputs: 0,
       maxLateTicks: 0,
-      /** Turns never acked within 2 s (refused or dropped), forgotten. */
+      /** Turns never acked within 2 s (dropped), forgotten. */
       lost: 0,
+      /** Turns the server refused (`invalid_input`). */
+      refused: 0,
     };
   }
 
@@ -202,7 +204,9 @@ export class TurnPredictor {
     }
     this.turns = kept;
     if (status !== RIDING) {
-      this.turns = [];
+      // Crashed or out: nothing to predict. Turns not applied yet stay: stamped after the next
+      // round's start they are applied there; refused, the server says so (`refused`).
+      this.turns = this.turns.filter((t) => t.at === null);
       return 0;
     }
     if (!before) return 0;
@@ -298,6 +302,17 @@ export class TurnPredictor {
       cells: [], x: c.x, y: c.y, dir: dir ?? 0, nextDir: toward ?? 0, nextTick: nx.tick, next: { x: nx.x, y: nx.y },
       lastTick: Number.isFinite(c.tick) ? c.tick : null, riding: true,
     };
+  }
+
+  /**
+   * The server refused an input (`invalid_input`: the cycle had crashed, or its queue was full
+   * after all): inputs are applied in sequence order, so it is the oldest not yet acked. It is
+   * never acked; forget it.
+   */
+  refused() {
+    const i = this.turns.findIndex((t) => t.at === null);
+    if (i >= 0) this.turns.splice(i, 1);
+    this.stats.refused++;
   }
 
   /** Turns sent whose move has not come yet at tick `t` (shown as queued arrows). @param {number} t @param {CyclesState} st */

@@ -180,6 +180,16 @@ export class CyclesView {
     return this.ownClock.at(now, target);
   }
 
+  /**
+   * The server refused one of our turns (`invalid_input`).
+   * @param {string} why
+   */
+  inputRefused(why) {
+    this.predictor.refused();
+    hooks.refusedInputs = (hooks.refusedInputs || 0) + 1;
+    hooks.lastRefusal = why;
+  }
+
   /** Render delay of the others, ms: the snapshot jitter plus one move (so the next cell is known). */
   currentDelayMs() {
     const base = this.fixedDelayMs ?? adaptiveDelayMs(this.jitter.percentile(DELAY_PERCENTILE), { hz: this.hz });

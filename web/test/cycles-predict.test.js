@@ -229,3 +229,20 @@ test('a snapshot that arrives while the shown tick is still before it is no corr
   assert.equal(p.stats.corrections, 0);
   assert.ok(p.stats.reconciliations >= 60);
 });
+
+test('a turn in flight when the cycle crashes stays until the server applies or refuses it', () => {
+  const server = new Server({ first: 4, every: 4 });
+  const { st, p, take } = client(server);
+  for (let k = 0; k < 8; k++) take(server.step());
+  const a = p.press('left', 10.5, st);
+  const b = p.press('right', 12.5, st);
+  assert.ok(a && b);
+  // The cycle crashes before they are applied (a snapshot says so).
+  st.apply({ ...server.step().state, status: [1] });
+  p.reconcile(9, st.heads[0], 1, 1, 0, 0, st);
+  assert.deepEqual(p.turns.map((t) => t.seq), [a.seq, b.seq]);
+  // The server refuses the first (crashed): it goes; the second waits for its answer.
+  p.refused();
+  assert.deepEqual(p.turns.map((t) => t.seq), [b.seq]);
+  assert.equal(p.stats.refused, 1);
+});
