@@ -19,6 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use rally::api::admin::{validate_create, CreateTournament};
 use rally::api::rooms::{room_config, CreateRoom};
 use rally::error::ErrorKind;
+use rally::game::cycles::CyclesConfig;
 use rally::game::pong::PongConfig;
 use rally::tournament::bracket::{MAX_ELIMINATION_ENTRANTS, MAX_ROUND_ROBIN_ENTRANTS};
 use rally::tournament::model::{MAX_NAME_CHARS, MAX_NO_SHOW_MS, MIN_NO_SHOW_MS};
@@ -55,14 +56,30 @@ fn room(body: &[u8]) {
         Ok(g) => g,
         Err(_) => return, // the handler maps this to 400 `validation`
     };
-    let parsed = PongConfig::from_json(&config).expect("the game accepted this config");
-    in_ranges(&parsed);
-    let again = serde_json::to_value(&parsed).expect("config encodes");
-    assert_eq!(
-        PongConfig::from_json(&again),
-        Ok(parsed),
-        "config round trip"
-    );
+    match game.as_str() {
+        rally::game::pong::KIND => {
+            let parsed = PongConfig::from_json(&config).expect("the game accepted this config");
+            in_ranges(&parsed);
+            let again = serde_json::to_value(&parsed).expect("config encodes");
+            assert_eq!(
+                PongConfig::from_json(&again),
+                Ok(parsed),
+                "config round trip"
+            );
+        }
+        rally::game::cycles::KIND => {
+            let parsed = CyclesConfig::from_json(&config).expect("the game accepted this config");
+            cycles_in_ranges(&parsed);
+            assert_eq!(g.seats() as u32, parsed.seats);
+            let again = serde_json::to_value(&parsed).expect("config encodes");
+            assert_eq!(
+                CyclesConfig::from_json(&again),
+                Ok(parsed),
+                "config round trip"
+            );
+        }
+        other => panic!("room_config accepted an unknown game {other:?}"),
+    }
     let mut events = Vec::new();
     for _ in 0..3 {
         g.step(&mut events);
@@ -91,6 +108,17 @@ fn in_ranges(c: &PongConfig) {
             <= u64::from(c.max_ball_speed) * PADDLE_SPEED_MAX_PERMILLE_OF_BALL,
         "paddle faster than 37.5 % of the top ball speed: rallies may not end"
     );
+}
+
+fn cycles_in_ranges(c: &CyclesConfig) {
+    use rally::game::cycles::*;
+    assert!((SEATS_MIN..=SEATS_MAX).contains(&c.seats));
+    assert!((SIDE_MIN..=SIDE_MAX).contains(&c.width));
+    assert!((SIDE_MIN..=SIDE_MAX).contains(&c.height));
+    assert!((1..=ROUNDS_TO_WIN_MAX).contains(&c.rounds_to_win));
+    assert!((1..=MOVE_EVERY_MAX).contains(&c.move_every));
+    assert!(c.round_delay_ms <= ROUND_DELAY_MS_MAX);
+    assert!((TICK_HZ_MIN..=TICK_HZ_MAX).contains(&c.tick_hz));
 }
 
 fn tournament(body: &[u8]) {

@@ -129,8 +129,8 @@ pub enum Write {
     },
     /// The result, with the rating change of a rated match.
     Finish {
-        /// The result (its `epoch` fences it).
-        result: FinishedMatch,
+        /// The result (its `epoch` fences it); boxed, as it is by far the largest write.
+        result: Box<FinishedMatch>,
         /// When the match started and ended.
         timing: Timing,
         /// The room, told of ratings or of being fenced off if it still runs here.

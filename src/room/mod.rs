@@ -893,7 +893,7 @@ impl RoomActor {
             no_show_seats: self.no_show_seats.clone(),
         });
         let journaled = self.engine.outbox.submit(Write::Finish {
-            result: record,
+            result: Box::new(record),
             timing: Timing {
                 started_ms: self.started_ms,
                 finished_ms: crate::db::now_ms(),
