@@ -59,6 +59,8 @@ export class CyclesView {
     this.firstSnapshot = true;
     /** @type {{seat:number, x:number, y:number, tick:number}[]} crashes of this round */
     this.crashes = [];
+    /** The tick of this round's first snapshot (−1: not known). */
+    this.roundStart = -1;
     /** @type {{text:string, until:number}|null} */ this.roundBanner = null;
     /** @type {string[]} */ this.feed = [];
     /** Last drawn head of each seat (cells), for the glide. @type {({x:number, y:number}|null)[]} */
@@ -244,7 +246,7 @@ export class CyclesView {
         if (r === 'waiting') this.stats.waitingForFull++;
         if (r === 'full' || r === 'delta') {
           if (this.roomState === 'playing') this.jitter.add(this.ticks.observe(m.tick, now));
-          if (st.round !== wasRound) this.newRound();
+          if (st.round !== wasRound) this.newRound(m.tick);
           if (this.role === 'player' && this.seat !== null) {
             const seat = this.seat;
             const ack = m.acks?.[seat] ?? 0;
@@ -271,7 +273,9 @@ export class CyclesView {
         if (e.type === 'scored' && typeof e.seat === 'number') {
           this.sound.play('score');
         } else if (e.type === 'custom' && e.name === 'crashed') {
-          this.crashes.push({ seat: Number(d.seat), x: Number(d.x), y: Number(d.y), tick });
+          // The crashes that ended the last round come with the new round's first snapshot (a
+          // new grid): they are told in the feed, not drawn on it.
+          if (tick > this.roundStart) this.crashes.push({ seat: Number(d.seat), x: Number(d.x), y: Number(d.y), tick });
           this.say(crashText(d, (s) => this.nameOf(s)));
           this.sound.play('hit');
         } else if (e.type === 'custom' && e.name === 'round_over') {
@@ -302,7 +306,9 @@ export class CyclesView {
     }
   }
 
-  newRound() {
+  /** @param {number} tick  the tick of the round's first snapshot */
+  newRound(tick) {
+    this.roundStart = tick;
     this.crashes = [];
     this.drawnHeads = [];
   }
