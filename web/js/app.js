@@ -14,7 +14,9 @@ import * as tournaments from './tournaments.js';
 
 /**
  * The signed-in player as /api/v1/me and the auth endpoints return it.
- * @typedef {{id:string, name:string, role:string, guest:boolean, rating:number, rating_deviation?:number, games_played?:number}} Player
+ * `ratings` (servers with more than one game): the rating in each game by kind.
+ * @typedef {{id:string, name:string, role:string, guest:boolean, rating:number, rating_deviation?:number, games_played?:number,
+ *   ratings?:Record<string, {rating:number, rating_deviation?:number, games_played?:number}>}} Player
  */
 
 /** sessionStorage keys. The token is per tab: see docs/web-client.md for why and the risk. */

@@ -311,7 +311,10 @@ export function lobbyPage() {
   return h('section', { class: 'page lobby', testid: 'lobby' },
     returnBox,
     h('h1', null, `Hello, ${p.name}`),
-    h('p', { class: 'muted', testid: 'my-rating' }, `Rating ${p.rating}${p.games_played !== undefined ? ` · ${p.games_played} rated games` : ''}${p.guest ? ' · guest (' : ''}`,
+    h('p', { class: 'muted', testid: 'my-rating' }, `Rating ${p.rating}${p.games_played !== undefined ? ` · ${p.games_played} rated games` : ''}`,
+      // Ratings are per game: the other games' after Pong's.
+      Object.entries(p.ratings || {}).filter(([k]) => k !== 'pong').map(([k, r]) => ` · ${gameName(k)} ${r.rating}${r.games_played !== undefined ? ` (${r.games_played} rated)` : ''}`).join(''),
+      p.guest ? ' · guest (' : '',
       p.guest ? h('a', { href: '#/account', testid: 'upgrade-link' }, 'keep this name — register') : null, p.guest ? ')' : ''),
     h('label', { class: 'game-pick' }, 'Game ', gameSelect),
     h('div', { class: 'cards' },
