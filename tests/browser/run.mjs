@@ -863,6 +863,219 @@ scenario('organiser and tournament: create, open, join, start, live bracket, mat
   for (const p of [o, viewer, ...players]) await p.context().close();
 });
 
+// ------------------------------------------------------------------------------ light cycles
+
+/**
+ * A simple wall-avoiding rider in the page: every 10 ms it looks at the own cycle as the page
+ * predicts it, and when the way ahead is short it presses ← or → (real keydown events, handled
+ * by the view like a player's) towards the longer free run. It never queues a second turn.
+ */
+async function cyclesRider(page) {
+  await page.evaluate(() => {
+    if (window.__rider) clearInterval(window.__rider);
+    const DIRS = [[0, -1], [1, 0], [0, 1], [-1, 0]];
+    window.__riderPresses = window.__riderPresses || 0;
+    window.__rider = setInterval(() => {
+      const g = window.__rally.game;
+      if (!g || !g.state || !g.predictor || g.end || g.seat === null || window.__rally.roomState !== 'playing') return;
+      const st = g.state;
+      if (!st.synced || st.status[g.seat] !== 0) return;
+      const t = Number.isFinite(g.ownClock.t) ? g.ownClock.t : st.tick;
+      if (g.predictor.queuedAt(t, st).length) return;
+      const p = g.predictor.path(t, st);
+      const mine = new Set(p.cells.map((c) => c.y * st.width + c.x));
+      const free = (x, y) => !st.blocked(x, y) && !mine.has(y * st.width + x);
+      const run = (d) => {
+        let n = 0;
+        let x = p.x;
+        let y = p.y;
+        for (; n < 12; n++) {
+          x += DIRS[d][0];
+          y += DIRS[d][1];
+          if (!free(x, y)) break;
+        }
+        return n;
+      };
+      const ahead = run(p.dir);
+      if (ahead >= 3) return;
+      const left = run((p.dir + 3) % 4);
+      const right = run((p.dir + 1) % 4);
+      if (Math.max(left, right) <= ahead) return;
+      const code = left > right || (left === right && Math.random() < 0.5) ? 'ArrowLeft' : 'ArrowRight';
+      window.__riderPresses++;
+      window.dispatchEvent(new KeyboardEvent('keydown', { code, key: code, bubbles: true }));
+    }, 10);
+  });
+}
+
+/** The cycles view of a page: its state model's trails and scalars. */
+const cyclesOf = (page) => hooks(page, () => {
+  const g = window.__rally.game;
+  if (!g || !g.state) return null;
+  const st = g.state;
+  return { tick: st.tick, round: st.round, synced: st.synced, scores: st.scores.slice(), status: st.status.slice(), counts: { ...st.counts },
+    trails: st.trails.map((t) => (t || []).map((c) => [c.x, c.y])) };
+});
+
+/** Each seat's trail on one page is a prefix of the same seat's trail on the other (same round). */
+function sameTrails(a, b, what) {
+  check(a && b && a.round === b.round, `${what}: rounds ${a && a.round} / ${b && b.round}`);
+  for (let seat = 0; seat < Math.max(a.trails.length, b.trails.length); seat++) {
+    const [s, l] = (a.trails[seat] || []).length <= (b.trails[seat] || []).length ? [a.trails[seat] || [], b.trails[seat] || []] : [b.trails[seat] || [], a.trails[seat] || []];
+    check(s.length > 0, `${what}: seat ${seat} has no trail`);
+    check(s.every((c, i) => c[0] === l[i][0] && c[1] === l[i][1]), `${what}: the trails of seat ${seat} differ`);
+  }
+}
+
+scenario('light cycles: four players in a private room of 4 play to a winner, a spectator watches, a reload resumes from the full state', async () => {
+  const host = await person('C1');
+  await guest(host);
+  await host.selectOption('[data-testid=game-select]', 'cycles');
+  await host.waitForSelector('[data-testid=room-seats]');
+  await shot(host, '30-cycles-lobby');
+  await host.selectOption('[data-testid=room-seats]', '4');
+  await host.selectOption('[data-testid=room-rounds]', '2');
+  await host.selectOption('[data-testid=room-grid]', '32x24');
+  await host.selectOption('[data-testid=room-speed]', '3');
+  await host.click('[data-testid=create-room]');
+  await host.waitForSelector('[data-testid=game-view][data-game=cycles][data-role=player]');
+  const code = ((await host.textContent('[data-testid=room-code]')) || '').trim();
+  check(/^[A-Z0-9]{4,12}$/.test(code), `room code ${code}`);
+  const players = [host];
+  for (const label of ['C2', 'C3', 'C4']) {
+    const p = await person(label);
+    await guest(p);
+    await p.fill('[data-testid=join-code]', code);
+    await p.click('[data-testid=join-code-submit]');
+    await p.waitForSelector('[data-testid=game-view][data-game=cycles][data-role=player]');
+    players.push(p);
+  }
+  const spec = await person('C-spectator');
+  await guest(spec);
+  await spec.fill('[data-testid=join-code]', code);
+  await spec.click('[data-testid=spectate-code]');
+  await spec.waitForSelector('[data-testid=game-view][data-game=cycles][data-role=spectator]');
+  const seats = [];
+  for (const p of players) seats.push(await hooks(p, () => window.__rally.seat));
+  check(new Set(seats).size === 4 && seats.every((x) => x >= 0 && x < 4), `seats ${seats}`);
+  for (const p of [...players, spec]) await roomState(p, 'playing', 20000);
+  // Every page lists the four players by name, each in its colour.
+  for (const p of [...players, spec]) {
+    await p.waitForFunction(() => document.querySelectorAll('[data-testid=cycles-seat]').length === 4
+      && [...document.querySelectorAll('[data-testid=cycles-seat] .name')].every((e) => !/^seat /.test(e.textContent || '')));
+  }
+  for (const p of players) await cyclesRider(p);
+  // The cycles move: every page's state grows past the spawns.
+  await host.waitForFunction(() => { const g = window.__rally.game; return g && g.state.trails.some((t) => t && t.length > 3); }, null, { timeout: 15000 });
+  await shot(host, '31-cycles-playing');
+  await shot(spec, '32-cycles-spectator');
+
+  // One player reloads mid-match: the room plays on (cycles does not pause), the player gets
+  // the same seat back and a full state first, and rides again.
+  const r = players[2];
+  const seatR = seats[2];
+  const roomId = await hooks(r, () => window.__rally.room);
+  await r.reload();
+  await r.waitForSelector('[data-testid=game-view][data-game=cycles][data-role=player]', { timeout: 15000 });
+  check((await hooks(r, () => window.__rally.room)) === roomId && (await hooks(r, () => window.__rally.seat)) === seatR, 'the reload came back to another room or seat');
+  await r.waitForFunction(() => window.__rally.game && window.__rally.game.state.synced && window.__rally.game.state.counts.full >= 1, null, { timeout: 10000 });
+  const log = await hooks(host, () => window.__rally.stateLog.slice());
+  const mineR = await cyclesOf(r);
+  const other = await cyclesOf(spec);
+  if (mineR.round === other.round) sameTrails(mineR, other, 'after the reload');
+  await cyclesRider(r);
+
+  // Played to the end: everyone sees the result with places, the winner in first place alone.
+  for (const p of [...players, spec]) await p.waitForSelector('[data-testid=result]', { timeout: 120000 });
+  const end = await hooks(host, () => window.__rally.result);
+  const outcome = end.outcome;
+  check(typeof outcome.winner === 'number', `winner ${JSON.stringify(outcome)}`);
+  check(Array.isArray(outcome.places) && outcome.places.length === 4 && outcome.places[outcome.winner] === 1
+    && outcome.places.filter((x) => x === 1).length === 1, `places ${JSON.stringify(outcome.places)}`);
+  check(outcome.scores[outcome.winner] === 2, `the winner won 2 rounds: ${JSON.stringify(outcome.scores)}`);
+  const winnerPage = players[seats.indexOf(outcome.winner)];
+  check(((await winnerPage.textContent('[data-testid=result-headline]')) || '') === 'You won!', 'the winner is told');
+  for (const p of [...players, spec]) {
+    const rows = await p.$$eval('[data-testid=standing-row]', (els) => els.map((e) => [Number(e.getAttribute('data-place')), Number(e.getAttribute('data-seat'))]));
+    check(rows.length === 4 && rows[0][0] === 1 && rows[0][1] === outcome.winner, `${p.label} standings ${JSON.stringify(rows)}`);
+  }
+  const specHead = (await spec.textContent('[data-testid=result-headline]')) || '';
+  check(/won/.test(specHead), `spectator headline ${specHead}`);
+  await shot(host, '33-cycles-result');
+  // What the players saw: turns sent, predictions reconciled, no snapshot left unapplied for long.
+  for (const p of players) {
+    const s = await hooks(p, () => ({ ...window.__rally.stats, counts: window.__rally.game.state.counts, presses: window.__riderPresses }));
+    console.log(`  [${p.label}] turns ${s.inputs} (rider ${s.presses}), corrections ${s.corrections} (max ${s.maxCorrection} cells), late ${s.lateInputs}, refused locally ${s.refusedLocally}; snapshots full ${s.counts.full} delta ${s.counts.delta} waiting ${s.counts.waiting}`);
+    check(s.counts.delta > 50, `${p.label} applied ${s.counts.delta} deltas`);
+    check(s.counts.waiting <= 2, `${p.label} waited for a full snapshot ${s.counts.waiting} times`);
+  }
+  const turns = (await Promise.all(players.map((p) => hooks(p, () => window.__rally.stats.inputs)))).reduce((a, b) => a + b, 0);
+  check(turns > 0, 'nobody turned');
+  check(!log.includes('paused'), `the room paused for one player away: ${log}`);
+
+  // The replay viewer shows the match: every round, and at the end the final rounds won.
+  await host.click('[data-testid=result-replay]');
+  await host.waitForSelector('[data-testid=replay-canvas]');
+  await host.waitForFunction(() => window.__rally.replay && window.__rally.replay.game === 'cycles' && window.__rally.replay.frames > 0, null, { timeout: 10000 });
+  const rp = await hooks(host, () => ({ ...window.__rally.replay }));
+  check(rp.rounds >= 2, `replay rounds ${rp.rounds}`);
+  await seek(host, rp.lastTick);
+  const fin = await hooks(host, () => window.__rally.replay.scores);
+  check(JSON.stringify(fin) === JSON.stringify(outcome.scores), `replay ends with ${JSON.stringify(fin)}, the match with ${JSON.stringify(outcome.scores)}`);
+  await shot(host, '34-cycles-replay');
+  for (const p of [...players, spec]) check(p.errors.length === 0, `${p.label} had page errors: ${p.errors.join('; ')}`);
+  for (const p of [...players, spec]) await p.context().close();
+});
+
+scenario('light cycles: quick match of 4 by size; players who leave are out, the others play on, the last one wins', async () => {
+  const ps = [];
+  for (const label of ['Q1', 'Q2', 'Q3', 'Q4']) {
+    const p = await person(label);
+    await guest(p);
+    await p.selectOption('[data-testid=game-select]', 'cycles');
+    await p.waitForSelector('[data-testid=queue-size]');
+    await p.selectOption('[data-testid=queue-size]', '4');
+    ps.push(p);
+  }
+  for (const p of ps) {
+    await p.click('[data-testid=quick-match]');
+    if (p === ps[0]) {
+      await p.waitForSelector('[data-testid=cancel-queue]');
+      check(/3 other players/.test((await p.textContent('[data-testid=queue-status]')) || ''), 'the queue says how many are searched for');
+    }
+  }
+  for (const p of ps) await p.waitForSelector('[data-testid=game-view][data-game=cycles][data-role=player]', { timeout: 20000 });
+  const room = await hooks(ps[0], () => window.__rally.room);
+  for (const p of ps) check((await hooks(p, () => window.__rally.room)) === room, 'the four are not in one room');
+  for (const p of ps) await roomState(p, 'playing', 20000);
+  const seats = [];
+  for (const p of ps) seats.push(await hooks(p, () => window.__rally.seat));
+  // Three leave one after the other (two clicks each: leaving gives up the match).
+  for (const i of [1, 2, 3]) {
+    const p = ps[i];
+    await p.click('[data-testid=leave-room]');
+    await p.click('[data-testid=leave-room]');
+    await p.waitForSelector('[data-testid=lobby]');
+    if (i < 3) {
+      await ps[0].waitForFunction((s) => window.__rally.game && window.__rally.game.state.status[s] === 2, seats[i], { timeout: 10000 });
+      check(!(await ps[0].$('[data-testid=result]')), 'the match ended before the last opponent left');
+      await ps[0].waitForSelector(`[data-testid=cycles-seat][data-seat="${seats[i]}"][data-status=out]`);
+    }
+  }
+  await ps[0].waitForSelector('[data-testid=result]', { timeout: 10000 });
+  const outcome = await hooks(ps[0], () => window.__rally.result.outcome);
+  check(outcome.winner === seats[0], `winner ${outcome.winner}, the one who stayed ${seats[0]}`);
+  // The first to leave is last.
+  const want = [1, 4, 3, 2];
+  check(seats.every((s, i) => outcome.places[s] === want[i]), `places ${JSON.stringify(outcome.places)} for seats ${seats}`);
+  check(((await ps[0].textContent('[data-testid=result-headline]')) || '') === 'You won!', 'the last player is told they won');
+  await shot(ps[0], '35-cycles-last-one-standing');
+  const feed = await hooks(ps[0], () => window.__rally.cyclesFeed.slice());
+  check(feed.some((l) => / is out /.test(l)), `the feed says who left: ${JSON.stringify(feed)}`);
+  for (const p of ps) check(p.errors.length === 0, `${p.label} had page errors: ${p.errors.join('; ')}`);
+  for (const p of ps) await p.context().close();
+});
+
 // ------------------------------------------------------------------------------------ runner
 
 let passed = 0;

@@ -6,6 +6,7 @@ import { api, auth, ApiError } from './api.js';
 import { Connection, wsUrl } from './net.js';
 import { msg, errorText } from './protocol.js';
 import { GameView } from './game.js';
+import { CyclesView } from './cycles.js';
 import * as pages from './pages.js';
 import * as tournaments from './tournaments.js';
 
@@ -13,7 +14,9 @@ import * as tournaments from './tournaments.js';
 
 /**
  * The signed-in player as /api/v1/me and the auth endpoints return it.
- * @typedef {{id:string, name:string, role:string, guest:boolean, rating:number, rating_deviation?:number, games_played?:number}} Player
+ * `ratings` (servers with more than one game): the rating in each game by kind.
+ * @typedef {{id:string, name:string, role:string, guest:boolean, rating:number, rating_deviation?:number, games_played?:number,
+ *   ratings?:Record<string, {rating:number, rating_deviation?:number, games_played?:number}>}} Player
  */
 
 /** sessionStorage keys. The token is per tab: see docs/web-client.md for why and the risk. */
@@ -51,8 +54,14 @@ export const app = {
   conn: null,
   /** @type {'idle'|'queued'|'found'} */
   queue: 'idle',
-  /** @type {GameView|null} */
+  /** @type {GameView|CyclesView|null} */
   game: null,
+  /**
+   * The game (and for games of more than two, the number of players) of the quick match this
+   * tab queues for (the lobby's choice; re-sent after a reconnect and by "Play again").
+   * @type {{game:string, size?:number}}
+   */
+  queueFor: { game: 'pong' },
   /** A private room this player created: shown while waiting. @type {{room:string, code:string}|null} */
   invite: null,
   /** Something to do once the connection is up (a join link). @type {import('./protocol.js').ClientMsg|null} */
@@ -250,7 +259,7 @@ function onServerMessage(m) {
       } else if (spectating) {
         app.conn?.send(msg.spectate({ room: spectating }));
       } else if (app.queue !== 'idle') {
-        app.conn?.send(msg.queue());
+        app.conn?.send(msg.queue(app.queueFor.game, app.queueFor.size));
       }
       if (app.pending) {
         app.conn?.send(app.pending);
@@ -349,6 +358,12 @@ function onServerError(m) {
     tournaments.onSubscribeRefused();
     return;
   }
+  if (m.code === 'invalid_input' && app.game instanceof CyclesView) {
+    // A turn in flight when the cycle crashed (or a round ended) is refused: expected, no toast.
+    hooks.lastServerError = m;
+    app.game.inputRefused(m.message || '');
+    return;
+  }
   const text = errorText(m.code, m.message);
   hooks.lastServerError = m;
   if (['not_found', 'room_full', 'forbidden'].includes(m.code)) {
@@ -369,7 +384,8 @@ function openGame(joined) {
   else sessionStorage.removeItem(SPECTATE_KEY);
   const conn = /** @type {Connection} */ (app.conn);
   tournaments.onJoined(joined.room);
-  app.game = new GameView({
+  const View = joined.info?.kind === 'cycles' ? CyclesView : GameView;
+  app.game = new View({
     conn,
     joined,
     me: app.player ? app.player.id : '',
@@ -381,9 +397,13 @@ function openGame(joined) {
       go('#/');
     },
     onPlayAgain: () => {
+      const kind = joined.info?.kind;
       closeGame();
       app.queue = 'queued';
-      send(msg.queue());
+      // Another match of the same game (and, for more than two players, the same size).
+      if (kind === 'cycles') app.queueFor = { game: 'cycles', size: Number(joined.info?.seats) || undefined };
+      else if (typeof kind === 'string') app.queueFor = { game: kind };
+      send(msg.queue(app.queueFor.game, app.queueFor.size));
       go('#/');
     },
   });

@@ -2,6 +2,8 @@
 // client messages, checked decoding of server messages, and words for close and error codes.
 // Pure: no DOM, no socket; unit-tested in web/test/protocol.test.js.
 
+import { isCyclesState } from './cycles-state.js';
+
 /** Protocol version this client speaks (the server announces its own in `welcome`). */
 export const PROTOCOL_VERSION = 1;
 
@@ -29,15 +31,16 @@ export const Close = Object.freeze({
 });
 
 /** @typedef {'up'|'down'|'stop'} Intent */
+/** @typedef {'left'|'right'} Turn  light cycles (§10a): events, applied once each */
 
 /**
  * @typedef {{type:'auth', token:string}
  *  | {type:'ping', id:number, client_time:number}
- *  | {type:'queue', game?:string}
+ *  | {type:'queue', game?:string, size?:number}
  *  | {type:'cancel_queue'}
  *  | {type:'join', room?:string, code?:string}
  *  | {type:'spectate', room?:string, code?:string}
- *  | {type:'input', seq:number, input:Intent, tick?:number}
+ *  | {type:'input', seq:number, input:Intent|Turn, tick?:number}
  *  | {type:'resign'} | {type:'leave'} | {type:'where'}
  *  | {type:'subscribe', tournament:string} | {type:'unsubscribe', tournament:string}
  *  | {type:string, [key:string]:unknown}} ClientMsg
@@ -72,6 +75,9 @@ export const CLIENT_TYPES = Object.freeze([
 /** Pong intents. */
 export const INTENTS = Object.freeze(['up', 'down', 'stop']);
 
+/** Every input this client sends: Pong's intents and the light cycles' turns. */
+export const INPUTS = Object.freeze([...INTENTS, 'left', 'right']);
+
 /** Thrown when a message cannot be encoded or a frame is not a valid server message. */
 export class ProtocolError extends Error {
   /** @param {string} message */
@@ -99,8 +105,11 @@ export function encode(msg) {
       break;
     case 'input':
       if (!isUint(msg.seq) || Number(msg.seq) < 1) throw new ProtocolError('input seq must be a positive integer');
-      if (!INTENTS.includes(/** @type {any} */ (msg.input))) throw new ProtocolError(`unknown intent ${JSON.stringify(msg.input)}`);
+      if (!INPUTS.includes(/** @type {any} */ (msg.input))) throw new ProtocolError(`unknown input ${JSON.stringify(msg.input)}`);
       if (msg.tick !== undefined && !isUint(msg.tick)) throw new ProtocolError('input tick must be a non-negative integer');
+      break;
+    case 'queue':
+      if (msg.size !== undefined && (!isUint(msg.size) || Number(msg.size) < 1)) throw new ProtocolError('queue size must be a positive integer');
       break;
     case 'join':
     case 'spectate':
@@ -143,11 +152,16 @@ export function decode(text) {
   switch (v.type) {
     case 'snapshot': {
       const s = v.state;
-      if (!isUint(v.tick) || !Array.isArray(v.acks) || !v.acks.every(isUint) || !s
-        || !isNumArray(s.ball, 4) || !isNumArray(s.paddles, 2) || !isNumArray(s.scores, 2)) {
+      if (!isUint(v.tick) || !Array.isArray(v.acks) || !v.acks.every(isUint) || !s || typeof s !== 'object') {
         throw new ProtocolError('malformed snapshot');
       }
-      if (typeof s.serving_in !== 'number') s.serving_in = 0;
+      if (Array.isArray(s.heads)) {
+        // Light cycles (§10a): a full or a delta state.
+        if (!isCyclesState(s)) throw new ProtocolError('malformed snapshot');
+      } else {
+        if (!isNumArray(s.ball, 4) || !isNumArray(s.paddles, 2) || !isNumArray(s.scores, 2)) throw new ProtocolError('malformed snapshot');
+        if (typeof s.serving_in !== 'number') s.serving_in = 0;
+      }
       // Servers before input ticks send no ack_ticks: 0 means "unknown".
       if (!Array.isArray(v.ack_ticks) || !v.ack_ticks.every(isUint)) v.ack_ticks = v.acks.map(() => 0);
       break;
@@ -191,8 +205,12 @@ export const msg = Object.freeze({
   auth: (token) => ({ type: 'auth', token }),
   /** @param {number} id @param {number} clientTime @returns {ClientMsg} */
   ping: (id, clientTime) => ({ type: 'ping', id, client_time: clientTime }),
-  /** @param {string} [game] @returns {ClientMsg} */
-  queue: (game = 'pong') => ({ type: 'queue', game }),
+  /**
+   * Quick match; `size` is the number of players for games of more than two (docs/protocol.md
+   * §10a), omitted for the game's default.
+   * @param {string} [game] @param {number} [size] @returns {ClientMsg}
+   */
+  queue: (game = 'pong', size = undefined) => (size === undefined ? { type: 'queue', game } : { type: 'queue', game, size }),
   /** @returns {ClientMsg} */
   cancelQueue: () => ({ type: 'cancel_queue' }),
   /** @param {{room?:string, code?:string}} target @returns {ClientMsg} */
@@ -201,7 +219,7 @@ export const msg = Object.freeze({
   spectate: (target) => ({ type: 'spectate', ...target }),
   /**
    * An input; `tick` is the tick it is for (docs/protocol.md §9), omitted when unknown.
-   * @param {number} seq @param {Intent} intent @param {number} [tick] @returns {ClientMsg}
+   * @param {number} seq @param {Intent|Turn} intent @param {number} [tick] @returns {ClientMsg}
    */
   input: (seq, intent, tick) => (tick === undefined ? { type: 'input', seq, input: intent } : { type: 'input', seq, input: intent, tick }),
   /** @returns {ClientMsg} */

@@ -20,10 +20,23 @@ test('refuses messages the server would refuse', () => {
   assert.throws(() => encode(msg.auth('')), ProtocolError);
   assert.throws(() => encode(msg.input(0, 'up')), ProtocolError);
   assert.throws(() => encode(msg.input(1.5, 'up')), ProtocolError);
-  assert.throws(() => encode({ type: 'input', seq: 1, input: 'left' }), ProtocolError);
+  assert.throws(() => encode({ type: 'input', seq: 1, input: 'jump' }), ProtocolError);
+  assert.throws(() => encode({ type: 'queue', game: 'cycles', size: 0 }), ProtocolError);
   assert.throws(() => encode(msg.join({})), ProtocolError);
   assert.throws(() => encode(msg.ping(-1, 0)), ProtocolError);
   assert.throws(() => encode(msg.auth('x'.repeat(9000))), /too large/);
+});
+
+test('light cycles: turns and queue sizes encode; full and delta states decode', () => {
+  assert.equal(encode(msg.input(4, 'left', 120)), '{"type":"input","seq":4,"input":"left","tick":120}');
+  assert.equal(encode(msg.queue('cycles', 4)), '{"type":"queue","game":"cycles","size":4}');
+  const full = decode('{"type":"snapshot","tick":5,"acks":[0,0],"ack_ticks":[0,0],"state":{"tick":5,"full":true,"round":1,"starts_in":3,"scores":[0,0],"status":[0,0],"heads":[[1,1,1],[5,5,3]],"trails":[[1,1],[5,5]]}}');
+  assert.equal(full.state.full, true);
+  const delta = decode('{"type":"snapshot","tick":6,"acks":[0,0],"state":{"tick":6,"full":false,"since":5,"round":1,"starts_in":0,"scores":[0,0],"status":[0,0],"heads":[[2,1,1],[4,5,3]],"cells":[0,2,1,1,4,5]}}');
+  assert.deepEqual(delta.state.cells, [0, 2, 1, 1, 4, 5]);
+  assert.deepEqual(delta.ack_ticks, [0, 0]);
+  assert.throws(() => decode('{"type":"snapshot","tick":6,"acks":[0,0],"state":{"tick":6,"full":false,"since":5,"round":1,"scores":[0,0],"status":[0,0],"heads":[[2,1,1]],"cells":[0,2]}}'), ProtocolError);
+  assert.throws(() => decode('{"type":"snapshot","tick":6,"acks":[0,0],"state":{"tick":6,"full":true,"round":1,"scores":[0,0],"status":[0,0],"heads":[[2,1]],"trails":[]}}'), ProtocolError);
 });
 
 test('decodes server messages and checks the ones the client relies on', () => {
