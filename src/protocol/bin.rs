@@ -1,4 +1,4 @@
-//! `rally.v1.bin`, the compact binary encoding of the same messages (docs/protocol.md §12),
+//! `rally.v1.bin`, the compact binary encoding of the same messages (docs/protocol.md §13),
 //! and the negotiation between it and `rally.v1.json` (`Sec-WebSocket-Protocol`). Pure.
 //!
 //! Every message is one binary WebSocket frame holding one MessagePack value:

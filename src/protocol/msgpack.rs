@@ -126,7 +126,7 @@ pub fn from_json(json: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error>
 }
 
 /// Transcode a JSON object into a MessagePack **array of its values**, in key order (nested
-/// values as [`from_json`]): the compact form of a game state (docs/protocol.md §12.4). Any
+/// values as [`from_json`]): the compact form of a game state (docs/protocol.md §13.4). Any
 /// other JSON value is transcoded as it is.
 pub fn values_from_json(json: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
