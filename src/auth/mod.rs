@@ -330,57 +330,50 @@ pub async fn reauthorize(
     )
 }
 
-/// Deepest nesting [`attenuate`] accepts in a Datalog block: brackets plus chained negations
-/// (`!`), as [`datalog_nesting`] counts them. biscuit's text parser recurses once per level and
-/// overflowed the 8 MiB main-thread stack (SIGSEGV) at a few thousand levels — found by the
-/// `tokens` fuzz target; real checks nest a handful of levels.
-pub const MAX_DATALOG_NESTING: usize = 64;
+/// Most brackets and negations [`attenuate`] accepts in a Datalog block, counted as
+/// [`datalog_openings`] does. biscuit's text parser recurses once per nesting level and
+/// overflowed the 8 MiB main-thread stack (SIGSEGV) at about 2,000 levels in a debug build —
+/// found twice by the `tokens` fuzz target. The count bounds the nesting whatever the parser
+/// takes for a string or a comment; real checks use a handful.
+pub const MAX_DATALOG_OPENINGS: usize = 256;
 
-/// An upper bound of the recursion depth biscuit's Datalog parser needs for `code`: at every
-/// point, the open brackets (`(`, `[`, `{`) plus the run of `!` since the last operand (a chain
-/// like `!(!(!x))` counts each negation and each bracket). String literals are skipped.
-pub fn datalog_nesting(code: &str) -> usize {
-    let (mut depth, mut run, mut max) = (0usize, 0usize, 0usize);
-    let (mut in_str, mut escaped) = (false, false);
-    for c in code.chars() {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_str = true;
-                run = 0;
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth = depth.saturating_sub(1);
-                run = 0;
-            }
-            '!' => run += 1,
-            c if c.is_whitespace() => {}
-            _ => run = 0,
-        }
-        max = max.max(depth + run);
-    }
-    max
+/// Longest Datalog block [`attenuate`] accepts, in bytes. biscuit's parser builds a chain of
+/// binary operators (`1+1+1…`) as a tree as deep as the chain and walks it recursively: 60,000
+/// operators overflowed the stack in a debug build, 20,000 did not. Real blocks are a few
+/// hundred bytes.
+pub const MAX_DATALOG_BYTES: usize = 16 * 1024;
+
+/// The number of opening brackets (`(`, `[`, `{`) and negations (`!`) anywhere in `code`, in
+/// string literals and comments too: an upper bound of the recursion depth biscuit's Datalog
+/// parser needs for `code`.
+///
+/// Counted everywhere on purpose. A first version measured the depth and skipped string
+/// literals; the fuzzer then nested 5,000 levels behind a comment holding a quote
+/// (`// "` on one line, the nesting on the next), which the parser skips as a comment and the
+/// measure took for the start of a string. No reading of the text can disagree with the
+/// parser's here.
+pub fn datalog_openings(code: &str) -> usize {
+    code.chars()
+        .filter(|c| matches!(c, '(' | '[' | '{' | '!'))
+        .count()
 }
 
-/// Append a block of Datalog checks to a token (attenuation). Needs no key. A block nested
-/// deeper than [`MAX_DATALOG_NESTING`] is refused before it is parsed.
+/// Append a block of Datalog checks to a token (attenuation). Needs no key. A block with more
+/// than [`MAX_DATALOG_BYTES`] bytes or [`MAX_DATALOG_OPENINGS`] brackets and negations is
+/// refused before it is parsed.
 pub fn attenuate(token: &str, code: &str) -> anyhow::Result<String> {
     let unverified = biscuit_auth::UnverifiedBiscuit::from_base64(token.trim())
         .map_err(|e| anyhow::anyhow!("not a biscuit token: {e}"))?;
-    let nesting = datalog_nesting(code);
-    if nesting > MAX_DATALOG_NESTING {
+    if code.len() > MAX_DATALOG_BYTES {
         anyhow::bail!(
-            "invalid Datalog: nested {nesting} levels deep (brackets and negations), more than {MAX_DATALOG_NESTING}"
+            "invalid Datalog: the block is {} bytes, more than {MAX_DATALOG_BYTES}",
+            code.len()
+        );
+    }
+    let openings = datalog_openings(code);
+    if openings > MAX_DATALOG_OPENINGS {
+        anyhow::bail!(
+            "invalid Datalog: {openings} brackets and negations (`(`, `[`, `{{`, `!`, counted in strings and comments too), more than {MAX_DATALOG_OPENINGS}: nested this deep, the parser would overflow its stack"
         );
     }
     let block = biscuit_auth::builder::BlockBuilder::new()
@@ -419,33 +412,52 @@ mod tests {
     #[test]
     fn deeply_nested_attenuation_is_refused_not_a_stack_overflow() {
         // Found by fuzz/fuzz_targets/tokens.rs: thousands of nested parentheses or negations
-        // made biscuit's parser overflow the stack (SIGSEGV).
+        // made biscuit's parser overflow the stack (SIGSEGV); the second time behind a comment
+        // holding a quote, which a string-skipping depth measure took for a string.
         let k = key();
         let t = issue(&k, "p1", Role::Player, 0, Duration::from_secs(60)).unwrap();
         for code in [
             format!("check if {}true{};", "(".repeat(3000), ")".repeat(3000)),
             format!("check if {}true;", "!".repeat(6000)),
-            format!("check if {}true{};", "!(".repeat(40), ")".repeat(40)),
+            format!("check if {}true{};", "!(".repeat(200), ")".repeat(200)),
+            format!(
+                "// \"\ncheck if {}true{};",
+                "(".repeat(5000),
+                ")".repeat(5000)
+            ),
+            format!(
+                "/* \" */\ncheck if {}true{};",
+                "(".repeat(5000),
+                ")".repeat(5000)
+            ),
+            format!("check if \"{}\" == \"x\";", "(".repeat(300)),
         ] {
             let e = attenuate(&t, &code).unwrap_err().to_string();
-            assert!(e.contains("nested"), "{e}");
+            assert!(e.contains("brackets and negations"), "{e}");
         }
         // Up to the limit it is parsed as before; the result verifies and still narrows.
+        let depth = MAX_DATALOG_OPENINGS - 1;
         let ok = format!(
             "check if operation($op), {}$op == \"spectate\"{};",
-            "(".repeat(MAX_DATALOG_NESTING - 1),
-            ")".repeat(MAX_DATALOG_NESTING - 1)
+            "(".repeat(depth),
+            ")".repeat(depth)
         );
+        assert_eq!(datalog_openings(&ok), MAX_DATALOG_OPENINGS);
         let narrowed = attenuate(&t, &ok).unwrap();
         assert!(check_token(k.public(), &narrowed, Operation::Spectate, "room:x").is_ok());
         assert!(check_token(k.public(), &narrowed, Operation::Play, "room:x").is_err());
-        // Brackets in strings, `!=` and negations of separate operands are not nesting.
+        // A long operator chain nests as deep as it is long.
+        let chain = format!("check if 1{} == 2;", "+1".repeat(60_000));
+        let e = attenuate(&t, &chain).unwrap_err().to_string();
+        assert!(e.contains("bytes, more than"), "{e}");
+        let chain = format!("check if 1{} == 2;", "+1".repeat(5_000));
+        assert!(attenuate(&t, &chain).is_ok());
+        // Counted everywhere: in strings, comments and `!=` too.
         assert_eq!(
-            datalog_nesting(r#"check if user($u), $u != "((((!!!!";"#),
-            1
+            datalog_openings(r#"check if user($u), $u != "((((!!!!";"#),
+            10
         );
-        assert_eq!(datalog_nesting("check if !a, !b, !c;"), 1);
-        assert_eq!(datalog_nesting("check if !(!(!x));"), 5);
+        assert_eq!(datalog_openings("// ((\n/* [ */ check if !a;"), 4);
     }
 
     #[test]
