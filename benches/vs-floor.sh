@@ -13,7 +13,12 @@
 # ENCODING=bin drives rally in rally.v1.bin (`rally loadgen --encoding bin`); the floor always
 # speaks JSON (it is the naive reference: one JSON snapshot per player per tick).
 #
-# Settings (environment): DURATION (20s), RAMP (5s), SEED (1), ENCODING (json), OUT. Loopback only; bounded in
+# RSS per room is the growth from a warmed-up baseline (each fresh server first plays
+# WARMUP_ROOMS rooms for 3 s, as benches/memory.sh does) to the end of the window, divided by
+# the rooms.
+#
+# Settings (environment): DURATION (20s), RAMP (5s), SEED (1), ENCODING (json), WARMUP_ROOMS
+# (2; 0 = measure from the cold start, as before 2026-12-03), OUT. Loopback only; bounded in
 # time by RAMP + DURATION per server and point (about 4 minutes for the four default points,
 # after the build). Run it on a quiet machine: the output starts with the load average, and the
 # table is Markdown, ready for docs/benchmarks.md.
@@ -23,6 +28,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 RAMP=${RAMP:-5s}
 SEED=${SEED:-1}
+WARMUP_ROOMS=${WARMUP_ROOMS:-2}
 ENCODING=${ENCODING:-json}
 case $ENCODING in json|bin) ;; *) echo "ENCODING must be json or bin" >&2; exit 2 ;; esac
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -87,9 +93,20 @@ for n in "${ROOMS[@]}"; do
   for kind in floor rally; do
     port=$(free_port)
     start "$kind" "$port"
-    read -r _ rss0 < <(probe "$PID")
     encoding=json
     [ "$kind" = rally ] && encoding=$ENCODING
+    # Warm-up (as benches/memory.sh): a short run of WARMUP_ROOMS rooms, so that what a server
+    # allocates once (runtime and arbiter threads touching their stacks, the allocator's
+    # arenas, the database pool's first pages, metric series) is in the baseline and not
+    # divided among the rooms: without it, a fixed ~2 MiB was counted as ~20 KiB per room at
+    # 100 rooms and ~5 at 400 (docs/benchmarks.md, "Memory").
+    if [ "$WARMUP_ROOMS" -gt 0 ]; then
+      "$RALLY" loadgen --url "http://127.0.0.1:$port" --mode private --rooms "$WARMUP_ROOMS" \
+        --duration 3s --ramp 1s --input-hz 60 --seed "$SEED" --progress 0 \
+        --metrics-url "http://127.0.0.1:$port/readyz" --encoding "$encoding" >/dev/null 2>&1 || true
+      sleep 2
+    fi
+    read -r _ rss0 < <(probe "$PID")
     "$RALLY" loadgen --url "http://127.0.0.1:$port" --mode private --rooms "$n" \
       --duration "$DURATION" --ramp "$RAMP" --input-hz 60 --seed "$SEED" --progress 0 \
       --encoding "$encoding" >"$WORK/out" 2>"$WORK/err" &

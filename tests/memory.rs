@@ -21,12 +21,19 @@ const IDLE: usize = 1000;
 const MAX_KIB_PER_IDLE_CONNECTION: u64 = 8;
 /// Rooms played per round in the after-the-rooms test.
 const ROOMS: usize = 60;
+/// Bound on RSS growth per active room (two players, live match, replay log), KiB. Issue 14's
+/// goal, 48, is for the release build, which measures 35.6–42.3 at 200 rooms
+/// (docs/benchmarks.md "Memory"); the debug build this test runs measured 40.7 here (60 rooms)
+/// and 52.6 at 200 rooms on a loaded machine (frames wait longer in the outlets), hence the
+/// margin. It fails if a per-room buffer of a few KiB comes back.
+const MAX_KIB_PER_ROOM: u64 = 56;
 /// What may stay resident after every room and connection is gone, beyond the baseline, KiB
-/// (~135 KiB per room): what glibc's arenas keep for reuse (they return little to the
-/// system; docs/benchmarks.md "Memory") and the database's page cache. Measured with the
-/// debug build: 2.7 MiB. This catches rooms or sessions kept after they end at several times
-/// their size, not small leaks (allocator retention hides those at this scale).
-const MAX_KIB_LEFT_AFTER: u64 = 8 * 1024;
+/// (~100 KiB per room): what glibc's arenas keep for reuse (they return little to the
+/// system; docs/benchmarks.md "Memory") and the database's page cache (bounded by
+/// `db::SQLITE_CACHE_KIB` per connection). Measured with the debug build: 2.7–3.0 MiB. This
+/// catches rooms or sessions kept after they end at twice their size, not small leaks
+/// (allocator retention hides those at this scale).
+const MAX_KIB_LEFT_AFTER: u64 = 6 * 1024;
 
 fn options(b: &Binary, rooms: usize) -> Options {
     let mut opts = Options::new(format!("http://{}", b.addr), rooms, 1);
@@ -156,10 +163,18 @@ async fn rss_after_the_rooms_end_stays_within_a_bound_of_its_baseline() {
     warm_up(&b).await;
     let baseline = b.rss_kib();
     let (peak, after) = round(&b, 1).await;
-    eprintln!("rss baseline {baseline} KiB; {ROOMS} rooms: peak {peak} KiB, {after} KiB after");
+    let per_room = peak.saturating_sub(baseline) as f64 / ROOMS as f64;
+    eprintln!(
+        "rss baseline {baseline} KiB; {ROOMS} rooms: peak {peak} KiB ({per_room:.1} KiB per \
+         room), {after} KiB after"
+    );
     assert!(
         peak > baseline,
         "the rooms cost nothing? ({baseline} -> {peak} KiB)"
+    );
+    assert!(
+        per_room < MAX_KIB_PER_ROOM as f64,
+        "{per_room:.1} KiB per active room (baseline {baseline} KiB, peak {peak} KiB)"
     );
     assert!(
         after.saturating_sub(baseline) < MAX_KIB_LEFT_AFTER,

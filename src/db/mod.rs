@@ -31,6 +31,15 @@ pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/
 /// 5 s rides out a checkpoint or a burst of result writes without surfacing errors.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// Page cache of each pooled SQLite connection, KiB (`PRAGMA cache_size = -N`). SQLite's
+/// default is 2,000 KiB per connection, filled as the database grows and kept for the
+/// connection's life: with `RALLY_DB_POOL_SIZE` connections that is up to 16 MiB of resident
+/// memory that grew with every round of stored matches and never came back
+/// (docs/benchmarks.md, "Memory"). The file's pages stay in the kernel's page cache either
+/// way (not the process's RSS), so a small cache costs a copy from it, not a disk read; the
+/// statements rally runs touch a few pages each (indexed lookups, appends).
+pub const SQLITE_CACHE_KIB: u64 = 256;
+
 /// How long a readiness probe waits for a database connection: a database that cannot hand
 /// one out within this is reported down (the pool's own checkout timeout, 5 s, is longer than
 /// an orchestrator's probe timeout).
@@ -80,7 +89,8 @@ impl ConnectionManager {
                 // busy_timeout first: switching to WAL takes a lock another connection may hold.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -{SQLITE_CACHE_KIB};"
                 ))?;
                 Ok(AnyConnection::Sqlite(conn))
             }

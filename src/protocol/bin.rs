@@ -1,4 +1,4 @@
-//! `rally.v1.bin`, the compact binary encoding of the same messages (docs/protocol.md §12),
+//! `rally.v1.bin`, the compact binary encoding of the same messages (docs/protocol.md §13),
 //! and the negotiation between it and `rally.v1.json` (`Sec-WebSocket-Protocol`). Pure.
 //!
 //! Every message is one binary WebSocket frame holding one MessagePack value:
@@ -524,6 +524,93 @@ mod tests {
             // Map form, "type" first.
             assert_eq!(&bin[1..6], &[0xa4, b't', b'y', b'p', b'e'], "{json}");
         }
+    }
+
+    /// The hex of docs/protocol.md §13.5 (spaces and line breaks ignored).
+    fn hex(s: &str) -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    /// Every example of docs/protocol.md §13.5, byte for byte, in both directions: what the
+    /// server and the bots write, and what the server reads back.
+    #[test]
+    fn the_documented_examples_byte_for_byte() {
+        // The snapshot of §4, compact.
+        let snapshot = hex("95 01 cd 01 38 92 39 3d 92 cd 01 36 cd 01 29
+             95 cd 01 38 94 cd 1e 20 cd 0c 30 d1 dc ce cd 14 00 92 cd 0b 7c cd 11 94 92 01 00 00");
+        assert_eq!(snapshot.len(), 43);
+        let json = r#"{"type":"snapshot","tick":312,"acks":[57,61],"ack_ticks":[310,297],"state":{"tick":312,"ball":[7712,3120,-9010,5120],"paddles":[2940,4500],"scores":[1,0],"serving_in":0}}"#;
+        assert_eq!(json.len(), 170);
+        assert_eq!(from_server_json(json), snapshot);
+
+        // Inputs, compact.
+        let up = ClientMsg::Input {
+            seq: 57,
+            input: json!("up"),
+            tick: None,
+        };
+        let stop = ClientMsg::Input {
+            seq: 58,
+            input: json!("stop"),
+            tick: Some(312),
+        };
+        for (msg, bytes) in [
+            (up, "93 02 39 a2 75 70"),
+            (stop, "94 02 3a a4 73 74 6f 70 cd 01 38"),
+        ] {
+            assert_eq!(encode_client(&msg), hex(bytes), "{msg:?}");
+            assert_eq!(parse_client(&hex(bytes)).unwrap(), msg);
+        }
+
+        // Client messages, map form.
+        for (msg, bytes) in [
+            (
+                ClientMsg::Auth {
+                    token: "abc".into(),
+                },
+                "82 a4 74 79 70 65 a4 61 75 74 68 a5 74 6f 6b 65 6e a3 61 62 63",
+            ),
+            (ClientMsg::Where, "81 a4 74 79 70 65 a5 77 68 65 72 65"),
+            (
+                ClientMsg::Ping {
+                    id: 3,
+                    client_time: 12.5,
+                },
+                "83 a4 74 79 70 65 a4 70 69 6e 67 a2 69 64 03 ab 63 6c 69 65 6e 74 5f 74 69 6d 65
+                 cb 40 29 00 00 00 00 00 00",
+            ),
+        ] {
+            assert_eq!(encode_client(&msg), hex(bytes), "{msg:?}");
+            assert_eq!(parse_client(&hex(bytes)).unwrap(), msg);
+        }
+
+        // Server messages, map form.
+        let scored = GameEvent::Scored {
+            seat: 1,
+            scores: vec![2, 5],
+        };
+        let event = ServerMsg::Event {
+            tick: 400,
+            event: &scored,
+        };
+        assert_eq!(
+            from_server_json(&event.encode()),
+            hex("83 a4 74 79 70 65 a5 65 76 65 6e 74 a4 74 69 63 6b cd 01 90 a5 65 76 65 6e 74
+                 83 a4 74 79 70 65 a6 73 63 6f 72 65 64 a4 73 65 61 74 01 a6 73 63 6f 72 65 73 92 02 05")
+        );
+        let error = ServerMsg::Error {
+            code: "invalid_bin",
+            message: "x",
+        };
+        assert_eq!(
+            from_server_json(&error.encode()),
+            hex("83 a4 74 79 70 65 a5 65 72 72 6f 72 a4 63 6f 64 65 ab 69 6e 76 61 6c 69 64 5f 62 69 6e
+                 a7 6d 65 73 73 61 67 65 a1 78")
+        );
     }
 
     #[test]

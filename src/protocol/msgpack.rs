@@ -1,12 +1,17 @@
-//! The MessagePack subset `rally.v1.bin` uses (docs/protocol.md §12): writers for the few
+//! The MessagePack subset `rally.v1.bin` uses (docs/protocol.md §13): writers for the few
 //! types the server emits, a JSON → MessagePack transcoder that keeps the order of object
-//! keys, and a bounded reader into the JSON data model. Pure: no I/O.
+//! keys, and a bounded reader into the JSON data model. The bytes are written and read by the
+//! `rmp` crate (`rmp::encode`, `rmp::decode`); this module chooses the subset, keeps key
+//! order, and bounds what a hostile frame can make the reader do. Pure: no I/O.
 //!
 //! What the server writes: `nil`, `bool`, integers in their smallest form, `float 64`, `str`,
 //! `array` and `map` (string keys). What the reader accepts: the same plus `float 32`; `bin`,
 //! `ext`, non-string map keys, duplicate keys and nesting deeper than [`MAX_DEPTH`] are
 //! refused, as are bytes after the value.
 
+use rmp::decode::{self as dec, Bytes};
+use rmp::encode as enc;
+use rmp::Marker;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
@@ -14,101 +19,62 @@ use std::fmt;
 /// levels deep; the bound keeps a hostile frame from recursing the stack).
 pub const MAX_DEPTH: usize = 32;
 
+/// rmp's writers return a `Result` because they write to any `io::Write`; writing into a
+/// `Vec<u8>` cannot fail (std's `Write for Vec<u8>` never returns an error), so the result
+/// carries nothing and is dropped here, in one place.
+#[inline]
+fn into_vec<T, E>(written: Result<T, E>) {
+    debug_assert!(written.is_ok(), "writing MessagePack into a Vec failed");
+    drop(written);
+}
+
+/// A length as MessagePack's 32-bit length field. Nothing the server writes comes near 2³²
+/// elements or bytes (every frame is bounded by the outbound size limits), so the saturation
+/// is never reached; it only keeps the conversion total.
+#[inline]
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// `nil`.
 pub fn write_nil(out: &mut Vec<u8>) {
-    out.push(0xc0);
+    into_vec(enc::write_nil(out));
 }
 
 /// `true` / `false`.
 pub fn write_bool(out: &mut Vec<u8>, b: bool) {
-    out.push(if b { 0xc3 } else { 0xc2 });
+    into_vec(enc::write_bool(out, b));
 }
 
 /// An unsigned integer, in its smallest form.
 pub fn write_uint(out: &mut Vec<u8>, n: u64) {
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n <= 0xff {
-        out.extend_from_slice(&[0xcc, n as u8]);
-    } else if n <= 0xffff {
-        out.push(0xcd);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else if n <= 0xffff_ffff {
-        out.push(0xce);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    } else {
-        out.push(0xcf);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
+    into_vec(enc::write_uint(out, n));
 }
 
 /// A signed integer, in its smallest form (non-negative values as unsigned).
 pub fn write_int(out: &mut Vec<u8>, n: i64) {
-    if n >= 0 {
-        write_uint(out, n as u64);
-    } else if n >= -32 {
-        out.push(n as i8 as u8);
-    } else if n >= i64::from(i8::MIN) {
-        out.extend_from_slice(&[0xd0, n as i8 as u8]);
-    } else if n >= i64::from(i16::MIN) {
-        out.push(0xd1);
-        out.extend_from_slice(&(n as i16).to_be_bytes());
-    } else if n >= i64::from(i32::MIN) {
-        out.push(0xd2);
-        out.extend_from_slice(&(n as i32).to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
+    into_vec(enc::write_sint(out, n));
 }
 
 /// A `float 64`.
 pub fn write_f64(out: &mut Vec<u8>, f: f64) {
-    out.push(0xcb);
-    out.extend_from_slice(&f.to_be_bytes());
+    into_vec(enc::write_f64(out, f));
 }
 
 /// A UTF-8 string.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    let n = s.len();
-    if n < 32 {
-        out.push(0xa0 | n as u8);
-    } else if n <= 0xff {
-        out.extend_from_slice(&[0xd9, n as u8]);
-    } else if n <= 0xffff {
-        out.push(0xda);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdb);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
+    into_vec(enc::write_str_len(out, len32(s.len())));
     out.extend_from_slice(s.as_bytes());
 }
 
 /// An array header for `n` elements.
 pub fn write_array_len(out: &mut Vec<u8>, n: usize) {
-    if n < 16 {
-        out.push(0x90 | n as u8);
-    } else if n <= 0xffff {
-        out.push(0xdc);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdd);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
+    into_vec(enc::write_array_len(out, len32(n)));
 }
 
 /// A map header for `n` pairs.
 pub fn write_map_len(out: &mut Vec<u8>, n: usize) {
-    if n < 16 {
-        out.push(0x80 | n as u8);
-    } else if n <= 0xffff {
-        out.push(0xde);
-        out.extend_from_slice(&(n as u16).to_be_bytes());
-    } else {
-        out.push(0xdf);
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-    }
+    into_vec(enc::write_map_len(out, len32(n)));
 }
 
 /// An array of unsigned integers.
@@ -160,7 +126,7 @@ pub fn from_json(json: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error>
 }
 
 /// Transcode a JSON object into a MessagePack **array of its values**, in key order (nested
-/// values as [`from_json`]): the compact form of a game state (docs/protocol.md §12.4). Any
+/// values as [`from_json`]): the compact form of a game state (docs/protocol.md §13.4). Any
 /// other JSON value is transcoded as it is.
 pub fn values_from_json(json: &str, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
@@ -268,113 +234,86 @@ fn err<T>(why: impl Into<String>) -> Result<T, ReadError> {
 
 /// Read exactly one value (nothing may follow it) into the JSON data model.
 pub fn read_value(bytes: &[u8]) -> Result<serde_json::Value, ReadError> {
-    let mut r = Reader { bytes, pos: 0 };
+    let mut r = Reader { rest: bytes };
     let v = r.value(0)?;
-    if r.pos != bytes.len() {
-        return err(format!(
-            "{} bytes after the value",
-            bytes.len().saturating_sub(r.pos)
-        ));
+    if !r.rest.is_empty() {
+        return err(format!("{} bytes after the value", r.rest.len()));
     }
     Ok(v)
 }
 
+/// A cursor over the bytes not read yet; the values themselves are decoded by `rmp::decode`.
 struct Reader<'b> {
-    bytes: &'b [u8],
-    pos: usize,
+    rest: &'b [u8],
 }
 
 impl<'b> Reader<'b> {
-    fn take(&mut self, n: usize) -> Result<&'b [u8], ReadError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let Some(end) = end else {
-            return err("truncated");
-        };
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn byte(&mut self) -> Result<u8, ReadError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn be<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-
-    fn len(&mut self, width: usize) -> Result<usize, ReadError> {
-        Ok(match width {
-            1 => usize::from(self.byte()?),
-            2 => usize::from(u16::from_be_bytes(self.be()?)),
-            _ => u32::from_be_bytes(self.be()?) as usize,
-        })
-    }
-
-    fn string(&mut self, n: usize) -> Result<String, ReadError> {
-        let b = self.take(n)?;
-        match std::str::from_utf8(b) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) => err("a str is not valid UTF-8"),
-        }
+    /// Run one of rmp's readers on the rest. The marker was looked at before the call, so
+    /// the only way for it to fail is to run out of bytes.
+    fn read<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Bytes<'b>) -> Result<T, E>,
+    ) -> Result<T, ReadError> {
+        let mut rd = Bytes::new(self.rest);
+        let v = f(&mut rd).or_else(|_| err("truncated"))?;
+        self.rest = rd.remaining_slice();
+        Ok(v)
     }
 
     fn value(&mut self, depth: usize) -> Result<serde_json::Value, ReadError> {
         use serde_json::Value;
-        let b = self.byte()?;
-        Ok(match b {
-            0x00..=0x7f => Value::from(u64::from(b)),
-            0x80..=0x8f => self.map(usize::from(b & 0x0f), depth)?,
-            0x90..=0x9f => self.array(usize::from(b & 0x0f), depth)?,
-            0xa0..=0xbf => Value::String(self.string(usize::from(b & 0x1f))?),
-            0xc0 => Value::Null,
-            0xc2 => Value::Bool(false),
-            0xc3 => Value::Bool(true),
-            0xca => float(f64::from(f32::from_be_bytes(self.be()?))),
-            0xcb => float(f64::from_be_bytes(self.be()?)),
-            0xcc => Value::from(self.byte()?),
-            0xcd => Value::from(u16::from_be_bytes(self.be()?)),
-            0xce => Value::from(u32::from_be_bytes(self.be()?)),
-            0xcf => Value::from(u64::from_be_bytes(self.be()?)),
-            0xd0 => Value::from(i8::from_be_bytes(self.be()?)),
-            0xd1 => Value::from(i16::from_be_bytes(self.be()?)),
-            0xd2 => Value::from(i32::from_be_bytes(self.be()?)),
-            0xd3 => Value::from(i64::from_be_bytes(self.be()?)),
-            0xd9 => {
-                let n = self.len(1)?;
-                Value::String(self.string(n)?)
+        let Some(&first) = self.rest.first() else {
+            return err("truncated");
+        };
+        Ok(match Marker::from_u8(first) {
+            Marker::Null => {
+                self.read(dec::read_nil)?;
+                Value::Null
             }
-            0xda => {
-                let n = self.len(2)?;
-                Value::String(self.string(n)?)
+            Marker::False | Marker::True => Value::Bool(self.read(dec::read_bool)?),
+            Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
+                Value::from(self.read(dec::read_int::<u64, _>)?)
             }
-            0xdb => {
-                let n = self.len(4)?;
-                Value::String(self.string(n)?)
+            Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
+                Value::from(self.read(dec::read_int::<i64, _>)?)
             }
-            0xdc => {
-                let n = self.len(2)?;
-                self.array(n, depth)?
+            Marker::F32 => float(f64::from(self.read(dec::read_f32)?)),
+            Marker::F64 => float(self.read(dec::read_f64)?),
+            Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32 => {
+                Value::String(self.string()?)
             }
-            0xdd => {
-                let n = self.len(4)?;
-                self.array(n, depth)?
+            Marker::FixArray(_) | Marker::Array16 | Marker::Array32 => {
+                let n = self.read(dec::read_array_len)?;
+                self.array(n as usize, depth)?
             }
-            0xde => {
-                let n = self.len(2)?;
-                self.map(n, depth)?
+            Marker::FixMap(_) | Marker::Map16 | Marker::Map32 => {
+                let n = self.read(dec::read_map_len)?;
+                self.map(n as usize, depth)?
             }
-            0xdf => {
-                let n = self.len(4)?;
-                self.map(n, depth)?
+            Marker::Bin8 | Marker::Bin16 | Marker::Bin32 => {
+                return err("bin values are not used by this protocol")
             }
-            0xe0..=0xff => Value::from(i64::from(b as i8)),
-            0xc4..=0xc6 => return err("bin values are not used by this protocol"),
-            0xc7..=0xc9 | 0xd4..=0xd8 => return err("ext values are not used by this protocol"),
-            0xc1 => return err("0xc1 is never used in MessagePack"),
+            Marker::Ext8
+            | Marker::Ext16
+            | Marker::Ext32
+            | Marker::FixExt1
+            | Marker::FixExt2
+            | Marker::FixExt4
+            | Marker::FixExt8
+            | Marker::FixExt16 => return err("ext values are not used by this protocol"),
+            Marker::Reserved => return err("0xc1 is never used in MessagePack"),
         })
+    }
+
+    fn string(&mut self) -> Result<String, ReadError> {
+        match dec::read_str_from_slice(self.rest) {
+            Ok((s, tail)) => {
+                self.rest = tail;
+                Ok(s.to_owned())
+            }
+            Err(dec::DecodeStringError::InvalidUtf8(..)) => err("a str is not valid UTF-8"),
+            Err(_) => err("truncated"),
+        }
     }
 
     fn array(&mut self, n: usize, depth: usize) -> Result<serde_json::Value, ReadError> {
@@ -383,7 +322,7 @@ impl<'b> Reader<'b> {
         }
         // Every element takes at least one byte: a length beyond what is left is a lie, and
         // is refused before anything is allocated for it.
-        if n > self.bytes.len() - self.pos {
+        if n > self.rest.len() {
             return err("truncated");
         }
         let mut a = Vec::with_capacity(n);
@@ -397,7 +336,7 @@ impl<'b> Reader<'b> {
         if depth >= MAX_DEPTH {
             return err("nested too deep");
         }
-        if n > (self.bytes.len() - self.pos) / 2 {
+        if n > self.rest.len() / 2 {
             return err("truncated");
         }
         let mut m = serde_json::Map::new();
@@ -455,6 +394,64 @@ mod tests {
         write_uint(&mut out, u64::MAX);
         assert_eq!(out[0], 0xcf);
         assert_eq!(read_value(&out).unwrap(), json!(u64::MAX));
+    }
+
+    /// The header of every width at its boundaries: what docs/protocol.md §13.1 promises
+    /// ("smallest form"), checked on the bytes so that a change in the MessagePack writer
+    /// underneath cannot change the wire.
+    #[test]
+    fn headers_switch_width_at_the_documented_boundaries() {
+        let mut out = Vec::new();
+        for (n, want) in [
+            (-128_i64, &[0xd0, 0x80][..]),
+            (-129, &[0xd1, 0xff, 0x7f]),
+            (-32_769, &[0xd2, 0xff, 0xff, 0x7f, 0xff]),
+            (i64::MIN, &[0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]),
+            (255, &[0xcc, 0xff]),
+            (65_536, &[0xce, 0, 1, 0, 0]),
+            (1 << 32, &[0xcf, 0, 0, 0, 1, 0, 0, 0, 0]),
+        ] {
+            out.clear();
+            write_int(&mut out, n);
+            assert_eq!(out, want, "{n}");
+            assert_eq!(read_value(&out).unwrap(), json!(n));
+        }
+        for (len, head) in [
+            (31, &[0xbf][..]),
+            (32, &[0xd9, 32]),
+            (255, &[0xd9, 0xff]),
+            (256, &[0xda, 0x01, 0x00]),
+            (65_536, &[0xdb, 0, 1, 0, 0]),
+        ] {
+            out.clear();
+            write_str(&mut out, &"s".repeat(len));
+            assert_eq!(&out[..head.len()], head, "str of {len}");
+            assert_eq!(out.len(), head.len() + len);
+        }
+        for (n, array, map) in [
+            (15, &[0x9f][..], &[0x8f][..]),
+            (16, &[0xdc, 0, 16], &[0xde, 0, 16]),
+            (65_536, &[0xdd, 0, 1, 0, 0], &[0xdf, 0, 1, 0, 0]),
+        ] {
+            out.clear();
+            write_array_len(&mut out, n);
+            assert_eq!(out, array, "array of {n}");
+            out.clear();
+            write_map_len(&mut out, n);
+            assert_eq!(out, map, "map of {n}");
+        }
+        out.clear();
+        write_f64(&mut out, 12.5);
+        assert_eq!(out, [0xcb, 0x40, 0x29, 0, 0, 0, 0, 0, 0]);
+        // Accepted though never written: integers in any width, float 32.
+        assert_eq!(read_value(&[0xcd, 0x00, 0x05]).unwrap(), json!(5));
+        assert_eq!(read_value(&[0xd0, 0x05]).unwrap(), json!(5));
+        assert_eq!(read_value(&[0xca, 0x41, 0x48, 0, 0]).unwrap(), json!(12.5));
+        // Non-finite floats have no JSON form.
+        assert_eq!(
+            read_value(&[0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]).unwrap(),
+            serde_json::Value::Null
+        );
     }
 
     #[test]
