@@ -358,9 +358,31 @@ pub fn datalog_openings(code: &str) -> usize {
         .count()
 }
 
+/// Most negations (`!` not followed by `=`) [`attenuate`] accepts in a Datalog block.
+///
+/// biscuit's parser backtracks: when an operand after a chain of negations fails to parse,
+/// every negation of the chain tries the rest again, and groups nested behind such chains
+/// multiply. A 309-byte block with 141 negations around failing groups took 20 s of CPU (a
+/// `tokens` fuzz timeout). With at most 16 the product stays in the hundreds; real checks use
+/// one or two.
+pub const MAX_DATALOG_NEGATIONS: usize = 16;
+
+/// The number of `!` in `code` that are not directly followed by `=` (so `!=` does not count),
+/// anywhere, strings and comments included: a `!` right before `=` can never be a negation.
+pub fn datalog_negations(code: &str) -> usize {
+    let mut chars = code.chars().peekable();
+    let mut n = 0;
+    while let Some(c) = chars.next() {
+        if c == '!' && chars.peek() != Some(&'=') {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Append a block of Datalog checks to a token (attenuation). Needs no key. A block with more
-/// than [`MAX_DATALOG_BYTES`] bytes or [`MAX_DATALOG_OPENINGS`] brackets and negations is
-/// refused before it is parsed.
+/// than [`MAX_DATALOG_BYTES`] bytes, [`MAX_DATALOG_OPENINGS`] brackets and negations or
+/// [`MAX_DATALOG_NEGATIONS`] negations is refused before it is parsed.
 pub fn attenuate(token: &str, code: &str) -> anyhow::Result<String> {
     let unverified = biscuit_auth::UnverifiedBiscuit::from_base64(token.trim())
         .map_err(|e| anyhow::anyhow!("not a biscuit token: {e}"))?;
@@ -374,6 +396,12 @@ pub fn attenuate(token: &str, code: &str) -> anyhow::Result<String> {
     if openings > MAX_DATALOG_OPENINGS {
         anyhow::bail!(
             "invalid Datalog: {openings} brackets and negations (`(`, `[`, `{{`, `!`, counted in strings and comments too), more than {MAX_DATALOG_OPENINGS}: nested this deep, the parser would overflow its stack"
+        );
+    }
+    let negations = datalog_negations(code);
+    if negations > MAX_DATALOG_NEGATIONS {
+        anyhow::bail!(
+            "invalid Datalog: {negations} negations (`!`, counted in strings and comments too), more than {MAX_DATALOG_NEGATIONS}: the parser's backtracking over them grows exponentially"
         );
     }
     let block = biscuit_auth::builder::BlockBuilder::new()
@@ -418,8 +446,8 @@ mod tests {
         let t = issue(&k, "p1", Role::Player, 0, Duration::from_secs(60)).unwrap();
         for code in [
             format!("check if {}true{};", "(".repeat(3000), ")".repeat(3000)),
-            format!("check if {}true;", "!".repeat(6000)),
-            format!("check if {}true{};", "!(".repeat(200), ")".repeat(200)),
+            format!("check if {}true;", "(".repeat(200) + &"!".repeat(100)),
+            format!("check if {}true{};", "(!".repeat(200), ")".repeat(200)),
             format!(
                 "// \"\ncheck if {}true{};",
                 "(".repeat(5000),
@@ -446,6 +474,20 @@ mod tests {
         let narrowed = attenuate(&t, &ok).unwrap();
         assert!(check_token(k.public(), &narrowed, Operation::Spectate, "room:x").is_ok());
         assert!(check_token(k.public(), &narrowed, Operation::Play, "room:x").is_err());
+        // Negations around failing groups made the parser backtrack for 20 s (a fuzz timeout).
+        let slow = "check if\t!!!!!!!!!!!!! \"a\" / (!!!!!!!!!!!!!!! \"a\" / (!!!!!!!!!!! \"a\" / (!!!!!!!!!!!!!!! \"a\" / (\u{1}";
+        let e = attenuate(&t, slow).unwrap_err().to_string();
+        assert!(e.contains("negations"), "{e}");
+        let e = attenuate(&t, &format!("check if {}true;", "!".repeat(6000)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("brackets and negations"), "{e}");
+        // Up to the limit, even arranged the same way, the parser answers (with an error).
+        let worst = "check if !!!! \"a\" / (!!!! \"a\" / (!!!! \"a\" / (!!!! \"a\" / (\u{1}";
+        assert_eq!(datalog_negations(worst), MAX_DATALOG_NEGATIONS);
+        assert!(attenuate(&t, worst).is_err());
+        assert!(attenuate(&t, "check if !false, 1 != 2;").is_ok());
+        assert_eq!(datalog_negations("check if !a, $x != 1, \"!\";"), 2);
         // A long operator chain nests as deep as it is long.
         let chain = format!("check if 1{} == 2;", "+1".repeat(60_000));
         let e = attenuate(&t, &chain).unwrap_err().to_string();
