@@ -417,6 +417,72 @@ fn to_json(kind: &'static str, config: &impl Serialize) -> Result<serde_json::Va
     })
 }
 
+/// Slowest room tick rate a game config may ask for: below 10 Hz movement is visibly jerky and
+/// inputs wait up to 100 ms.
+pub const TICK_HZ_MIN: u32 = 10;
+/// Fastest room tick rate: above 240 Hz (about 4 ms per tick) encoding and fanning out a snapshot
+/// per tick dominates the room's cost, and timers with 1 ms granularity cannot keep the period.
+pub const TICK_HZ_MAX: u32 = 240;
+
+/// Parses a game's config from JSON, the same way for every game: `null` means all defaults, an
+/// object may give any subset of the fields (the config type uses `#[serde(default,
+/// deny_unknown_fields)]`, so a typo is refused), anything else is refused. A refusal names the
+/// offending field. The caller validates the ranges afterwards.
+pub fn parse_config<T>(kind: &'static str, json: &serde_json::Value) -> Result<T, GameError>
+where
+    T: serde::de::DeserializeOwned + Default,
+{
+    let bad = |message| GameError::BadConfig { kind, message };
+    if json.is_null() {
+        Ok(T::default())
+    } else if !json.is_object() {
+        let found = json_type(json);
+        Err(bad(format!(
+            "config must be a JSON object or null, got {found}"
+        )))
+    } else {
+        T::deserialize(json).map_err(|e| bad(locate_config_error::<T>(json, e)))
+    }
+}
+
+/// Names the field behind a config deserialisation error (serde's message from a JSON value does
+/// not), by decoding each field of the object on its own; config parsing is rare, so this is
+/// cheap enough.
+fn locate_config_error<T: serde::de::DeserializeOwned>(
+    json: &serde_json::Value,
+    error: serde_json::Error,
+) -> String {
+    if let Some(object) = json.as_object() {
+        for (key, value) in object {
+            let single =
+                serde_json::Value::Object(std::iter::once((key.clone(), value.clone())).collect());
+            if let Err(e) = T::deserialize(&single) {
+                return format!("field {key}: {e}");
+            }
+        }
+    }
+    error.to_string()
+}
+
+/// Checks that a config field's `value` is in `min..=max`; the refusal names the field and the
+/// range.
+pub fn check_range(
+    kind: &'static str,
+    field: &str,
+    value: u32,
+    min: u32,
+    max: u32,
+) -> Result<(), GameError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(GameError::BadConfig {
+            kind,
+            message: format!("{field} must be in {min}..={max}, got {value}"),
+        })
+    }
+}
+
 /// The JSON type of `value`, for error messages that must not echo large inputs.
 pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
     match value {

@@ -24,10 +24,7 @@ pub const MOVE_EVERY_MAX: u32 = 30;
 /// Longest pause before the cycles move at each round start: 10 s; a longer pause looks like a
 /// hang.
 pub const ROUND_DELAY_MS_MAX: u32 = 10_000;
-/// Slowest tick rate, as for Pong: below 10 Hz inputs wait up to 100 ms.
-pub const TICK_HZ_MIN: u32 = 10;
-/// Fastest tick rate, as for Pong: above 240 Hz encoding and fanning out dominate a room.
-pub const TICK_HZ_MAX: u32 = 240;
+pub use crate::game::{TICK_HZ_MAX, TICK_HZ_MIN};
 
 /// Light-cycles settings. Missing fields take their defaults; unknown fields are rejected so that
 /// a typo is not silently ignored. Every field is an unsigned integer checked against its range,
@@ -71,16 +68,7 @@ impl CyclesConfig {
     /// Parses a config from JSON: `null` means all defaults, an object may give any subset of
     /// fields. The result is validated.
     pub fn from_json(json: &serde_json::Value) -> Result<Self, GameError> {
-        let config = if json.is_null() {
-            Self::default()
-        } else if !json.is_object() {
-            let found = crate::game::json_type(json);
-            return Err(bad(format!(
-                "config must be a JSON object or null, got {found}"
-            )));
-        } else {
-            Self::deserialize(json).map_err(|e| bad(locate(json, e)))?
-        };
+        let config: Self = crate::game::parse_config(KIND, json)?;
         config.validate()?;
         Ok(config)
     }
@@ -109,36 +97,7 @@ impl CyclesConfig {
     }
 }
 
-/// Names the field behind a deserialisation error (serde's message from a JSON value does not),
-/// by decoding each field of the object on its own.
-fn locate(json: &serde_json::Value, error: serde_json::Error) -> String {
-    if let Some(object) = json.as_object() {
-        for (key, value) in object {
-            let single =
-                serde_json::Value::Object(std::iter::once((key.clone(), value.clone())).collect());
-            if let Err(e) = CyclesConfig::deserialize(&single) {
-                return format!("field {key}: {e}");
-            }
-        }
-    }
-    error.to_string()
-}
-
-/// A [`GameError::BadConfig`] for light cycles.
-pub(super) fn bad(message: String) -> GameError {
-    GameError::BadConfig {
-        kind: KIND,
-        message,
-    }
-}
-
 /// Checks that `value` is in `min..=max`.
 fn check(field: &str, value: u32, min: u32, max: u32) -> Result<(), GameError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "{field} must be in {min}..={max}, got {value}"
-        )))
-    }
+    crate::game::check_range(KIND, field, value, min, max)
 }

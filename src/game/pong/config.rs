@@ -9,11 +9,7 @@ use crate::game::GameError;
 /// Most points a game may be played to: 21 is the longest common target (table tennis); longer
 /// games belong to a different mode and make match records and replays long.
 pub const POINTS_TO_WIN_MAX: u32 = 21;
-/// Slowest tick rate: below 10 Hz movement is visibly jerky and inputs wait up to 100 ms.
-pub const TICK_HZ_MIN: u32 = 10;
-/// Fastest tick rate: above 240 Hz (about 4 ms per tick) encoding and fanning out a snapshot per
-/// tick dominates the room's cost, and timers with 1 ms granularity cannot keep the period.
-pub const TICK_HZ_MAX: u32 = 240;
+pub use crate::game::{TICK_HZ_MAX, TICK_HZ_MIN};
 /// Longest pause after a point: beyond 5 s a pause looks like a hang.
 pub const SERVE_DELAY_MS_MAX: u32 = 5_000;
 /// Tallest paddle: a third of the field. With taller paddles a paddle that merely follows the
@@ -113,16 +109,7 @@ impl PongConfig {
     /// Parses a config from JSON: `null` means all defaults, an object may give any subset of
     /// fields. The result is validated.
     pub fn from_json(json: &serde_json::Value) -> Result<Self, GameError> {
-        let config = if json.is_null() {
-            Self::default()
-        } else if !json.is_object() {
-            let found = super::json_type(json);
-            return Err(bad(format!(
-                "config must be a JSON object or null, got {found}"
-            )));
-        } else {
-            Self::deserialize(json).map_err(|e| bad(locate(json, e)))?
-        };
+        let config: Self = crate::game::parse_config(KIND, json)?;
         config.validate()?;
         Ok(config)
     }
@@ -193,22 +180,6 @@ impl PongConfig {
     }
 }
 
-/// Names the field behind a deserialisation error (serde's message from a JSON value does not),
-/// by decoding each field of the object on its own; config parsing is rare, so this is cheap
-/// enough.
-fn locate(json: &serde_json::Value, error: serde_json::Error) -> String {
-    if let Some(object) = json.as_object() {
-        for (key, value) in object {
-            let single =
-                serde_json::Value::Object(std::iter::once((key.clone(), value.clone())).collect());
-            if let Err(e) = PongConfig::deserialize(&single) {
-                return format!("field {key}: {e}");
-            }
-        }
-    }
-    error.to_string()
-}
-
 /// A [`GameError::BadConfig`] for Pong.
 fn bad(message: String) -> GameError {
     GameError::BadConfig {
@@ -219,11 +190,5 @@ fn bad(message: String) -> GameError {
 
 /// Checks that `value` is in `min..=max`.
 fn check(field: &str, value: u32, min: u32, max: u32) -> Result<(), GameError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "{field} must be in {min}..={max}, got {value}"
-        )))
-    }
+    crate::game::check_range(KIND, field, value, min, max)
 }
