@@ -242,31 +242,53 @@ impl RoomActor {
             return;
         }
         self.ticks_since_snapshot = 0;
-        let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
-        let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
-        let tick = self.game.tick();
+        let acks = self.acks();
         // Games that send deltas: what changed since the previous shared frame (the game sends
         // a full state itself when a delta cannot say it); the first shared frame is full.
         let since = self.last_shared_tick.filter(|_| self.game.sends_deltas());
-        self.last_shared_tick = Some(tick);
+        self.last_shared_tick = Some(self.game.tick());
         if json {
-            let state = match since {
-                Some(s) => self.game.snapshot_since(s),
-                None => self.game.snapshot(),
-            };
-            frames
-                .json
-                .push(protocol::snapshot_frame(tick, &acks, &ack_ticks, &state).into());
+            frames.json.push(self.snapshot_json(&acks, since).into());
         }
         if bin {
-            let mut out = Vec::with_capacity(64);
-            protocol::bin::snapshot_head(&mut out, tick, &acks, &ack_ticks);
-            match since {
-                Some(s) => self.game.snapshot_since_bin(s, &mut out),
-                None => self.game.snapshot_bin(&mut out),
-            }
-            frames.bin.push(Bytes::from(out));
+            frames
+                .bin
+                .push(Bytes::from(self.snapshot_bin(&acks, since)));
         }
+    }
+
+    /// Each seat's last applied input sequence and the tick it took effect at.
+    fn acks(&self) -> (Vec<u64>, Vec<u64>) {
+        self.seats.iter().map(|s| (s.last_seq, s.ack_tick)).unzip()
+    }
+
+    /// The `snapshot` message of the current tick in JSON: the full state, or (`since`) what
+    /// changed after that tick.
+    fn snapshot_json(
+        &self,
+        (acks, ack_ticks): &(Vec<u64>, Vec<u64>),
+        since: Option<u64>,
+    ) -> String {
+        let state = match since {
+            Some(s) => self.game.snapshot_since(s),
+            None => self.game.snapshot(),
+        };
+        protocol::snapshot_frame(self.game.tick(), acks, ack_ticks, &state)
+    }
+
+    /// The same in `rally.v1.bin`.
+    fn snapshot_bin(
+        &self,
+        (acks, ack_ticks): &(Vec<u64>, Vec<u64>),
+        since: Option<u64>,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        protocol::bin::snapshot_head(&mut out, self.game.tick(), acks, ack_ticks);
+        match since {
+            Some(s) => self.game.snapshot_since_bin(s, &mut out),
+            None => self.game.snapshot_bin(&mut out),
+        }
+        out
     }
 
     /// Games that send deltas: a session that joins, rejoins or starts spectating gets the full
@@ -276,30 +298,17 @@ impl RoomActor {
         if !self.game.sends_deltas() || self.over() {
             return;
         }
-        let acks: Vec<u64> = self.seats.iter().map(|s| s.last_seq).collect();
-        let ack_ticks: Vec<u64> = self.seats.iter().map(|s| s.ack_tick).collect();
-        let tick = self.game.tick();
+        let acks = self.acks();
         let taken = match &s.direct {
             Some(d) => {
                 let part = match d.encoding() {
-                    Encoding::Json => Bytes::from(protocol::snapshot_frame(
-                        tick,
-                        &acks,
-                        &ack_ticks,
-                        &self.game.snapshot(),
-                    )),
-                    Encoding::Bin => {
-                        let mut out = Vec::with_capacity(256);
-                        protocol::bin::snapshot_head(&mut out, tick, &acks, &ack_ticks);
-                        self.game.snapshot_bin(&mut out);
-                        Bytes::from(out)
-                    }
+                    Encoding::Json => Bytes::from(self.snapshot_json(&acks, None)),
+                    Encoding::Bin => Bytes::from(self.snapshot_bin(&acks, None)),
                 };
                 d.write(&[&part]) != Err(SinkRefused::Slow)
             }
             None => {
-                let frame: ByteString =
-                    protocol::snapshot_frame(tick, &acks, &ack_ticks, &self.game.snapshot()).into();
+                let frame: ByteString = self.snapshot_json(&acks, None).into();
                 s.outbound.try_send(Outbound { frame }).is_ok()
             }
         };
