@@ -5,7 +5,7 @@
 // snapshot, their heads interpolated between moves (cycles-draw.js). Keyboard: ← / A turn left,
 // → / D turn right (relative to the heading); touch: the ⟲ ⟳ buttons.
 
-import { h, mount } from './dom.js';
+import { h, mount, confirmClick } from './dom.js';
 import { msg, endReasonText } from './protocol.js';
 import { TickClock, JitterMeter, SmoothTimeline, inputLeadTicks } from './clock.js';
 import { adaptiveDelayMs } from './interpolation.js';
@@ -201,13 +201,7 @@ export class CyclesView {
   leave() {
     const inMatch = !this.end && this.role === 'player' && this.seat !== null
       && ['countdown', 'playing', 'paused'].includes(this.roomState) && this.state.status[this.seat] !== OUT;
-    if (inMatch && this.leaveBtn.dataset.armed !== '1') {
-      const text = this.leaveBtn.textContent;
-      this.leaveBtn.dataset.armed = '1';
-      this.leaveBtn.textContent = 'Leaving gives up the match: click again';
-      setTimeout(() => { this.leaveBtn.dataset.armed = ''; this.leaveBtn.textContent = text; }, 3000);
-      return;
-    }
+    if (inMatch && !confirmClick(this.leaveBtn, 'Leaving gives up the match: click again')) return;
     this.o.conn.send(msg.leave());
     this.o.onLeave();
   }

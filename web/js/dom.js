@@ -82,3 +82,20 @@ export function when(ms) {
   if (!ms) return '–';
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+/**
+ * A button that needs a second click to act (resign, leave a running match): the first click
+ * arms it, showing `armedText` for 3 s, and returns false; a click while armed returns true
+ * (no modal dialog, which a game in progress should not show).
+ * @param {HTMLButtonElement} btn
+ * @param {string} armedText
+ * @returns {boolean}
+ */
+export function confirmClick(btn, armedText) {
+  if (btn.dataset.armed === '1') return true;
+  const text = btn.textContent;
+  btn.dataset.armed = '1';
+  btn.textContent = armedText;
+  setTimeout(() => { btn.dataset.armed = ''; btn.textContent = text; }, 3000);
+  return false;
+}

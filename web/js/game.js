@@ -2,7 +2,7 @@
 // own paddle (prediction.js), interpolation of everything else (interpolation.js), and the
 // countdown, pause, result and latency displays. Keyboard (W/S, arrows) and touch controls.
 
-import { h, mount } from './dom.js';
+import { h, mount, confirmClick } from './dom.js';
 import { msg, endReasonText } from './protocol.js';
 import { TickClock, JitterMeter, SmoothTimeline, inputLeadTicks } from './clock.js';
 import { PaddlePredictor, OffsetSmoother } from './prediction.js';
@@ -394,30 +394,15 @@ export class GameView {
     ].join('\n');
   }
 
-  /**
-   * Two-step buttons: the first click arms for three seconds, the second acts (no modal dialog,
-   * which a game in progress should not show).
-   * @param {HTMLButtonElement} btn
-   * @param {string} armedText
-   */
-  armed(btn, armedText) {
-    if (btn.dataset.armed === '1') return true;
-    const text = btn.textContent;
-    btn.dataset.armed = '1';
-    btn.textContent = armedText;
-    setTimeout(() => { btn.dataset.armed = ''; btn.textContent = text; }, 3000);
-    return false;
-  }
-
   resign() {
     if (this.end) return;
-    if (!this.armed(this.resignBtn, 'Click again to resign')) return;
+    if (!confirmClick(this.resignBtn, 'Click again to resign')) return;
     this.o.conn.send(msg.resign());
   }
 
   leave() {
     if (!this.end && this.role === 'player' && ['countdown', 'playing', 'paused'].includes(this.roomState)) {
-      if (!this.armed(this.leaveBtn, 'Leaving resigns: click again')) return;
+      if (!confirmClick(this.leaveBtn, 'Leaving resigns: click again')) return;
     }
     this.o.conn.send(msg.leave());
     this.o.onLeave();

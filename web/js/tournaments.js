@@ -3,7 +3,7 @@
 // cancel, settle a result; the audit log), on the API of README "HTTP API" and the live events
 // of docs/protocol.md §12. When this server has no tournaments API the pages say so.
 
-import { h, mount, formValues, when } from './dom.js';
+import { h, mount, formValues, when, confirmClick } from './dom.js';
 import { api, ApiError } from './api.js';
 import { msg } from './protocol.js';
 import {
@@ -627,20 +627,6 @@ function createForm() {
 }
 
 /**
- * Two clicks for what cannot be undone: the first arms the button for three seconds.
- * @param {HTMLButtonElement} b
- * @param {string} armedText
- */
-function armed(b, armedText) {
-  if (b.dataset.armed === '1') return true;
-  const text = b.textContent;
-  b.dataset.armed = '1';
-  b.textContent = armedText;
-  setTimeout(() => { b.dataset.armed = ''; b.textContent = text; }, 3000);
-  return false;
-}
-
-/**
  * Manage one tournament: every organiser action the server accepts in its current state.
  * Follows the tournament live; choices being made (seeding order, selections) survive updates.
  * @param {string} id
@@ -738,7 +724,7 @@ function manageBox(id) {
         button('Open registration', 'admin-open', can.open, (b) => run(b, 'Registration is open.', post('/open'))),
         button('Close registration', 'admin-close', can.close, (b) => run(b, 'Registration is closed.', post('/close'))),
         button('Start', 'admin-start', can.start, (b) => run(b, 'The tournament has started.', post('/start')), 'primary'),
-        button('Cancel tournament', 'admin-cancel', can.cancel, (b) => { if (armed(b, 'Cancel for good? Click again')) run(b, 'The tournament is cancelled.', post('/cancel')); }, 'danger')),
+        button('Cancel tournament', 'admin-cancel', can.cancel, (b) => { if (confirmClick(b, 'Cancel for good? Click again')) run(b, 'The tournament is cancelled.', post('/cancel')); }, 'danger')),
       s === 'draft' || s === 'registration'
         ? h('div', null,
           h('h3', null, 'Seeding'),
@@ -751,7 +737,7 @@ function manageBox(id) {
         ? h('div', { class: 'inline' }, dqSelect,
           button('Disqualify', 'admin-dq', true, (b) => {
             const pid = dqSelect.value;
-            if (armed(b, `Disqualify ${nameOf(pid)}? Click again`)) run(b, `${nameOf(pid)} is disqualified.`, post(`/players/${enc(pid)}/disqualify`));
+            if (confirmClick(b, `Disqualify ${nameOf(pid)}? Click again`)) run(b, `${nameOf(pid)} is disqualified.`, post(`/players/${enc(pid)}/disqualify`));
           }, 'danger'))
         : h('p', { class: 'muted' }, isOver(s) ? 'The tournament is over.' : 'Nobody to disqualify.'),
       h('h3', null, 'Settle a result'),
